@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures shared by the BPF core and userspace. bpf2ts reads their BTF from the compiled object
+ * and emits the TypeScript layouts, so this file is the single source of truth for every byte that
+ * crosses the kernel boundary.
+ */
+#ifndef TSN_PROXY_H
+#define TSN_PROXY_H
+
+/* How a strategy derives the per-packet key (tsn_config.key_mode). */
+enum tsn_key_mode {
+	/* The sk_buff address: stable from pod egress to NIC egress unless the skb is cloned. */
+	TSN_KEY_SKB_ADDR = 0,
+	/* skb->data: survives clones, lost when the head is reallocated (encapsulation, NAT copy). */
+	TSN_KEY_SKB_DATA = 1,
+};
+
+/* Feature switches in tsn_config.flags. */
+enum tsn_config_flags {
+	/* Save packets whose only metadata is a MONOTONIC tstamp (every kernel >= 5.18 keeps those). */
+	TSN_CFG_SAVE_MONO_ONLY = 1,
+};
+
+/* Map key: one per packet in flight. */
+struct tsn_key {
+	__u64 id;
+};
+
+/*
+ * What the saver saw, plus the guard that ties it to one packet: the fingerprint hashes the last
+ * tail_len bytes of the packet and 4 bytes anchored anchor_end bytes before its end. Both windows are
+ * measured from the end, so NAT (which rewrites addresses, ports and checksums near the front) and
+ * encapsulation (which only prepends) leave them intact.
+ */
+struct tsn_record {
+	__u64 tstamp;      /* skb->tstamp at the pod, 0 when the packet had none */
+	__u64 saved_ns;    /* bpf_ktime_get_ns() at save, for the age bound */
+	__u64 fingerprint; /* see above */
+	__u32 priority;    /* skb->priority at the pod, after the policy clamp */
+	__u32 owner;       /* the saver instance (pod) that wrote it */
+	__u16 anchor_end;  /* anchor offset from the packet end, 0 = no anchor */
+	__u8 tail_len;     /* hashed tail bytes, 0..16 */
+	__u8 tstamp_type;  /* the running kernel's __sk_buff.tstamp_type at the pod */
+	__u32 _pad;
+};
+
+/*
+ * Read-only configuration (.rodata), fixed when an instance of the core is loaded. The restorer and
+ * trackers are loaded once per node; each pod gets a saver instance with its own owner and clamp.
+ */
+struct tsn_config {
+	enum tsn_key_mode key_mode; /* how packets are keyed */
+	__u32 flags;        /* enum tsn_config_flags */
+	__u32 owner;        /* saver: pod id written into records */
+	__u32 max_priority; /* saver: priorities above this are clamped to it (policy) */
+	__u64 max_age_ns;   /* restorer: older records are refused */
+};
+
+/* Per-CPU counters, one struct per CPU; userspace sums them. */
+struct tsn_counters {
+	__u64 saved;                /* records written by a saver */
+	__u64 save_skipped;         /* packets with nothing worth saving */
+	__u64 save_clamped;         /* priorities lowered by the policy */
+	__u64 save_unfingerprinted; /* packets the saver could not fingerprint (not IP, truncated) */
+	__u64 save_errors;          /* map updates that failed */
+	__u64 restored;             /* records applied at a restorer */
+	__u64 restored_tstamp;      /* of those, tstamps written back */
+	__u64 tstamp_kept;          /* tstamps the kernel had already kept intact */
+	__u64 tstamp_conflict;      /* packets whose tstamp was changed on the node: left alone */
+	__u64 missed;               /* packets at a restorer without a record (node traffic too) */
+	__u64 rejected_stale;       /* records older than max_age_ns */
+	__u64 rejected_fingerprint; /* records whose fingerprint did not match the packet */
+	__u64 clones_tracked;       /* records copied to a clone by the skb_clone tracker */
+	__u64 freed_cleanup;        /* records deleted when their skb was freed */
+	__u64 errors;               /* helper failures at restore */
+};
+
+#endif /* TSN_PROXY_H */

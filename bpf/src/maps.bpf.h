@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The node-wide maps. Records live in an LRU hash: a full map evicts the oldest records instead of
+ * refusing new ones, so a flood of packets that never reach a restorer cannot stop later packets
+ * from being saved. Counters are per CPU to keep the hot path free of atomics.
+ */
+#pragma once
+
+#define TSN_RECORDS_MAX 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TSN_RECORDS_MAX);
+	__type(key, struct tsn_key);
+	__type(value, struct tsn_record);
+} tsn_records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tsn_counters);
+} tsn_counters SEC(".maps");
+
+static __always_inline struct tsn_counters *tsn_counters_here(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&tsn_counters, &zero);
+}
+
+/* Bumps one counter of this CPU; a per-CPU slot needs no atomic. */
+#define TSN_COUNT(field)                                                  \
+	do {                                                              \
+		struct tsn_counters *c__ = tsn_counters_here();           \
+		if (c__)                                                  \
+			c__->field++;                                     \
+	} while (0)

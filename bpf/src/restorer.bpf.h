@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The restorer: tc egress on a TSN interface, before its qdisc (taprio, mqprio, etf) classifies the
+ * packet by skb->priority and skb->tstamp. It consumes the packet's record, checks that the record
+ * is young enough and belongs to this very packet, and writes the metadata back. It always returns
+ * TC_ACT_UNSPEC (TCX_NEXT) so later tc programs on the interface still run.
+ */
+#pragma once
+
+/* Writes a saved tstamp back with its clock type. */
+static __always_inline void tsn_restore_tstamp(struct __sk_buff *skb, __u64 tstamp, __u8 type)
+{
+	/*
+	 * Kernels >= 6.11 take BPF_SKB_CLOCK_{REALTIME,MONOTONIC,TAI}. Before 6.11 bpf_skb_set_tstamp()
+	 * only knows DELIVERY_MONO (1) and refuses a non-zero UNSPEC (0) tstamp with -EINVAL; there a
+	 * non-MONOTONIC txtime is stored by a plain write, which at egress keeps the skb's mono flag
+	 * (bpf_convert_tstamp_write()), i.e. the same untyped tstamp the socket gave the packet.
+	 */
+	if (bpf_skb_set_tstamp(skb, tstamp, type))
+		skb->tstamp = tstamp;
+}
+
+SEC("tc")
+int tsn_restorer(struct __sk_buff *skb)
+{
+	__u64 tstamp = skb->tstamp;
+	__u8 tstamp_type = skb->tstamp_type;
+	__u32 len = skb->len;
+	__u64 data = (__u64)(long)skb->data;
+	struct tsn_key key = { .id = tsn_key_of_tc(skb, data) };
+	struct tsn_windows w;
+	struct tsn_record rec;
+	struct tsn_record *found;
+	__u64 fingerprint;
+
+	found = bpf_map_lookup_elem(&tsn_records, &key);
+	if (!found) {
+		TSN_COUNT(missed);
+		return TC_ACT_UNSPEC;
+	}
+	/* Copy, then consume: a record is used at most once, whatever the checks below say. */
+	rec = *found;
+	bpf_map_delete_elem(&tsn_records, &key);
+
+	if (bpf_ktime_get_ns() - rec.saved_ns > tsn_cfg.max_age_ns) {
+		TSN_COUNT(rejected_stale);
+		return TC_ACT_UNSPEC;
+	}
+	w.tail_len = rec.tail_len;
+	w.anchor_end = rec.anchor_end;
+	if (tsn_fingerprint(skb, len, w, &fingerprint) || fingerprint != rec.fingerprint) {
+		TSN_COUNT(rejected_fingerprint);
+		return TC_ACT_UNSPEC;
+	}
+
+	skb->priority = rec.priority;
+	if (rec.tstamp) {
+		if (tstamp == rec.tstamp && tstamp_type == rec.tstamp_type) {
+			TSN_COUNT(tstamp_kept);
+		} else if (tstamp && tstamp != rec.tstamp) {
+			/* Someone on the node set its own tstamp (an EDT shaper): not ours to undo. */
+			TSN_COUNT(tstamp_conflict);
+		} else {
+			tsn_restore_tstamp(skb, rec.tstamp, rec.tstamp_type);
+			TSN_COUNT(restored_tstamp);
+		}
+	}
+	TSN_COUNT(restored);
+	return TC_ACT_UNSPEC;
+}

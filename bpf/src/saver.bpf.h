@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The saver: tc egress on the pod side of the veth, inside the pod's netns. It runs before the
+ * crossing into the node netns, where __dev_forward_skb() zeroes skb->priority and, before 6.11,
+ * skb_scrub_packet() clears a non-MONOTONIC tstamp. It records what the packet carries now.
+ */
+#pragma once
+
+SEC("tc")
+int tsn_saver(struct __sk_buff *skb)
+{
+	/* Each field once, into locals: the verifier rejects repeated ctx reads after pointer moves. */
+	__u32 priority = skb->priority;
+	__u64 tstamp = skb->tstamp;
+	__u8 tstamp_type = skb->tstamp_type;
+	__u32 len = skb->len;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct tsn_windows w = {};
+	struct tsn_record rec = {};
+	struct tsn_key key;
+
+	/* MONOTONIC delivery times survive the crossing on every kernel >= 5.18: nothing to save. */
+	if (!priority && (!tstamp || (tstamp_type == BPF_SKB_CLOCK_MONOTONIC &&
+				      !(tsn_cfg.flags & TSN_CFG_SAVE_MONO_ONLY)))) {
+		TSN_COUNT(save_skipped);
+		return TC_ACT_UNSPEC;
+	}
+	if (priority > tsn_cfg.max_priority) {
+		priority = tsn_cfg.max_priority;
+		TSN_COUNT(save_clamped);
+	}
+	if (tsn_pick_windows(data, data_end, len, &w) ||
+	    tsn_fingerprint(skb, len, w, &rec.fingerprint)) {
+		TSN_COUNT(save_unfingerprinted);
+		return TC_ACT_UNSPEC;
+	}
+	rec.tstamp = tstamp;
+	rec.tstamp_type = tstamp ? tstamp_type : 0;
+	rec.priority = priority;
+	rec.owner = tsn_cfg.owner;
+	rec.tail_len = w.tail_len;
+	rec.anchor_end = w.anchor_end;
+	rec.saved_ns = bpf_ktime_get_ns();
+	key.id = tsn_key_of_tc(skb, (__u64)(long)data);
+	if (bpf_map_update_elem(&tsn_records, &key, &rec, BPF_ANY)) {
+		TSN_COUNT(save_errors);
+		return TC_ACT_UNSPEC;
+	}
+	TSN_COUNT(saved);
+	return TC_ACT_UNSPEC;
+}
