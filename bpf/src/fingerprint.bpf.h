@@ -40,7 +40,8 @@ static __always_inline int tsn_fingerprint(struct __sk_buff *skb, __u32 len, str
 	__u32 anchor = 0;
 	__u32 n = w.tail_len;
 
-	if (n > TSN_TAIL_MAX || n > len || w.anchor_end > len || w.anchor_end < 4 && w.anchor_end)
+	if (n > TSN_TAIL_MAX || n > len || w.anchor_end > len ||
+	    (w.anchor_end && w.anchor_end < 4))
 		return -1;
 	/* (n - 1) & 15 + 1 keeps the size provably in 1..16 for the verifier. */
 	if (n && bpf_skb_load_bytes(skb, len - n, tail, ((n - 1) & (TSN_TAIL_MAX - 1)) + 1))

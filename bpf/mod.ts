@@ -1,0 +1,7 @@
+/**
+ * @module
+ * The BPF side of tsn-proxy: the objects this repository builds and the tools that keep their
+ * compiled objects and generated bindings fresh.
+ */
+export { BPF_OBJECTS, type BpfObjectSource } from "./objects.ts";
+export { CLANG, CLANG_MAJOR, clangArgs } from "./toolchain.ts";

@@ -1,0 +1,76 @@
+/**
+ * The README's test command (`./dev test`, run by CI): every gate in order, each one run even when
+ * an earlier one failed so a CI log shows all that is wrong at once. Ends with one line
+ * `N passed, N failed` that counts the tests of every runner, and exits non-zero on any failure.
+ *
+ * @example
+ * ```sh
+ * sudo ./dev test
+ * ```
+ */
+
+interface Step {
+  readonly name: string;
+  readonly cmd: string[];
+  readonly cwd?: string;
+}
+
+const STEPS: Step[] = [
+  { name: "format", cmd: ["deno", "fmt", "--check"] },
+  { name: "lint", cmd: ["deno", "lint"] },
+  { name: "type check", cmd: ["deno", "check"] },
+  { name: "unit tests", cmd: ["deno", "task", "test:unit"] },
+  { name: "codegen tests", cmd: ["go", "test", "-v", "./..."], cwd: "tools/bpf2ts" },
+  { name: "generated files fresh", cmd: ["deno", "task", "check:gen"] },
+  { name: "kernel tests", cmd: ["deno", "task", "test:kernel"] },
+];
+
+/** Test counts found in a runner's output (Deno's summary lines and `go test -v` results). */
+export function countTests(raw: string): { passed: number; failed: number } {
+  // deno colours its summary even into a pipe when FORCE_COLOR is set; strip SGR codes first.
+  const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
+  let passed = 0, failed = 0;
+  for (const m of output.matchAll(/^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/gm)) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  passed += output.match(/^\s*--- PASS: /gm)?.length ?? 0;
+  failed += output.match(/^\s*--- FAIL: /gm)?.length ?? 0;
+  return { passed, failed };
+}
+
+async function runStep(step: Step): Promise<{ ok: boolean; passed: number; failed: number }> {
+  console.log(`\n=== ${step.name}: ${step.cmd.join(" ")}`);
+  const [cmd, ...args] = step.cmd as [string, ...string[]];
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: step.cwd ?? Deno.cwd(),
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    output += text;
+    await Deno.stdout.write(chunk);
+  }
+  const status = await child.status;
+  return { ok: status.success, ...countTests(output) };
+}
+
+if (import.meta.main) {
+  let passed = 0, failed = 0;
+  const broken: string[] = [];
+  for (const step of STEPS) {
+    const r = await runStep(step);
+    passed += r.passed;
+    failed += r.failed;
+    if (!r.ok) broken.push(step.name);
+  }
+  console.log(`\n${broken.length ? `FAILED steps: ${broken.join(", ")}` : "all steps passed"}`);
+  // A failed step without failed tests (fmt, lint, a crash) must still read as a failure.
+  console.log(`${passed} passed, ${failed + (failed ? 0 : broken.length)} failed`);
+  Deno.exit(broken.length ? 1 : 0);
+}
