@@ -50,7 +50,7 @@ struct tsn_record {
  */
 struct tsn_config {
 	enum tsn_key_mode key_mode; /* how packets are keyed */
-	__u32 flags;        /* enum tsn_config_flags */
+	enum tsn_config_flags flags; /* a bitmask of TSN_CFG_* */
 	__u32 owner;        /* saver: pod id written into records */
 	__u32 max_priority; /* saver: priorities above this are clamped to it (policy) */
 	__u64 max_age_ns;   /* restorer: older records are refused */
