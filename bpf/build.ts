@@ -16,10 +16,14 @@ import { repoRoot, run } from "./_run.ts";
 /** Fails unless the installed clang is the pinned major version. */
 export async function checkClang(): Promise<void> {
   const version = await run(CLANG, ["--version"]).catch((e: unknown) => {
-    throw new Error(`${CLANG} not found: install it with 'apt-get install clang-19 llvm-19' (${e})`);
+    throw new Error(
+      `${CLANG} not found: install it with 'apt-get install clang-19 llvm-19' (${e})`,
+    );
   });
   const major = Number(/version (\d+)\./.exec(version)?.[1]);
-  if (major !== CLANG_MAJOR) throw new Error(`${CLANG} reports major ${major}, want ${CLANG_MAJOR}`);
+  if (major !== CLANG_MAJOR) {
+    throw new Error(`${CLANG} reports major ${major}, want ${CLANG_MAJOR}`);
+  }
 }
 
 /** Compiles every object; with `outDir` the outputs go under it instead of the repository. */

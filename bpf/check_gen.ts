@@ -42,7 +42,9 @@ export async function staleGenerated(): Promise<string[]> {
 if (import.meta.main) {
   const stale = await staleGenerated();
   if (stale.length) {
-    console.error(`stale generated files (run 'deno task gen' and commit):\n  ${stale.join("\n  ")}`);
+    console.error(
+      `stale generated files (run 'deno task gen' and commit):\n  ${stale.join("\n  ")}`,
+    );
     Deno.exit(1);
   }
   console.log(`generated files are fresh (${BPF_OBJECTS.length} objects and bindings)`);
