@@ -1,0 +1,306 @@
+/**
+ * An e2e scenario: a topology, the observer on node1's NIC, talkers in pods sending to receivers
+ * at the far end, and one row of counters per talker. Everything is torn down before it returns.
+ *
+ * ```ts ignore
+ * const { rows } = await runScenario({
+ *   kind: "bridge-nat",
+ *   talkers: [{ pod: "a", protocol: "udp", priority: 5, clock: "tai", count: 200 }],
+ *   hooks: { beforeTraffic: (topo) => attachTsnProxy(topo) },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { installObserver, type Observer, type ObserverStats } from "./observer.ts";
+import type { Protocol, Receiver } from "./talkers/receiver.ts";
+import { startReceiver } from "./talkers/receiver.ts";
+import type { TxClock } from "./talkers/record.ts";
+import { RECORD_SIZE } from "./talkers/record.ts";
+import { runSocatTalker } from "./talkers/socat.ts";
+import { runTxtimeSender } from "./talkers/txtime.ts";
+import { createTopology, type PodSpec, type Topology, type TopologyKind } from "./topology.ts";
+
+/** The program that sends: the FFI txtime sender (UDP only) or socat (UDP, TCP). */
+export type TalkerTool = "txtime" | "socat";
+
+/** One talker of a scenario. */
+export interface TalkerSpec {
+  /** Row label; default `<pod>-<protocol>-<tool>-<clock>`. */
+  name?: string;
+  /** The pod it runs in (created if the scenario's pods do not list it). */
+  pod: string;
+  /** Transport. */
+  protocol: Protocol;
+  /** Default: txtime for UDP, socat for TCP. */
+  tool?: TalkerTool;
+  /** SO_PRIORITY it sets; also the priority the observer expects at the NIC. */
+  priority: number;
+  /** Clock of its SCM_TXTIME (txtime tool only); default none. */
+  clock?: TxClock;
+  /** Records (datagrams for UDP) to send, 1..10000. */
+  count: number;
+  /** txtime tool: pause between datagrams in µs; default 200. */
+  intervalUs?: number;
+}
+
+/** A talker with its resolved pod, port and tool. */
+export interface ResolvedTalker extends Required<Omit<TalkerSpec, "intervalUs">> {
+  /** Pause between datagrams (txtime tool). */
+  intervalUs: number;
+  /** Its destination port: the observer's key. */
+  port: number;
+  /** Its pod's id (records carry it). */
+  podId: number;
+}
+
+/** What the hooks get. */
+export interface ScenarioContext {
+  /** The observer on node1's NIC (filter pref 100). */
+  observer: Observer;
+  /** The talkers, resolved. */
+  talkers: readonly ResolvedTalker[];
+}
+
+/** Where the lead plugs tsn-proxy in (e.g. savers on pod eth0, restorer on node.nic). */
+export interface ScenarioHooks {
+  /** After the topology, observer and receivers are up, before any talker starts. */
+  beforeTraffic?(topo: Topology, ctx: ScenarioContext): Promise<void> | void;
+  /** After the talkers finished and the observer was read, before teardown. */
+  afterTraffic?(
+    topo: Topology,
+    ctx: ScenarioContext,
+    rows: readonly TalkerRow[],
+  ): Promise<void> | void;
+}
+
+/** A scenario. */
+export interface ScenarioSpec {
+  /** The datapath. */
+  kind: TopologyKind;
+  /** Pods on node1; default the talkers' pods in order of first use. */
+  pods?: readonly PodSpec[];
+  /** The talkers. */
+  talkers: readonly TalkerSpec[];
+  /** AF_PACKET captures on the pod veths and the bridge during the run. */
+  taps?: boolean;
+  /** Integration points. */
+  hooks?: ScenarioHooks;
+  /** Run the talkers one after another instead of all at once. */
+  sequential?: boolean;
+  /** Per-talker time limit; default 20 s. */
+  talkerTimeoutMs?: number;
+  /** First talker port; default 41000. */
+  basePort?: number;
+}
+
+/** The outcome for one talker. */
+export interface TalkerRow {
+  /** The talker's name. */
+  talker: string;
+  /** Its pod. */
+  pod: string;
+  /** Its transport. */
+  protocol: Protocol;
+  /** Its tool. */
+  tool: TalkerTool;
+  /** Its clock. */
+  clock: TxClock;
+  /** Its port. */
+  port: number;
+  /** Records the talker sent. */
+  sent: number;
+  /** Records the far end received. */
+  received: number;
+  /** Records the observer saw at the NIC (UDP: valid record datagrams; TCP: payload bytes / 32). */
+  seen: number;
+  /** Packets the observer saw (TCP: every segment, SYN and pure ACKs included). */
+  packets: number;
+  /** Packets whose priority was the talker's. */
+  prioRight: number;
+  /** Packets with priority 0. */
+  prioZero: number;
+  /** Packets with any other priority. */
+  prioWrong: number;
+  /** Record packets whose txtime arrived with the right value and clock type. */
+  txtimeRight: number;
+  /** Record packets whose txtime was lost (tstamp 0). */
+  txtimeMissing: number;
+  /** Record packets with another tstamp value. */
+  txtimeWrong: number;
+  /** Record packets with the right value on the wrong clock type. */
+  typeWrong: number;
+  /** Packets that carried a tstamp nobody asked for (see observer.h). */
+  invented: number;
+  /** The observer's raw counters. */
+  stats: ObserverStats;
+}
+
+/** A finished scenario. */
+export interface ScenarioResult {
+  /** The datapath. */
+  kind: TopologyKind;
+  /** One row per talker, in spec order. */
+  rows: TalkerRow[];
+  /** Wall-clock phases in ms. */
+  timings: { setupMs: number; trafficMs: number; teardownMs: number };
+}
+
+/** Resolves defaults, pods and ports; throws on contradictions (e.g. socat with a txtime). */
+export function resolveTalkers(
+  talkers: readonly TalkerSpec[],
+  podIds: ReadonlyMap<string, number>,
+  basePort = 41000,
+): ResolvedTalker[] {
+  return talkers.map((t, i) => {
+    const tool = t.tool ?? (t.protocol === "udp" ? "txtime" : "socat");
+    const clock = t.clock ?? "none";
+    if (tool === "txtime" && t.protocol !== "udp") throw new Error("txtime talkers are UDP only");
+    if (tool === "socat" && clock !== "none") throw new Error("socat talkers cannot set a txtime");
+    if (!(t.count >= 1 && t.count <= 10_000)) throw new RangeError(`talker count ${t.count}`);
+    const podId = podIds.get(t.pod);
+    if (podId === undefined) throw new Error(`talker on unknown pod ${t.pod}`);
+    return {
+      name: t.name ?? `${t.pod}-${t.protocol}-${tool}-${clock}`,
+      pod: t.pod,
+      protocol: t.protocol,
+      tool,
+      priority: t.priority,
+      clock,
+      count: t.count,
+      intervalUs: t.intervalUs ?? 200,
+      port: basePort + i,
+      podId,
+    };
+  });
+}
+
+/** Builds, runs, measures and tears down one scenario. */
+export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
+  const t0 = performance.now();
+  const pods: PodSpec[] = spec.pods ? [...spec.pods] : [];
+  for (const t of spec.talkers) {
+    if (!pods.some((p) => p.name === t.pod)) pods.push({ name: t.pod });
+  }
+  const topo = await createTopology({ kind: spec.kind, pods, taps: spec.taps ?? false });
+  const receivers: Receiver[] = [];
+  let observer: Observer | null = null;
+  let t1 = t0;
+  let t2 = t0;
+  try {
+    const talkers = resolveTalkers(
+      spec.talkers,
+      new Map(topo.pods.map((p) => [p.name, p.id])),
+      spec.basePort,
+    );
+    observer = await installObserver({
+      ns: topo.node.ns,
+      ifname: topo.node.nic,
+      bpffsDir: topo.bpffsDir,
+    });
+    for (const t of talkers) {
+      await observer.expect(t.port, {
+        pod: t.podId,
+        priority: t.priority,
+        record: t.protocol === "udp",
+      });
+      receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port));
+    }
+    const ctx: ScenarioContext = { observer, talkers };
+    await spec.hooks?.beforeTraffic?.(topo, ctx);
+
+    t1 = performance.now();
+    const timeoutMs = spec.talkerTimeoutMs ?? 20_000;
+    const sent: number[] = [];
+    if (spec.sequential) {
+      for (const t of talkers) sent.push(await runTalker(topo, t, timeoutMs));
+    } else {
+      sent.push(...await Promise.all(talkers.map((t) => runTalker(topo, t, timeoutMs))));
+    }
+    // Delivery lags the senders' exit a little; wait (bounded) for the far end to catch up.
+    for (const [i, rx] of receivers.entries()) await rx.waitRecords(sent[i] ?? 0, 2000);
+    const stats = await observer.allStats();
+    t2 = performance.now();
+
+    const rows = talkers.map((t, i): TalkerRow => {
+      const s = stats.get(t.port);
+      if (!s) throw new Error(`observer has no entry for port ${t.port}`);
+      return {
+        talker: t.name,
+        pod: t.pod,
+        protocol: t.protocol,
+        tool: t.tool,
+        clock: t.clock,
+        port: t.port,
+        sent: sent[i] ?? 0,
+        received: receivers[i]?.records() ?? 0,
+        seen: t.protocol === "udp" ? s.records : Math.floor(s.payloadBytes / RECORD_SIZE),
+        packets: s.packets,
+        prioRight: s.prioRight,
+        prioZero: s.prioZero,
+        prioWrong: s.prioWrong,
+        txtimeRight: s.txtimeRight,
+        txtimeMissing: s.txtimeMissing,
+        txtimeWrong: s.txtimeWrong,
+        typeWrong: s.typeWrong,
+        invented: s.tstampInvented,
+        stats: s,
+      };
+    });
+    await spec.hooks?.afterTraffic?.(topo, ctx, rows);
+    const t3 = performance.now();
+    await teardown(topo, observer, receivers);
+    return {
+      kind: spec.kind,
+      rows,
+      timings: {
+        setupMs: Math.round(t1 - t0),
+        trafficMs: Math.round(t2 - t1),
+        teardownMs: Math.round(performance.now() - t3),
+      },
+    };
+  } finally {
+    await teardown(topo, observer, receivers);
+  }
+}
+
+async function teardown(topo: Topology, observer: Observer | null, receivers: Receiver[]) {
+  for (const rx of receivers) await rx.stop();
+  await observer?.destroy();
+  await topo.destroy();
+}
+
+/** Runs one talker to completion in its pod; returns the records it sent. */
+export async function runTalker(
+  topo: Topology,
+  t: ResolvedTalker,
+  timeoutMs: number,
+): Promise<number> {
+  const pod = topo.pod(t.pod);
+  if (t.tool === "socat") {
+    const r = await runSocatTalker({
+      ns: pod.ns,
+      protocol: t.protocol,
+      dst: topo.far.ip,
+      port: t.port,
+      priority: t.priority,
+      pod: t.podId,
+      count: t.count,
+      timeoutMs,
+    });
+    if (r.code !== 0) throw new Error(`talker ${t.name}: socat exited ${r.code}\n${r.stderr}`);
+    return r.sent;
+  }
+  const r = await runTxtimeSender(pod.ns, {
+    dst: topo.far.ip,
+    port: t.port,
+    count: t.count,
+    priority: t.priority,
+    clock: t.clock,
+    pod: t.podId,
+    intervalUs: t.intervalUs,
+  }, timeoutMs);
+  if (r.errors) throw new Error(`talker ${t.name}: ${r.errors} send errors, errno ${r.lastErrno}`);
+  return r.sent;
+}

@@ -1,0 +1,66 @@
+/**
+ * A socat receiver at the far end that counts the bytes (and so the 32-byte records) it gets:
+ * `socat -u UDP4-RECV:PORT,... STDOUT` or `socat -u TCP4-LISTEN:PORT,reuseaddr,fork STDOUT`.
+ *
+ * @module
+ */
+
+import { BIN, type Netns, spawnIn, waitListening } from "../netns.ts";
+import type { Proc } from "../process.ts";
+import { RECORD_SIZE } from "./record.ts";
+
+/** Transport of a talker. */
+export type Protocol = "udp" | "tcp";
+
+/** A running receiver. */
+export interface Receiver {
+  /** Its port. */
+  readonly port: number;
+  /** Its transport. */
+  readonly protocol: Protocol;
+  /** The socat process. */
+  readonly proc: Proc;
+  /** Bytes received so far. */
+  bytes(): number;
+  /** Whole records received so far. */
+  records(): number;
+  /** Waits until at least n records arrived (at most timeoutMs); returns the count. */
+  waitRecords(n: number, timeoutMs: number): Promise<number>;
+  /** Stops socat (and its per-connection children). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts a receiver in ns and waits until it listens (throws after timeoutMs). */
+export async function startReceiver(
+  ns: Netns,
+  protocol: Protocol,
+  port: number,
+  timeoutMs = 3000,
+): Promise<Receiver> {
+  // UDP has no flow control: a receiver starved of CPU on a busy machine drops datagrams once its
+  // buffer is full (VXLAN-decapsulated skbs are large), so it gets 16 MiB by SO_RCVBUFFORCE
+  // (SOL_SOCKET 1, option 33), which socat applies before bind.
+  const address = protocol === "udp"
+    ? `UDP4-RECV:${port},reuseaddr,setsockopt-listen=1:33:x00008000`
+    : `TCP4-LISTEN:${port},reuseaddr,fork`;
+  const proc = spawnIn(ns, [BIN.socat, "-u", address, "STDOUT"]);
+  const rx: Receiver = {
+    port,
+    protocol,
+    proc,
+    bytes: () => proc.stdoutBytes,
+    records: () => Math.floor(proc.stdoutBytes / RECORD_SIZE),
+    async waitRecords(n, ms) {
+      await proc.until(() => rx.records() >= n, ms);
+      return rx.records();
+    },
+    async stop() {
+      await proc.stop();
+    },
+  };
+  if (!(await waitListening(ns, protocol, port, timeoutMs))) {
+    await proc.stop();
+    throw new Error(`receiver ${protocol}/${port} in ${ns.name} not listening\n${proc.stderr}`);
+  }
+  return rx;
+}

@@ -1,0 +1,138 @@
+/**
+ * A timed UDP talker: SO_PRIORITY, and SO_TXTIME with one SCM_TXTIME (now + 5 ms) per datagram.
+ * Each datagram is one 32-byte record (./record.ts). Run it inside a pod:
+ *
+ * ```sh
+ * nsenter --net=/run/netns/POD deno run -A e2e/talkers/txtime_sender.ts \
+ *   --dst 192.0.2.2 --port 41000 --count 200 --priority 5 --clock tai --pod 1 --interval-us 200
+ * ```
+ *
+ * Prints one JSON line: `{"sent":N,"errors":N,"lastErrno":N}`; exits 1 if nothing was sent.
+ *
+ * @module
+ */
+
+import { LINUX, TxtimeSocket } from "./libc.ts";
+import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
+
+/** Parsed command line of the sender. */
+export interface SenderArgs {
+  /** Destination IPv4 address. */
+  dst: string;
+  /** Destination UDP port. */
+  port: number;
+  /** Datagrams to send (1..100000). */
+  count: number;
+  /** SO_PRIORITY. */
+  priority: number;
+  /** Clock of the txtime, or none (no SO_TXTIME). */
+  clock: TxClock;
+  /** Pod id written into the records. */
+  pod: number;
+  /** Pause between datagrams, in µs. */
+  intervalUs: number;
+}
+
+/** How far ahead of now each txtime is. */
+export const TXTIME_AHEAD_NS = 5_000_000n;
+
+const USAGE = "usage: txtime_sender.ts --dst IP --port N --count N --priority P " +
+  "--clock tai|mono|none --pod ID [--interval-us N]";
+
+/** Parses argv; throws with a usage line on anything unexpected. */
+export function parseSenderArgs(argv: readonly string[]): SenderArgs {
+  const raw = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    if (k === undefined || !k.startsWith("--") || v === undefined) throw new Error(USAGE);
+    raw.set(k.slice(2), v);
+  }
+  const int = (key: string, min: number, max: number, dflt?: number): number => {
+    const s = raw.get(key);
+    if (s === undefined) {
+      if (dflt === undefined) throw new Error(`missing --${key}\n${USAGE}`);
+      return dflt;
+    }
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < min || n > max) throw new Error(`bad --${key} ${s}\n${USAGE}`);
+    return n;
+  };
+  const clock = raw.get("clock") ?? "none";
+  if (clock !== "tai" && clock !== "mono" && clock !== "none") {
+    throw new Error(`bad --clock ${clock}\n${USAGE}`);
+  }
+  const dst = raw.get("dst");
+  if (dst === undefined) throw new Error(`missing --dst\n${USAGE}`);
+  const known = new Set(["dst", "port", "count", "priority", "clock", "pod", "interval-us"]);
+  for (const k of raw.keys()) if (!known.has(k)) throw new Error(`unknown --${k}\n${USAGE}`);
+  return {
+    dst,
+    port: int("port", 1, 65535),
+    count: int("count", 1, 100_000),
+    priority: int("priority", 0, 0xffffffff),
+    clock,
+    pod: int("pod", 0, 0xffffffff),
+    intervalUs: int("interval-us", 0, 1_000_000, 0),
+  };
+}
+
+/** What a run did. */
+export interface SenderResult {
+  /** Datagrams the kernel accepted. */
+  sent: number;
+  /** sendmsg() failures (after one retry each). */
+  errors: number;
+  /** errno of the last failure, 0 if none. */
+  lastErrno: number;
+}
+
+/** Sends args.count records; bounded by count and by 2 retries per datagram. */
+export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
+  const clockid = args.clock === "none" ? null : CLOCK_ID[args.clock];
+  const sock = new TxtimeSocket(args.dst, args.port, args.priority, clockid, RECORD_SIZE);
+  const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
+  try {
+    const start = performance.now();
+    for (let seq = 0; seq < args.count; seq++) {
+      const due = start + (seq * args.intervalUs) / 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const txtime = clockid === null ? null : sock.now(clockid) + TXTIME_AHEAD_NS;
+      encodeRecord({
+        pod: args.pod,
+        seq,
+        priority: args.priority,
+        txtime: txtime ?? 0n,
+        clock: args.clock,
+      }, sock.payload);
+      let err = sock.send(txtime);
+      // A stray ICMP error on the connected socket or a full queue: retry once after a pause.
+      for (let retry = 0; retry < 2 && err !== 0; retry++) {
+        if (err !== LINUX.ECONNREFUSED && err !== LINUX.ENOBUFS && err !== LINUX.EAGAIN) break;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        err = sock.send(txtime);
+      }
+      if (err === 0) {
+        result.sent++;
+      } else {
+        result.errors++;
+        result.lastErrno = err;
+      }
+    }
+  } finally {
+    sock.close();
+  }
+  return result;
+}
+
+if (import.meta.main) {
+  try {
+    const result = await sendRecords(parseSenderArgs(Deno.args));
+    console.log(JSON.stringify(result));
+    Deno.exit(result.sent > 0 ? 0 : 1);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    Deno.exit(2);
+  }
+}
