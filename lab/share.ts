@@ -1,0 +1,250 @@
+/**
+ * @module
+ * The host folder a guest mounts read-only over virtio-9p at `/lab` (tag `lab`):
+ *
+ * ```text
+ * bin/deno                  the pinned Deno binary (hard link when possible)
+ * lib/                      ldd closure of deno and of libbpf.so.1 (+ libbpf.so.1 and the loader)
+ * obj/<name>.bpf.o          BPF objects the lab compiles on the host (see LAB_BPF_OBJECTS)
+ * repo/<path>               copies of the repository paths the scenarios need
+ * ```
+ *
+ * The guest runs Deno as `/lab/bin/deno` (the initramfs has the loader and the same libraries) or,
+ * equivalently, `/lab/lib/ld-linux-x86-64.so.2 --library-path /lab/lib /lab/bin/deno`. Nothing is
+ * fetched in the guest: scenarios must not import `jsr:` or remote modules, and `npm:` packages
+ * only if the repository's node_modules is shared. Each run gets its own folder under
+ * `.cache/lab/shares/`, removed by {@link Share.cleanup}.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareShare } from "./share.ts";
+ * const share = await prepareShare({ repoPaths: ["bpf", "e2e"] });
+ * try { console.log(share.dir); } finally { await share.cleanup(); }
+ * ```
+ */
+import { lddClosure } from "./ldd.ts";
+import { cacheDir, exists, repoRoot, run, sha256Hex, withLock } from "./util.ts";
+
+/** Where the share is mounted in the guest. */
+export const GUEST_SHARE = "/lab";
+/** Where the repository copy appears in the guest. */
+export const GUEST_REPO = `${GUEST_SHARE}/repo`;
+/** The guest-side runner, as seen in the guest. */
+export const GUEST_RUNNER = `${GUEST_REPO}/lab/guest/run.sh`;
+
+/** libbpf as Deno scenarios dlopen it. */
+export const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
+
+/** Repository paths every share carries (the guest runner and scenarios live in lab/). */
+export const DEFAULT_REPO_PATHS: readonly string[] = ["deno.json", "lab"];
+
+/** A BPF object compiled on the host for the lab's scenarios. */
+export interface LabBpfObject {
+  /** Object name: the share holds obj/<name>.bpf.o. */
+  readonly name: string;
+  /** C source, relative to the repository root. */
+  readonly source: string;
+}
+
+/** The lab's own BPF objects (the project's objects are committed and shared through repo/). */
+export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
+  { name: "fexit_skb_clone", source: "lab/bpf/fexit_skb_clone.bpf.c" },
+];
+
+/** Options of {@link prepareShare}. */
+export interface ShareOptions {
+  /** Repository paths (files or folders, relative to the root) to copy in besides the defaults. */
+  readonly repoPaths?: readonly string[];
+}
+
+/** A prepared share folder. */
+export interface Share {
+  readonly dir: string;
+  /** Removes the folder. */
+  cleanup(): Promise<void>;
+}
+
+const SKIP_NAMES = new Set([".git", ".cache"]);
+
+/** The Deno binary to ship: the repository's pinned one, else the running one. */
+export async function denoBinary(): Promise<string> {
+  const override = Deno.env.get("TSNLAB_DENO");
+  const candidates = [
+    ...(override ? [override] : []),
+    `${repoRoot()}/tools/deno/node_modules/@deno/linux-x64-glibc/deno`,
+    `${repoRoot()}/tools/deno/node_modules/deno/deno`,
+    Deno.execPath(),
+  ];
+  for (const c of candidates) {
+    const real = await Deno.realPath(c).catch(() => null);
+    if (real && await isElf(real)) return real;
+  }
+  throw new Error(`no Deno ELF binary found (looked at ${candidates.join(", ")})`);
+}
+
+async function isElf(path: string): Promise<boolean> {
+  const f = await Deno.open(path).catch(() => null);
+  if (!f) return false;
+  try {
+    const head = new Uint8Array(4);
+    const n = await f.read(head);
+    return n === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
+  } finally {
+    f.close();
+  }
+}
+
+/** Hard-links `src` to `dst`, or copies when they are on different filesystems. */
+async function linkOrCopy(src: string, dst: string): Promise<void> {
+  try {
+    await Deno.link(src, dst);
+  } catch {
+    await Deno.copyFile(src, dst);
+  }
+}
+
+/** Copies a file or a folder tree (symlinks kept as symlinks, .git and .cache skipped). */
+export async function copyTree(src: string, dst: string): Promise<number> {
+  const st = await Deno.lstat(src);
+  if (st.isSymlink) {
+    await Deno.symlink(await Deno.readLink(src), dst);
+    return 1;
+  }
+  if (st.isFile) {
+    await Deno.copyFile(src, dst);
+    return 1;
+  }
+  if (!st.isDirectory) return 0;
+  await Deno.mkdir(dst, { recursive: true });
+  let n = 0;
+  for await (const e of Deno.readDir(src)) {
+    if (SKIP_NAMES.has(e.name)) continue;
+    n += await copyTree(`${src}/${e.name}`, `${dst}/${e.name}`);
+  }
+  return n;
+}
+
+/** Checks a repository-relative path: no absolute paths, no `..`. */
+export function checkRepoPath(p: string): string {
+  const clean = p.replace(/^\.\//, "").replace(/\/+$/, "");
+  if (!clean || clean.startsWith("/") || clean.split("/").includes("..")) {
+    throw new Error(`repo path must be relative to the repository root: ${JSON.stringify(p)}`);
+  }
+  return clean;
+}
+
+/** The workspace members named by a deno.json text (the guest needs their deno.json files). */
+export function workspaceMembers(denoJson: string): string[] {
+  const parsed: unknown = JSON.parse(denoJson);
+  if (typeof parsed !== "object" || parsed === null) return [];
+  const ws = (parsed as { workspace?: unknown }).workspace;
+  const list = Array.isArray(ws) ? ws : (ws as { members?: unknown } | undefined)?.members;
+  return Array.isArray(list)
+    ? list.filter((m): m is string => typeof m === "string").map(checkRepoPath)
+    : [];
+}
+
+/** Compiles the lab's BPF objects (cached under .cache/lab/obj by a hash of their inputs). */
+export async function buildLabObjects(): Promise<Map<string, string>> {
+  const root = repoRoot();
+  const dir = `${cacheDir()}/obj`;
+  await Deno.mkdir(dir, { recursive: true });
+  const vmlinux = await Deno.readFile(`${root}/bpf/include/vmlinux.h`);
+  const clang = await run("clang-19", ["--version"]).catch((e: unknown) => {
+    throw new Error(`clang-19 is needed for the lab's BPF objects (./dev setup): ${e}`);
+  });
+  const out = new Map<string, string>();
+  for (const obj of LAB_BPF_OBJECTS) {
+    const source = await Deno.readFile(`${root}/${obj.source}`);
+    const key = (await sha256Hex(
+      [clang, await sha256Hex(source), await sha256Hex(vmlinux)].join("\n"),
+    )).slice(0, 16);
+    const path = `${dir}/${obj.name}-${key}.bpf.o`;
+    await withLock(`${dir}/.lock`, async () => {
+      if (await exists(path)) return;
+      const tmp = `${path}.${Deno.pid}.tmp`;
+      await run("clang-19", [
+        "-g",
+        "-O2",
+        "-target",
+        "bpf",
+        "-D__TARGET_ARCH_x86",
+        "-Wall",
+        "-Werror",
+        "-I",
+        "bpf/include",
+        "-c",
+        obj.source,
+        "-o",
+        tmp,
+      ], { cwd: root });
+      await run("llvm-strip-19", ["-g", tmp]);
+      await Deno.rename(tmp, path);
+    });
+    out.set(obj.name, path);
+  }
+  return out;
+}
+
+/** Removes share folders left by runs that died (older than an hour). */
+async function pruneStale(base: string): Promise<void> {
+  for await (const e of Deno.readDir(base)) {
+    const st = await Deno.stat(`${base}/${e.name}`).catch(() => null);
+    if (st?.mtime && Date.now() - st.mtime.getTime() > 3600_000) {
+      await Deno.remove(`${base}/${e.name}`, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** Prepares a fresh share folder for one guest run. */
+export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
+  const root = repoRoot();
+  const base = `${cacheDir()}/shares`;
+  await Deno.mkdir(base, { recursive: true });
+  await pruneStale(base);
+  const dir = `${base}/${new Date().toISOString().replace(/[:.]/g, "-")}-${Deno.pid}-${
+    crypto.randomUUID().slice(0, 6)
+  }`;
+  const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
+  try {
+    await Deno.mkdir(`${dir}/bin`, { recursive: true });
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.mkdir(`${dir}/obj`);
+    await Deno.mkdir(`${dir}/repo`);
+
+    const deno = await denoBinary();
+    await linkOrCopy(deno, `${dir}/bin/deno`);
+    const closure = await lddClosure([deno, LIBBPF]);
+    if (!closure.loader) throw new Error("ldd reported no dynamic loader for deno");
+    closure.libs.set("libbpf.so.1", LIBBPF);
+    closure.libs.set("ld-linux-x86-64.so.2", closure.loader);
+    for (const [soname, path] of closure.libs) {
+      await Deno.copyFile(await Deno.realPath(path), `${dir}/lib/${soname}`);
+    }
+
+    for (const [name, path] of await buildLabObjects()) {
+      await Deno.copyFile(path, `${dir}/obj/${name}.bpf.o`);
+    }
+
+    const paths = new Set([...DEFAULT_REPO_PATHS, ...(opts.repoPaths ?? [])].map(checkRepoPath));
+    // A workspace root config needs its members' configs, or Deno refuses to start.
+    if (paths.has("deno.json")) {
+      for (const m of workspaceMembers(await Deno.readTextFile(`${root}/deno.json`))) {
+        if (await exists(`${root}/${m}/deno.json`)) paths.add(`${m}/deno.json`);
+      }
+    }
+    // Folders first, so that a member's deno.json inside a copied folder is not copied twice.
+    const sorted = [...paths].sort((a, b) => a.length - b.length);
+    for (const p of sorted) {
+      if (sorted.some((q) => q !== p && p.startsWith(`${q}/`))) continue;
+      if (!await exists(`${root}/${p}`)) throw new Error(`repo path ${p} does not exist`);
+      const parent = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "";
+      if (parent) await Deno.mkdir(`${dir}/repo/${parent}`, { recursive: true });
+      await copyTree(`${root}/${p}`, `${dir}/repo/${p}`);
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { dir, cleanup };
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { checkRepoPath, GUEST_RUNNER, prepareShare, workspaceMembers } from "./share.ts";
+import { exists } from "./util.ts";
+
+Deno.test("checkRepoPath accepts relative paths only", () => {
+  assert.equal(checkRepoPath("./bpf/"), "bpf");
+  assert.equal(checkRepoPath("e2e/bpf"), "e2e/bpf");
+  assert.throws(() => checkRepoPath("/etc"), /relative/);
+  assert.throws(() => checkRepoPath("bpf/../.."), /relative/);
+  assert.throws(() => checkRepoPath(""), /relative/);
+});
+
+Deno.test("workspaceMembers reads both workspace forms", () => {
+  assert.deepEqual(workspaceMembers('{"workspace":["./bpf","./e2e"]}'), ["bpf", "e2e"]);
+  assert.deepEqual(workspaceMembers('{"workspace":{"members":["./cli"]}}'), ["cli"]);
+  assert.deepEqual(workspaceMembers("{}"), []);
+});
+
+Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, repo copy", async () => {
+  const share = await prepareShare({ repoPaths: ["strategies"] });
+  try {
+    const has = (p: string) => exists(`${share.dir}/${p}`);
+    for (
+      const p of [
+        "bin/deno",
+        "lib/ld-linux-x86-64.so.2",
+        "lib/libbpf.so.1",
+        "lib/libelf.so.1",
+        "lib/libz.so.1",
+        "lib/libc.so.6",
+        "lib/libgcc_s.so.1",
+        "obj/fexit_skb_clone.bpf.o",
+        "repo/deno.json",
+        "repo/lab/guest/run.sh",
+        "repo/lab/guest/scenarios/taprio.sh",
+        "repo/strategies/mod.ts",
+      ]
+    ) assert.ok(await has(p), p);
+    assert.equal(GUEST_RUNNER, "/lab/repo/lab/guest/run.sh");
+    // Every workspace member's deno.json rides along, or Deno refuses the root config.
+    const root = JSON.parse(await Deno.readTextFile(`${share.dir}/repo/deno.json`));
+    for (const m of workspaceMembers(JSON.stringify(root))) {
+      if (await exists(new URL(`../${m}/deno.json`, import.meta.url).pathname)) {
+        assert.ok(await has(`repo/${m}/deno.json`), m);
+      }
+    }
+    // The BPF object is an ELF for the BPF machine (EM_BPF = 247), without DWARF.
+    const obj = await Deno.readFile(`${share.dir}/obj/fexit_skb_clone.bpf.o`);
+    assert.deepEqual([...obj.slice(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+    assert.equal(obj[18], 247);
+    const sections = new TextDecoder().decode(obj);
+    assert.ok(sections.includes("fexit/skb_clone"));
+    assert.ok(!sections.includes(".debug_info"));
+    // The shipped deno runs through the shipped loader and libraries.
+    const out = await new Deno.Command(`${share.dir}/lib/ld-linux-x86-64.so.2`, {
+      args: ["--library-path", `${share.dir}/lib`, `${share.dir}/bin/deno`, "--version"],
+      stdout: "piped",
+    }).output();
+    assert.ok(out.success);
+    assert.match(new TextDecoder().decode(out.stdout), /^deno 2\./);
+  } finally {
+    await share.cleanup();
+  }
+  assert.ok(!await exists(share.dir));
+});
+
+Deno.test("prepareShare refuses a path outside the repository or one that does not exist", async () => {
+  await assert.rejects(() => prepareShare({ repoPaths: ["../etc"] }), /relative/);
+  await assert.rejects(() => prepareShare({ repoPaths: ["no/such/dir"] }), /does not exist/);
+});
