@@ -1,0 +1,316 @@
+/**
+ * Kernel tests of BpfObject, BpfMap and BpfProgram on the tsn_core object (root).
+ */
+import { deepStrictEqual, equal, match, notEqual, ok, throws } from "node:assert/strict";
+import { removeBpffsDir } from "./bpffs.ts";
+import { BpfError } from "./errors.ts";
+import { BpfMap, MapUpdateFlags, possibleCpus } from "./map.ts";
+import { BpfObject } from "./object.ts";
+import { BpfProgram } from "./program.ts";
+import { CORE_OBJECT, NEEDS_ROOT, TC_ONLY, tempBpffsDir, udpFrame } from "./testutil.ts";
+
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (n: bigint) => new Uint8Array(new BigUint64Array([n]).buffer);
+/** tsn_config: u32 key_mode, u32 flags, u32 owner, u32 max_priority, u64 max_age_ns. */
+function setConfig(bytes: Uint8Array, owner: number, maxAgeNs: bigint): void {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  v.setUint32(8, owner, true);
+  v.setBigUint64(16, maxAgeNs, true);
+}
+/** struct tsn_counters is 15 u64; field index -> value summed over CPUs. */
+function counter(map: BpfMap, index: number): bigint {
+  let sum = 0n;
+  for (const slot of map.lookupPerCpu(u32(0)) ?? []) {
+    sum += new DataView(slot.buffer, slot.byteOffset).getBigUint64(index * 8, true);
+  }
+  return sum;
+}
+const SAVED = 0;
+const SAVE_SKIPPED = 1;
+
+Deno.test({
+  ...NEEDS_ROOT,
+  name: "tsn_core: rodata config, load, pin, reopen pins, map CRUD/iteration, per-CPU counters",
+  fn() {
+    const dir = tempBpffsDir();
+    try {
+      let seen: Uint8Array | undefined;
+      using obj = BpfObject.open(CORE_OBJECT, {
+        autoload: TC_ONLY,
+        rodata: (bytes) => {
+          seen = bytes.slice();
+          setConfig(bytes, 77, 123_456_789n);
+        },
+      });
+      // The .rodata hook saw the compiled defaults: max_priority 0xffffffff, max_age 100 ms.
+      equal(seen?.length, 24);
+      const dflt = new DataView(seen!.buffer);
+      equal(dflt.getUint32(12, true), 0xffffffff);
+      equal(dflt.getBigUint64(16, true), 100_000_000n);
+      ok(
+        obj.maps().some((m) => m.internal && m.name.endsWith(".rodata")),
+        JSON.stringify(obj.maps()),
+      );
+      deepStrictEqual(
+        obj.programs().filter((p) => p.autoload).map((p) => p.name),
+        ["tsn_saver", "tsn_restorer"],
+      );
+      obj.load();
+      equal(obj.loaded, true);
+
+      // The kernel's frozen .rodata holds what the hook wrote.
+      const ro = obj.map(".rodata").lookup(u32(0));
+      ok(ro);
+      const rov = new DataView(ro.buffer);
+      equal(rov.getUint32(8, true), 77);
+      equal(rov.getBigUint64(16, true), 123_456_789n);
+
+      const records = obj.map("tsn_records");
+      deepStrictEqual(
+        {
+          type: records.type,
+          key: records.keySize,
+          value: records.valueSize,
+          max: records.maxEntries,
+        },
+        { type: 9, /* LRU_HASH */ key: 8, value: 40, max: 65536 },
+      );
+      records.pin(`${dir}/tsn_records`);
+      obj.map("tsn_counters").pin(`${dir}/tsn_counters`);
+      obj.program("tsn_saver").pin(`${dir}/tsn_saver`);
+
+      using pinnedRecords = BpfMap.fromPinned(`${dir}/tsn_records`);
+      equal(pinnedRecords.info().id, records.info().id);
+      equal(pinnedRecords.name, "tsn_records");
+
+      // CRUD through the pin, visible through the object's fd.
+      const value = new Uint8Array(40).map((_, i) => i + 1);
+      pinnedRecords.update(u64(0xdeadbeefn), value);
+      deepStrictEqual(records.lookup(u64(0xdeadbeefn)), value);
+      pinnedRecords.update(u64(2n), new Uint8Array(40));
+      pinnedRecords.update(u64(3n), new Uint8Array(40));
+      const keys = [...pinnedRecords.keys()].map((k) =>
+        new DataView(k.buffer).getBigUint64(0, true)
+      );
+      deepStrictEqual(keys.sort(), [2n, 3n, 0xdeadbeefn]);
+      equal([...pinnedRecords.keys(2)].length, 2); // bounded
+      try {
+        pinnedRecords.update(u64(2n), new Uint8Array(40), MapUpdateFlags.NOEXIST);
+        throw new Error("NOEXIST update of an existing key succeeded");
+      } catch (e) {
+        ok(e instanceof BpfError, String(e));
+        equal(e.code, "EEXIST");
+      }
+      equal(pinnedRecords.delete(u64(2n)), true);
+      equal(pinnedRecords.delete(u64(2n)), false);
+      equal(pinnedRecords.lookup(u64(2n)), undefined);
+      throws(() => pinnedRecords.lookup(new Uint8Array(4)), RangeError);
+      throws(() => pinnedRecords.update(u64(1n), new Uint8Array(39)), RangeError);
+
+      // Per-CPU counters: one 120-byte struct per possible CPU.
+      using counters = BpfMap.fromPinned(`${dir}/tsn_counters`);
+      ok(counters.perCpu);
+      const slots = counters.lookupPerCpu(u32(0));
+      equal(slots?.length, possibleCpus());
+      ok(slots?.every((s) => s.length === 120));
+      throws(() => counters.lookup(u32(0)), TypeError);
+      const filled = Array.from({ length: possibleCpus() }, (_, cpu) => {
+        const slot = new Uint8Array(120);
+        new DataView(slot.buffer).setBigUint64(SAVED * 8, BigInt(cpu + 1), true);
+        return slot;
+      });
+      counters.updatePerCpu(u32(0), filled);
+      deepStrictEqual(counters.lookupPerCpu(u32(0)), filled);
+      equal(counter(counters, SAVED), BigInt((possibleCpus() * (possibleCpus() + 1)) / 2));
+      throws(() => counters.updatePerCpu(u32(0), filled.slice(1)), RangeError);
+
+      // The pinned program is the same kernel program.
+      using saver = BpfProgram.fromPinned(`${dir}/tsn_saver`);
+      equal(saver.info().id, obj.program("tsn_saver").info().id);
+      equal(saver.name, "tsn_saver");
+
+      // Opening a pin as the wrong kind is refused.
+      throws(
+        () => BpfMap.fromPinned(`${dir}/tsn_saver`),
+        (e: unknown) =>
+          e instanceof BpfError && e.code === "EINVAL" && /is a prog, not a map/.test(e.message),
+      );
+      throws(
+        () => BpfMap.fromPinned(`${dir}/missing`),
+        (e: unknown) => e instanceof BpfError && e.code === "ENOENT",
+      );
+
+      obj.close();
+      throws(() => records.lookup(u64(3n)), /closed/);
+      // The pins keep map and program alive after the object is gone.
+      ok(pinnedRecords.lookup(u64(3n)));
+      equal(saver.info().name, "tsn_saver");
+    } finally {
+      removeBpffsDir(dir);
+    }
+  },
+});
+
+Deno.test({
+  ...NEEDS_ROOT,
+  name: "pinMapsUnder shares node-wide maps between objects; reuseMaps takes a pinned map",
+  fn() {
+    const dir = tempBpffsDir();
+    try {
+      using a = BpfObject.open(CORE_OBJECT, { autoload: TC_ONLY, pinMapsUnder: dir });
+      a.load();
+      ok(Deno.statSync(`${dir}/tsn_records`).isFile);
+      ok(Deno.statSync(`${dir}/tsn_counters`).isFile);
+      using b = BpfObject.open(CORE_OBJECT, {
+        autoload: TC_ONLY,
+        pinMapsUnder: dir,
+        rodata: (bytes) => setConfig(bytes, 2, 1n),
+      });
+      b.load();
+      equal(b.map("tsn_records").info().id, a.map("tsn_records").info().id);
+      equal(b.map("tsn_counters").info().id, a.map("tsn_counters").info().id);
+      // Each instance keeps its own .rodata.
+      notEqual(b.map(".rodata").info().id, a.map(".rodata").info().id);
+
+      using c = BpfObject.open(CORE_OBJECT, {
+        autoload: TC_ONLY,
+        reuseMaps: { tsn_records: `${dir}/tsn_records` },
+      });
+      c.load();
+      equal(c.map("tsn_records").info().id, a.map("tsn_records").info().id);
+      notEqual(c.map("tsn_counters").info().id, a.map("tsn_counters").info().id);
+
+      throws(
+        () => BpfObject.open(CORE_OBJECT, { reuseMaps: { tsn_records: `${dir}/nope` } }),
+        (e: unknown) => e instanceof BpfError && e.code === "ENOENT" && e.op === "bpf_obj_get",
+      );
+      throws(
+        () => BpfObject.open(CORE_OBJECT, { autoload: { no_such_prog: false } }),
+        (e: unknown) => e instanceof BpfError && e.code === "ENOENT",
+      );
+    } finally {
+      removeBpffsDir(dir);
+    }
+  },
+});
+
+Deno.test({
+  ...NEEDS_ROOT,
+  name: "the fexit tracker is refused with EPERM on this host and the libbpf log is captured",
+  fn() {
+    using obj = BpfObject.open(CORE_OBJECT, {
+      autoload: { tsn_cleanup_kfree: false, tsn_cleanup_consume: false },
+    });
+    try {
+      obj.load();
+      throw new Error("fexit program loaded: this host is expected to refuse it (FACTS.md)");
+    } catch (e) {
+      ok(e instanceof BpfError, String(e));
+      equal(e.op, "bpf_object__load");
+      equal(e.code, "EPERM");
+      ok(e.log.length > 0, "no log captured");
+      ok(e.log.some((l) => l.includes("tsn_track_clone")), e.message);
+      match(e.message, /--- libbpf log/);
+    }
+  },
+});
+
+const BAD_PROGRAM = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("tc")
+int reads_past_packet(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+
+	/* No bounds check against data_end: the verifier must refuse this. */
+	return *(volatile __u32 *)(data + 100);
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+Deno.test({
+  ...NEEDS_ROOT,
+  name: "a program that reads out of packet bounds fails with the verifier log tail in the error",
+  fn() {
+    const tmp = Deno.makeTempDirSync({ prefix: "tsn-bad-bpf-" });
+    try {
+      Deno.writeTextFileSync(`${tmp}/bad.bpf.c`, BAD_PROGRAM);
+      const arch = Deno.build.arch === "x86_64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
+      const cc = new Deno.Command("clang-19", {
+        args: [
+          "-target",
+          "bpf",
+          "-O2",
+          "-g",
+          `-I/usr/include/${arch}`,
+          "-c",
+          `${tmp}/bad.bpf.c`,
+          "-o",
+          `${tmp}/bad.bpf.o`,
+        ],
+        stderr: "piped",
+      }).outputSync();
+      ok(cc.success, new TextDecoder().decode(cc.stderr));
+      using obj = BpfObject.open(`${tmp}/bad.bpf.o`);
+      try {
+        obj.load();
+        throw new Error("the out-of-bounds program was accepted");
+      } catch (e) {
+        ok(e instanceof BpfError, String(e));
+        equal(e.code, "EACCES"); // the verifier's refusal
+        ok(e.log.length > 1 && e.log.length <= 40);
+        match(e.message, /invalid access to packet/);
+        match(e.message, /reads_past_packet/);
+      }
+    } finally {
+      Deno.removeSync(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  ...NEEDS_ROOT,
+  name:
+    "BPF_PROG_TEST_RUN: tsn_saver returns TC_ACT_UNSPEC and saves a record with the rodata owner",
+  fn() {
+    using obj = BpfObject.open(CORE_OBJECT, {
+      autoload: TC_ONLY,
+      rodata: (bytes) => setConfig(bytes, 4242, 100_000_000n),
+    });
+    obj.load();
+    const saver = obj.program("tsn_saver");
+    const counters = obj.map("tsn_counters");
+    const records = obj.map("tsn_records");
+
+    const plain = saver.testRun({ data: udpFrame(), repeat: 100 });
+    equal(plain.retval, 0xffffffff); // TC_ACT_UNSPEC (-1)
+    equal(plain.dataOut.length, 64);
+    deepStrictEqual(plain.dataOut, udpFrame()); // the saver never touches the packet
+    equal(counter(counters, SAVE_SKIPPED), 100n); // priority 0, no tstamp: nothing to save
+    equal([...records.keys()].length, 0);
+
+    // struct __sk_buff as context: priority at offset 32.
+    const ctx = new Uint8Array(192);
+    new DataView(ctx.buffer).setUint32(32, 5, true);
+    const withPrio = saver.testRun({ data: udpFrame(), ctx });
+    equal(withPrio.retval, 0xffffffff);
+    equal(counter(counters, SAVED), 1n);
+    const saved = [...records.keys()].map((k) => records.lookup(k)!);
+    equal(saved.length, 1);
+    const rec = new DataView(saved[0]!.buffer);
+    equal(rec.getUint32(24, true), 5); // priority
+    equal(rec.getUint32(28, true), 4242); // owner, from .rodata
+    notEqual(rec.getBigUint64(16, true), 0n); // fingerprint
+
+    const restorer = obj.program("tsn_restorer");
+    equal(restorer.testRun({ data: udpFrame() }).retval, 0xffffffff);
+
+    throws(
+      () => saver.testRun({ data: new Uint8Array(4) }),
+      (e: unknown) => e instanceof BpfError && e.code === "EINVAL",
+    );
+  },
+});
