@@ -31,13 +31,13 @@ export class PinLayout {
   get restorer(): string {
     return join(this.dir, "restorer");
   }
-  /** A tracker program. */
-  trackerProg(program: string): string {
-    return join(this.dir, "trackers", program);
+  /** Directory of tracker links. */
+  get trackersDir(): string {
+    return join(this.dir, "trackers");
   }
   /** A tracker's link. */
   trackerLink(program: string): string {
-    return join(this.dir, "trackers", `${program}.link`);
+    return join(this.trackersDir, program);
   }
   /** Directory of restorer links, one per TSN interface. */
   get restoreDir(): string {

@@ -26,14 +26,14 @@ int tsn_saver(struct __sk_buff *skb)
 		TSN_COUNT(save_skipped);
 		return TC_ACT_UNSPEC;
 	}
-	if (priority > tsn_cfg.max_priority) {
-		priority = tsn_cfg.max_priority;
-		TSN_COUNT(save_clamped);
-	}
 	if (tsn_pick_windows(data, data_end, len, &w) ||
 	    tsn_fingerprint(skb, len, w, &rec.fingerprint)) {
 		TSN_COUNT(save_unfingerprinted);
 		return TC_ACT_UNSPEC;
+	}
+	if (priority > tsn_cfg.max_priority) {
+		priority = tsn_cfg.max_priority;
+		TSN_COUNT(save_clamped);
 	}
 	rec.tstamp = tstamp;
 	rec.tstamp_type = tstamp ? tstamp_type : 0;

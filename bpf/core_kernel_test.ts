@@ -1,0 +1,191 @@
+/**
+ * The BPF core on the running kernel, through BPF_PROG_TEST_RUN: the saver's records decoded with
+ * the generated layout must match a TypeScript oracle of the fingerprint, and every skip, clamp
+ * and refusal must land in its counter. Needs root and bpffs.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { BpfError, BpfMap, ensureBpffsDir, removeBpffsDir } from "./libbpf/mod.ts";
+import { openCore } from "./datapath/core.ts";
+import { sumCounters } from "./datapath/stats.ts";
+import {
+  PROGRAMS,
+  type TsnConfig,
+  TsnCounters,
+  TsnKey,
+  TsnKeyMode,
+  TsnRecord,
+} from "./gen/tsn_core.ts";
+import { arpFrame, payload, tcpFrame, udpFrame } from "./testdata/packets.ts";
+import { expectedWindows, fingerprint } from "./testdata/fingerprint_oracle.ts";
+
+// struct __sk_buff (include/uapi/linux/bpf.h) holds unions the codegen refuses; BPF_PROG_TEST_RUN
+// accepts only a few fields of it, and these two offsets are fixed ABI.
+const SKB_CTX_SIZE = 192, SKB_PRIORITY = 32, SKB_TSTAMP = 152;
+const TC_ACT_UNSPEC = 0xffffffff;
+
+function skbCtx(priority: number, tstamp = 0n): Uint8Array {
+  const ctx = new Uint8Array(SKB_CTX_SIZE);
+  const v = new DataView(ctx.buffer);
+  v.setUint32(SKB_PRIORITY, priority, true);
+  v.setBigUint64(SKB_TSTAMP, tstamp, true);
+  return ctx;
+}
+
+function config(keyMode: number, maxPriority = 0xffffffff): TsnConfig {
+  return { keyMode, flags: 0, owner: 77, maxPriority, maxAgeNs: 100_000_000n };
+}
+
+/** Loads one saver instance with its own maps; returns helpers and a cleanup. */
+function loadSaver(cfg: TsnConfig) {
+  const obj = openCore({
+    programs: [PROGRAMS.tsnSaver.name, PROGRAMS.tsnRestorer.name],
+    config: cfg,
+  });
+  obj.load();
+  const saver = obj.program(PROGRAMS.tsnSaver.name);
+  const restorer = obj.program(PROGRAMS.tsnRestorer.name);
+  const records = obj.map("tsn_records");
+  const counters = obj.map("tsn_counters");
+  return {
+    obj,
+    save: (frame: Uint8Array, priority: number, tstamp = 0n) =>
+      saver.testRun({ data: frame, ctx: skbCtx(priority, tstamp) }).retval,
+    restore: (frame: Uint8Array) => restorer.testRun({ data: frame, ctx: skbCtx(0) }).retval,
+    records: () =>
+      [...records.keys()].map((k) => ({
+        key: TsnKey.decode(k),
+        rec: TsnRecord.decode(records.lookup(k)!),
+      })),
+    clear: () => [...records.keys()].forEach((k) => records.delete(k)),
+    counters: () => sumCounters(counters.lookupPerCpu(new Uint8Array(4)) ?? []),
+  };
+}
+
+Deno.test("saver records priority, tstamp and the oracle's fingerprint for UDP and TCP", () => {
+  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
+  try {
+    const udp = udpFrame(payload(22, 1));
+    equal(core.save(udp, 5, 1_700_000_000_123n), TC_ACT_UNSPEC);
+    let [only, ...more] = core.records();
+    equal(more.length, 0);
+    const w = expectedWindows(udp)!;
+    deepStrictEqual(
+      { ...only!.rec, savedNs: 0n },
+      {
+        tstamp: 1_700_000_000_123n,
+        savedNs: 0n,
+        fingerprint: fingerprint(udp, w),
+        priority: 5,
+        owner: 77,
+        anchorEnd: w.anchorEnd,
+        tailLen: 16,
+        tstampType: 0,
+      },
+    );
+    ok(only!.rec.savedNs > 0n);
+    core.clear();
+
+    const tcp = tcpFrame(payload(100, 2), 0xdeadbeef);
+    core.save(tcp, 3);
+    [only, ...more] = core.records();
+    equal(more.length, 0);
+    const tw = expectedWindows(tcp)!;
+    equal(tw.anchorEnd, 100 + 20 - 4, "TCP anchor is the sequence number");
+    equal(only!.rec.anchorEnd, tw.anchorEnd);
+    equal(only!.rec.fingerprint, fingerprint(tcp, tw));
+    equal(only!.rec.tstamp, 0n);
+  } finally {
+    core.obj.close();
+  }
+});
+
+Deno.test("saver payload shorter than 16 bytes hashes only the payload", () => {
+  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
+  try {
+    const frame = udpFrame(payload(5, 3));
+    core.save(frame, 1);
+    const [r] = core.records();
+    equal(r!.rec.tailLen, 5);
+    equal(r!.rec.fingerprint, fingerprint(frame, expectedWindows(frame)!));
+  } finally {
+    core.obj.close();
+  }
+});
+
+Deno.test("saver skips, clamps and refuses into the right counters", () => {
+  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_DATA, 3));
+  try {
+    core.save(udpFrame(payload(30, 4)), 0); // nothing to save
+    core.save(arpFrame(), 6); // cannot be fingerprinted
+    core.save(udpFrame(payload(30, 5)), 6); // clamped to 3
+    const recs = core.records();
+    equal(recs.length, 1);
+    equal(recs[0]!.rec.priority, 3);
+    const c = core.counters();
+    deepStrictEqual(
+      {
+        saved: c.saved,
+        skipped: c.saveSkipped,
+        clamped: c.saveClamped,
+        unfp: c.saveUnfingerprinted,
+      },
+      { saved: 1n, skipped: 1n, clamped: 1n, unfp: 1n },
+    );
+  } finally {
+    core.obj.close();
+  }
+});
+
+Deno.test("restorer without a record counts a miss and lets later tc programs run", () => {
+  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
+  try {
+    equal(core.restore(udpFrame(payload(30, 6))), TC_ACT_UNSPEC);
+    equal(core.counters().missed, 1n);
+    equal(core.counters().restored, 0n);
+  } finally {
+    core.obj.close();
+  }
+});
+
+Deno.test("generated codecs round-trip through a kernel map", () => {
+  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
+  const dir = ensureBpffsDir(`/sys/fs/bpf/tsn-test-core-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    core.obj.map("tsn_records").pin(`${dir}/records`);
+    using records = BpfMap.fromPinned(`${dir}/records`);
+    const rec: TsnRecord = {
+      tstamp: 123456789n,
+      savedNs: 42n,
+      fingerprint: 0xfedcba9876543210n,
+      priority: 7,
+      owner: 9,
+      anchorEnd: 300,
+      tailLen: 16,
+      tstampType: 2,
+    };
+    const key = TsnKey.encode({ id: 0xffff888812345678n });
+    records.update(key, TsnRecord.encode(rec));
+    equal(records.valueSize, TsnRecord.size);
+    equal(records.keySize, TsnKey.size);
+    deepStrictEqual(TsnRecord.decode(records.lookup(key)!), rec);
+    equal(TsnCounters.size * 1, core.obj.map("tsn_counters").valueSize);
+  } finally {
+    core.obj.close();
+    removeBpffsDir(dir);
+  }
+});
+
+Deno.test("fexit tracker is refused on this host with EPERM, and the refusal is reported", () => {
+  const obj = openCore({ programs: [PROGRAMS.tsnTrackClone.name], config: config(0) });
+  try {
+    obj.load();
+    // Kernels that allow fexit (the lab guests) load it: then there is nothing to detect here.
+    throw new Error("fexit loaded on this kernel: this host test expects the FACTS.md refusal");
+  } catch (e) {
+    ok(e instanceof BpfError, String(e));
+    equal(e.code, "EPERM");
+    ok(e.log.length > 0, "the libbpf log is captured");
+  } finally {
+    obj.close();
+  }
+});

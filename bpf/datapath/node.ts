@@ -1,0 +1,194 @@
+/**
+ * The node half of the datapath: `up` loads the restorer and the strategy's trackers and pins
+ * them with the node-wide maps; `down` removes everything the datapath ever attached.
+ *
+ * @example
+ * ```ts ignore
+ * import { up } from "./node.ts";
+ * import { getStrategy } from "@tsn-proxy/strategies";
+ * up({ strategy: getStrategy("skb-addr"), bpffs: "/sys/fs/bpf/tsn", restoreOn: ["nic0"],
+ *   stateFile: "/run/tsn-proxy/datapath.json" });
+ * ```
+ */
+import type { Strategy } from "@tsn-proxy/strategies";
+import {
+  attachTracing,
+  BpfError,
+  BpfProgram,
+  ensureBpffsDir,
+  ifindex,
+  removeBpffsDir,
+  unpin,
+} from "../libbpf/mod.ts";
+import { PROGRAMS } from "../gen/tsn_core.ts";
+import { DEFAULT_MAX_AGE_NS, NO_CLAMP, openCore } from "./core.ts";
+import { PinLayout } from "./layout.ts";
+import { Rollback } from "./rollback.ts";
+import {
+  type DatapathState,
+  emptyState,
+  loadState,
+  type PodState,
+  removeState,
+  type RestorerState,
+  saveState,
+  type TrackerState,
+} from "./state.ts";
+import { attachTc, detachTc } from "./tc.ts";
+
+/** What `up` needs. */
+export interface UpOptions {
+  readonly strategy: Strategy;
+  /** The datapath's own bpffs directory (never the bpffs root). */
+  readonly bpffs: string;
+  /** TSN interfaces of the current netns that get a restorer. */
+  readonly restoreOn: readonly string[];
+  /** Where the datapath records what it attached. */
+  readonly stateFile: string;
+  /** Records older than this are refused (default {@link DEFAULT_MAX_AGE_NS}). */
+  readonly maxAgeNs?: bigint;
+  /** Also load the optional kfree/consume cleanup tracers. */
+  readonly cleanup?: boolean;
+}
+
+function nodeConfig(strategy: Strategy, maxAgeNs: bigint) {
+  return { keyMode: strategy.keyMode, flags: 0, owner: 0, maxPriority: NO_CLAMP, maxAgeNs };
+}
+
+/**
+ * Loads the core for `strategy`, pins it, attaches restorers on `restoreOn` and tries the
+ * trackers. Idempotent: on a node that is already up with the same strategy it only attaches
+ * restorers that are missing; a different strategy is refused (run `down` first). Interface names
+ * are resolved before anything is loaded, and a failure undoes every step of this call.
+ */
+export function up(opts: UpOptions): DatapathState {
+  const ifindexes = opts.restoreOn.map((name) => ({ name, index: ifindex(name) }));
+  const pins = new PinLayout(ensureBpffsDir(opts.bpffs));
+  const maxAgeNs = opts.maxAgeNs ?? DEFAULT_MAX_AGE_NS;
+  const existing = loadState(opts.stateFile);
+  if (existing && existing.strategy !== opts.strategy.name) {
+    throw new Error(
+      `the datapath in ${opts.bpffs} runs strategy ${existing.strategy}; ` +
+        `run 'down' before switching to ${opts.strategy.name}`,
+    );
+  }
+  const state = existing ?? emptyState(pins.dir, opts.strategy.name, maxAgeNs);
+  return Rollback.run((rb) => {
+    if (!existing) loadNodeCore(pins, opts.strategy, maxAgeNs, rb);
+    for (const { name, index } of ifindexes) {
+      if (state.restorers.some((r) => r.ifname === name)) continue;
+      state.restorers.push(attachRestorer(pins, name, index, rb));
+    }
+    if (!existing) {
+      const trackers = opts.strategy.trackers.map((t) => t.program);
+      if (opts.cleanup) {
+        trackers.push(PROGRAMS.tsnCleanupKfree.name, PROGRAMS.tsnCleanupConsume.name);
+      }
+      state.trackers = trackers.map((p) => loadTracker(pins, p, opts.strategy, maxAgeNs, rb));
+    }
+    saveState(opts.stateFile, state);
+    return state;
+  });
+}
+
+function loadNodeCore(pins: PinLayout, strategy: Strategy, maxAgeNs: bigint, rb: Rollback) {
+  const obj = openCore({
+    programs: [PROGRAMS.tsnRestorer.name],
+    config: nodeConfig(strategy, maxAgeNs),
+  });
+  try {
+    obj.load();
+    const pinned: [string, { pin(path: string): void }][] = [
+      [pins.records, obj.map("tsn_records")],
+      [pins.counters, obj.map("tsn_counters")],
+      [pins.nodeConfig, obj.map(".rodata")],
+      [pins.restorer, obj.program(PROGRAMS.tsnRestorer.name)],
+    ];
+    for (const [path, o] of pinned) {
+      o.pin(path);
+      rb.push(`unpin ${path}`, () => unpin(path));
+    }
+  } finally {
+    obj.close();
+  }
+}
+
+function attachRestorer(
+  pins: PinLayout,
+  ifname: string,
+  index: number,
+  rb: Rollback,
+): RestorerState {
+  ensureBpffsDir(pins.restoreDir);
+  const prog = BpfProgram.fromPinned(pins.restorer);
+  try {
+    // First on the hook: a program before it could end the chain or read the priority first.
+    const linkPin = pins.restorerLink(ifname);
+    const mode = attachTc(prog, index, { first: true, linkPin });
+    rb.push(`detach restorer from ${ifname}`, () => detachTc(mode, index, linkPin));
+    return { ifname, ifindex: index, mode };
+  } finally {
+    prog.close();
+  }
+}
+
+function loadTracker(
+  pins: PinLayout,
+  program: string,
+  strategy: Strategy,
+  maxAgeNs: bigint,
+  rb: Rollback,
+): TrackerState {
+  const obj = openCore({
+    programs: [program],
+    config: nodeConfig(strategy, maxAgeNs),
+    shareMapsOf: pins,
+  });
+  try {
+    try {
+      obj.load();
+    } catch (e) {
+      // A kernel that refuses the tracker (fexit: EPERM under lockdown or without trampolines)
+      // degrades the strategy; it must not take the node down.
+      if (e instanceof BpfError) return { program, state: "unavailable", reason: bpfReason(e) };
+      throw e;
+    }
+    ensureBpffsDir(pins.trackersDir);
+    const link = attachTracing(obj.program(program));
+    try {
+      link.pin(pins.trackerLink(program));
+    } finally {
+      link.close();
+    }
+    rb.push(`unpin ${pins.trackerLink(program)}`, () => unpin(pins.trackerLink(program)));
+    return { program, state: "attached" };
+  } finally {
+    obj.close();
+  }
+}
+
+/** One line for status output: errno name and the first line of the message. */
+function bpfReason(e: BpfError): string {
+  return `${e.code}: ${e.message.split("\n")[0]}`;
+}
+
+/**
+ * Removes everything the datapath attached and pinned: pod savers (in their netns, when it still
+ * exists), restorers, trackers, maps, then the bpffs directory and the state file. Safe to repeat;
+ * without a state file it still clears the bpffs directory.
+ */
+export function down(bpffs: string, stateFile: string, detachPod: (pod: PodState) => void): void {
+  const state = loadState(stateFile);
+  const pins = new PinLayout(bpffs);
+  for (const pod of state?.pods ?? []) detachPod(pod);
+  for (const r of state?.restorers ?? []) {
+    try {
+      detachTc(r.mode, r.ifindex, pins.restorerLink(r.ifname));
+    } catch (e) {
+      // An interface that is gone took its filters with it.
+      if (!(e instanceof BpfError && e.code === "ENODEV")) throw e;
+    }
+  }
+  removeBpffsDir(bpffs);
+  removeState(stateFile);
+}

@@ -1,0 +1,138 @@
+/**
+ * The pod half of the datapath: a saver instance per pod interface, loaded with the pod's owner id
+ * and priority clamp in its `.rodata`, sharing the node's pinned maps, attached at egress of the
+ * pod's interface inside the pod's network namespace.
+ *
+ * @example
+ * ```ts ignore
+ * import { attachPod } from "./pod.ts";
+ * attachPod({ stateFile: "/run/tsn-proxy/datapath.json", id: "pod1", netns: "/run/netns/pod1",
+ *   ifname: "eth0", maxPriority: 3 });
+ * ```
+ */
+import { getStrategy } from "@tsn-proxy/strategies";
+import { ensureBpffsDir, ifindex, removeBpffsDir, withNetns } from "../libbpf/mod.ts";
+import { PROGRAMS } from "../gen/tsn_core.ts";
+import { NO_CLAMP, openCore } from "./core.ts";
+import { checkPodId, PinLayout } from "./layout.ts";
+import { Rollback } from "./rollback.ts";
+import { type DatapathState, loadState, type PodState, saveState } from "./state.ts";
+import { attachTc, detachTc } from "./tc.ts";
+
+/** What `attachPod` needs. */
+export interface AttachPodOptions {
+  readonly stateFile: string;
+  /** A stable id for the attachment (the CNI container id + ifname, or the netns name). */
+  readonly id: string;
+  /** Path of the pod's network namespace (`/run/netns/NAME`, `/proc/PID/ns/net`). */
+  readonly netns: string;
+  /** The pod-side interface, usually `eth0`. */
+  readonly ifname: string;
+  /** Priorities above this are clamped to it (the namespace policy); default: no clamp. */
+  readonly maxPriority?: number;
+}
+
+/** Owner ids tag records with their pod: FNV-1a of the attachment id, never 0 (0 = node). */
+export function ownerId(id: string): number {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(id)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h || 1;
+}
+
+function requireState(stateFile: string): DatapathState {
+  const state = loadState(stateFile);
+  if (!state) throw new Error(`the datapath is not up (no state at ${stateFile}); run 'up' first`);
+  return state;
+}
+
+/**
+ * Attaches a saver to a pod interface. Idempotent for the same id, netns and interface; the same
+ * id on another interface is refused. The interface is looked up in the pod netns before anything
+ * is loaded, and a failure leaves nothing behind.
+ */
+export function attachPod(opts: AttachPodOptions): PodState {
+  checkPodId(opts.id);
+  const state = requireState(opts.stateFile);
+  const strategy = getStrategy(state.strategy);
+  const maxPriority = opts.maxPriority ?? NO_CLAMP;
+  const index = withNetns(opts.netns, () => ifindex(opts.ifname));
+  const known = state.pods.find((p) => p.id === opts.id);
+  if (known) {
+    if (known.netns === opts.netns && known.ifname === opts.ifname) return known;
+    throw new Error(`attachment "${opts.id}" exists for ${known.netns} ${known.ifname}`);
+  }
+  const pins = new PinLayout(state.bpffs);
+  const owner = ownerId(opts.id);
+  return Rollback.run((rb) => {
+    ensureBpffsDir(pins.podDir(opts.id));
+    rb.push(`remove ${pins.podDir(opts.id)}`, () => removeBpffsDir(pins.podDir(opts.id)));
+    const obj = openCore({
+      programs: [PROGRAMS.tsnSaver.name],
+      config: {
+        keyMode: strategy.keyMode,
+        flags: 0,
+        owner,
+        maxPriority,
+        maxAgeNs: BigInt(state.maxAgeNs),
+      },
+      shareMapsOf: pins,
+    });
+    let mode;
+    try {
+      obj.load();
+      obj.program(PROGRAMS.tsnSaver.name).pin(pins.podSaver(opts.id));
+      obj.map(".rodata").pin(pins.podConfig(opts.id));
+      const saver = obj.program(PROGRAMS.tsnSaver.name);
+      const linkPin = pins.podLink(opts.id);
+      mode = withNetns(opts.netns, () => attachTc(saver, index, { first: false, linkPin }));
+      const attached = mode;
+      rb.push(
+        `detach saver from ${opts.ifname}`,
+        () => withNetns(opts.netns, () => detachTc(attached, index, linkPin)),
+      );
+    } finally {
+      obj.close();
+    }
+    const pod: PodState = {
+      id: opts.id,
+      netns: opts.netns,
+      ifname: opts.ifname,
+      ifindex: index,
+      owner,
+      maxPriority,
+      mode,
+    };
+    state.pods.push(pod);
+    saveState(opts.stateFile, state);
+    return pod;
+  });
+}
+
+/**
+ * Detaches a pod's saver and removes its pins. Best effort and idempotent: a netns or interface
+ * that is already gone took the attachment with it. Returns false when the id was not attached.
+ */
+export function detachPod(stateFile: string, id: string): boolean {
+  const state = requireState(stateFile);
+  const pod = state.pods.find((p) => p.id === id);
+  if (!pod) return false;
+  removePodAttachment(state.bpffs, pod);
+  state.pods = state.pods.filter((p) => p.id !== id);
+  saveState(stateFile, state);
+  return true;
+}
+
+/** Detaches one pod (netns permitting) and removes its pin directory. */
+export function removePodAttachment(bpffs: string, pod: PodState): void {
+  const pins = new PinLayout(bpffs);
+  let netnsAlive = true;
+  try {
+    Deno.statSync(pod.netns);
+  } catch {
+    netnsAlive = false;
+  }
+  if (netnsAlive) {
+    withNetns(pod.netns, () => detachTc(pod.mode, pod.ifindex, pins.podLink(pod.id)));
+  }
+  removeBpffsDir(pins.podDir(pod.id));
+}

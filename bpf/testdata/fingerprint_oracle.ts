@@ -1,0 +1,58 @@
+/**
+ * An independent TypeScript model of the BPF core's fingerprint (bpf/src/fingerprint.bpf.h), used
+ * only by tests as an oracle: the saver's records must carry exactly these windows and hash.
+ *
+ * @example
+ * ```ts
+ * import { expectedWindows, fingerprint } from "./fingerprint_oracle.ts";
+ * import { udpFrame } from "./packets.ts";
+ * const f = udpFrame(new Uint8Array(22));
+ * const w = expectedWindows(f)!;
+ * console.log(fingerprint(f, w));
+ * ```
+ */
+
+const M64 = (1n << 64n) - 1n;
+
+function mix(h: bigint, v: bigint): bigint {
+  h ^= v;
+  h = (h * 0x9e3779b97f4a7c15n) & M64;
+  return h ^ (h >> 31n);
+}
+
+/** The windows the saver should pick: the payload tail (<= 16) and the NAT-proof anchor. */
+export interface Windows {
+  tailLen: number;
+  anchorEnd: number;
+}
+
+/** The windows of an Ethernet/IPv4 frame, or undefined for frames the saver refuses. */
+export function expectedWindows(frame: Uint8Array): Windows | undefined {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (v.getUint16(12) !== 0x0800) return undefined;
+  const ihl = (v.getUint8(14) & 0x0f) * 4;
+  const proto = v.getUint8(23);
+  const l4 = 14 + ihl;
+  let payloadOff = l4, anchorOff = 14 + 4;
+  if (proto === 6) {
+    payloadOff = l4 + (v.getUint8(l4 + 12) >> 4) * 4;
+    anchorOff = l4 + 4;
+  } else if (proto === 17) {
+    payloadOff = l4 + 8;
+  }
+  return { tailLen: Math.min(16, frame.length - payloadOff), anchorEnd: frame.length - anchorOff };
+}
+
+/** The fingerprint of `frame` over `w`, as tsn_fingerprint() computes it. */
+export function fingerprint(frame: Uint8Array, w: Windows): bigint {
+  const tail = new Uint8Array(16);
+  tail.set(frame.subarray(frame.length - w.tailLen));
+  const t = new DataView(tail.buffer);
+  const anchor = w.anchorEnd
+    ? BigInt(
+      new DataView(frame.buffer, frame.byteOffset).getUint32(frame.length - w.anchorEnd, true),
+    )
+    : 0n;
+  const last = anchor | BigInt(w.tailLen) << 32n | BigInt(w.anchorEnd) << 40n;
+  return mix(mix(mix(0x74736e2d70726f78n, t.getBigUint64(0, true)), t.getBigUint64(8, true)), last);
+}
