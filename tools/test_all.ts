@@ -28,7 +28,7 @@ const STEPS: Step[] = [
 /** Test counts found in a runner's output (Deno's summary lines and `go test -v` results). */
 export function countTests(raw: string): { passed: number; failed: number } {
   // deno colours its summary even into a pipe when FORCE_COLOR is set; strip SGR codes first.
-  const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
+  const output = raw.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
   let passed = 0, failed = 0;
   for (const m of output.matchAll(/^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/gm)) {
     passed += Number(m[1]);

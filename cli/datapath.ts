@@ -1,0 +1,168 @@
+/**
+ * `tsnproxy datapath`: low-level control of the BPF datapath for operators and research.
+ *
+ *   up     --strategy NAME --bpffs DIR --restore-on IF[,IF...] [--max-age-ms N] [--cleanup]
+ *   attach --bpffs DIR --netns PATH --ifname IF [--id ID] [--max-priority N]
+ *   detach --bpffs DIR (--id ID | --netns PATH --ifname IF)
+ *   down   --bpffs DIR
+ *   stats  --bpffs DIR [--json]
+ *
+ * Every command also takes `--state FILE` (default: one file per bpffs dir under
+ * /run/tsn-proxy/datapath/). Input is validated before the kernel is touched.
+ *
+ * @example
+ * ```sh
+ * tsnproxy datapath up --strategy skb-addr --bpffs /sys/fs/bpf/tsn --restore-on nic0
+ * ```
+ */
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
+import {
+  attachPod,
+  DEFAULT_MAX_AGE_NS,
+  detachPod,
+  down,
+  loadState,
+  readStats,
+  removePodAttachment,
+  up,
+} from "@tsn-proxy/bpf/datapath";
+import { checkIfname, parseIfnames, parseUint, required, UsageError } from "./args.ts";
+import { formatStats } from "./datapath_format.ts";
+
+const SUBCOMMANDS = ["up", "attach", "detach", "down", "stats"] as const;
+
+/** The state file of a datapath when `--state` is not given. */
+export function defaultStateFile(bpffs: string): string {
+  const name = bpffs.replace(/^\/+|\/+$/g, "").replace(/[^A-Za-z0-9_.-]+/g, "_");
+  return `/run/tsn-proxy/datapath/${name}.json`;
+}
+
+/** A default attachment id from the netns path and interface. */
+export function defaultPodId(netns: string, ifname: string): string {
+  return `${basename(netns)}-${ifname}`.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[_.-]+/, "");
+}
+
+function bpffsDir(value: string | undefined): string {
+  const dir = required("bpffs", value).replace(/\/+$/, "");
+  if (!dir.startsWith("/")) throw new UsageError(`--bpffs must be an absolute path, got "${dir}"`);
+  return dir;
+}
+
+/** Entry point of `tsnproxy datapath`. */
+export function datapathCommand(argv: string[]): Promise<number> {
+  return Promise.resolve(datapath(argv));
+}
+
+function datapath(argv: string[]): number {
+  const [sub, ...rest] = argv;
+  if (!SUBCOMMANDS.includes(sub as typeof SUBCOMMANDS[number])) {
+    throw new UsageError(`expected one of ${SUBCOMMANDS.join(", ")}, got "${sub ?? ""}"`);
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      strategy: { type: "string" },
+      bpffs: { type: "string" },
+      "restore-on": { type: "string" },
+      "max-age-ms": { type: "string" },
+      cleanup: { type: "boolean" },
+      netns: { type: "string" },
+      ifname: { type: "string" },
+      id: { type: "string" },
+      "max-priority": { type: "string" },
+      state: { type: "string" },
+      json: { type: "boolean" },
+    },
+    strict: true,
+  });
+  const bpffs = bpffsDir(values.bpffs);
+  const stateFile = values.state ?? defaultStateFile(bpffs);
+
+  switch (sub) {
+    case "up": {
+      let strategy;
+      try {
+        strategy = getStrategy(required("strategy", values.strategy));
+      } catch (e) {
+        if (e instanceof UnknownStrategyError) throw new UsageError(e.message);
+        throw e;
+      }
+      const restoreOn = parseIfnames(required("restore-on", values["restore-on"]));
+      const maxAgeNs = values["max-age-ms"] === undefined
+        ? DEFAULT_MAX_AGE_NS
+        : BigInt(parseUint("max-age-ms", values["max-age-ms"], 1, 60_000)) * 1_000_000n;
+      const state = up({
+        strategy,
+        bpffs,
+        restoreOn,
+        stateFile,
+        maxAgeNs,
+        cleanup: !!values.cleanup,
+      });
+      for (const t of state.trackers) {
+        if (t.state === "unavailable") {
+          console.error(
+            `warning: tracker ${t.program} unavailable (${t.reason}); ` +
+              `${strategy.name} runs without it`,
+          );
+        }
+      }
+      console.log(
+        `datapath up: ${strategy.name}, restorers on ${
+          state.restorers.map((r) => `${r.ifname} (${r.mode.kind})`).join(", ")
+        }`,
+      );
+      return 0;
+    }
+    case "attach": {
+      const netns = required("netns", values.netns);
+      const ifname = checkIfname(required("ifname", values.ifname));
+      const maxPriority = values["max-priority"] === undefined
+        ? undefined
+        : parseUint("max-priority", values["max-priority"]);
+      const id = values.id ?? defaultPodId(netns, ifname);
+      const pod = attachPod({
+        stateFile,
+        id,
+        netns,
+        ifname,
+        ...(maxPriority === undefined ? {} : { maxPriority }),
+      });
+      console.log(`saver attached: ${pod.id} (${pod.netns} ${pod.ifname}, ${pod.mode.kind})`);
+      return 0;
+    }
+    case "detach": {
+      const id = values.id ??
+        defaultPodId(
+          required("netns", values.netns),
+          checkIfname(required("ifname", values.ifname)),
+        );
+      if (!detachPod(stateFile, id)) {
+        console.error(`no saver attached as "${id}"`);
+        return 1;
+      }
+      console.log(`saver detached: ${id}`);
+      return 0;
+    }
+    case "down": {
+      down(bpffs, stateFile, (pod) => removePodAttachment(bpffs, pod));
+      console.log(`datapath down: ${bpffs} removed`);
+      return 0;
+    }
+    case "stats": {
+      if (!loadState(stateFile)) {
+        throw new Error(`the datapath is not up (no state at ${stateFile})`);
+      }
+      const stats = readStats(stateFile);
+      console.log(
+        values.json
+          ? JSON.stringify(stats, (_, v) => typeof v === "bigint" ? Number(v) : v, 2)
+          : formatStats(stats),
+      );
+      return 0;
+    }
+  }
+  return 2;
+}

@@ -1,0 +1,60 @@
+/**
+ * `tsnproxy`: the command line of tsn-proxy.
+ *
+ *   tsnproxy datapath up|attach|detach|down|stats ...   low-level datapath control
+ *   tsnproxy demo [...]                                 the simulated-node demo
+ *
+ * Exit codes: 0 success, 1 failure, 2 bad usage (nothing was changed).
+ *
+ * @example
+ * ```sh
+ * deno task tsnproxy datapath stats --bpffs /sys/fs/bpf/tsn-proxy --json
+ * ```
+ */
+import { UsageError } from "./args.ts";
+
+/** A subcommand: takes its own argv, returns the exit code. */
+export type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  datapath: {
+    summary: "load, attach, inspect and remove the BPF datapath (up|attach|detach|down|stats)",
+    load: async () => (await import("./datapath.ts")).datapathCommand,
+  },
+  demo: {
+    summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
+    load: async () => (await import("./demo.ts")).demoCommand,
+  },
+};
+
+/** Usage text listing every command. */
+export function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: tsnproxy <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+/** Runs `tsnproxy` with `argv`; returns the exit code instead of exiting (tests call this). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`tsnproxy: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`tsnproxy ${name}: ${e.message}`);
+      return 2;
+    }
+    console.error(`tsnproxy ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
