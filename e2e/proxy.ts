@@ -1,0 +1,91 @@
+/**
+ * Plugs the real tsn-proxy datapath into an e2e topology: `up` in node1's netns with restorers on
+ * its NIC, savers on the opted-in pods' eth0, stats and teardown through the same loader the agent
+ * uses. Pins go under the topology's own bpffs directory.
+ *
+ * @example
+ * ```ts ignore
+ * import { attachProxy } from "./proxy.ts";
+ * const proxy = attachProxy(topo, { strategy: "skb-addr", optedIn: ["a", "b"] });
+ * // ... traffic ...
+ * console.log(proxy.stats().counters.restored);
+ * proxy.down();
+ * ```
+ */
+import { join } from "node:path";
+import {
+  attachPod,
+  type DatapathStats,
+  down,
+  readStats,
+  removePodAttachment,
+  type TrackerState,
+  up,
+} from "@tsn-proxy/bpf/datapath";
+import { withNetns } from "@tsn-proxy/bpf/libbpf";
+import { getStrategy } from "@tsn-proxy/strategies";
+import type { Topology } from "./topology.ts";
+
+/** The proxy as a test sees it. */
+export interface AttachedProxy {
+  /** Tracker outcome at load. */
+  readonly trackers: readonly TrackerState[];
+  /** The datapath's stats right now. */
+  stats(): DatapathStats;
+  /** Removes everything (idempotent). */
+  down(): void;
+}
+
+/** What to attach. */
+export interface ProxyOptions {
+  /** Strategy name. */
+  readonly strategy: string;
+  /** Pods (by name) that get a saver; the others did not opt in. */
+  readonly optedIn: readonly string[];
+  /** Priority clamp for the opted-in pods. */
+  readonly maxPriority?: number;
+}
+
+/** Loads the datapath into node1 of `topo` and attaches savers to the opted-in pods. */
+export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
+  const bpffs = join(topo.bpffsDir, "proxy");
+  const stateFile = join(
+    Deno.makeTempDirSync({ prefix: `${topo.prefix}-state-` }),
+    "datapath.json",
+  );
+  const strategy = getStrategy(opts.strategy);
+  const state = withNetns(
+    topo.node.ns.path,
+    () => up({ strategy, bpffs, restoreOn: [topo.node.nic], stateFile }),
+  );
+  let isDown = false;
+  const proxy: AttachedProxy = {
+    trackers: state.trackers,
+    stats: () => readStats(stateFile),
+    down() {
+      if (isDown) return;
+      isDown = true;
+      withNetns(
+        topo.node.ns.path,
+        () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
+      );
+      Deno.removeSync(join(stateFile, ".."), { recursive: true });
+    },
+  };
+  try {
+    for (const name of opts.optedIn) {
+      const pod = topo.pod(name);
+      attachPod({
+        stateFile,
+        id: `${topo.prefix}-${name}`,
+        netns: pod.ns.path,
+        ifname: pod.ifname,
+        ...(opts.maxPriority === undefined ? {} : { maxPriority: opts.maxPriority }),
+      });
+    }
+  } catch (e) {
+    proxy.down();
+    throw e;
+  }
+  return proxy;
+}
