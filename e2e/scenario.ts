@@ -93,6 +93,8 @@ export interface ScenarioSpec {
   talkerTimeoutMs?: number;
   /** First talker port; default 41000. */
   basePort?: number;
+  /** Name prefix of everything the topology creates; default a fresh random one. */
+  prefix?: string;
 }
 
 /** The outcome for one talker. */
@@ -183,7 +185,12 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   for (const t of spec.talkers) {
     if (!pods.some((p) => p.name === t.pod)) pods.push({ name: t.pod });
   }
-  const topo = await createTopology({ kind: spec.kind, pods, taps: spec.taps ?? false });
+  const topo = await createTopology({
+    kind: spec.kind,
+    pods,
+    taps: spec.taps ?? false,
+    ...(spec.prefix === undefined ? {} : { prefix: spec.prefix }),
+  });
   const receivers: Receiver[] = [];
   let observer: Observer | null = null;
   let t1 = t0;
