@@ -55,7 +55,8 @@ export function datapathCommand(argv: string[]): Promise<number> {
   return Promise.resolve(datapath(argv));
 }
 
-function datapath(argv: string[]): number {
+/** The synchronous body of `tsnproxy datapath` (setns-safe: no await between attach steps). */
+export function datapath(argv: string[]): number {
   const [sub, ...rest] = argv;
   if (!SUBCOMMANDS.includes(sub as typeof SUBCOMMANDS[number])) {
     throw new UsageError(`expected one of ${SUBCOMMANDS.join(", ")}, got "${sub ?? ""}"`);

@@ -1,0 +1,197 @@
+/**
+ * `tsnproxy datapath` against the kernel: bad input changes nothing; up, attach, stats, detach and
+ * down leave the kernel and bpffs exactly as they found them.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { createNetns, deleteNetns, ipBatch, uniquePrefix } from "@tsn-proxy/e2e";
+import { ifindex, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
+import { datapath as runDatapath } from "./datapath.ts";
+import { UsageError } from "./args.ts";
+
+let lastError = "";
+/** Like `tsnproxy` itself: usage errors exit 2, other failures 1. */
+function datapath(argv: string[]): number {
+  try {
+    return runDatapath(argv);
+  } catch (e) {
+    lastError = String(e);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function withNode(
+  fn: (ctx: { node: string; pod: string; bpffs: string; state: string }) => void,
+) {
+  const prefix = uniquePrefix();
+  const node = await createNetns(`${prefix}-node`);
+  const pod = await createNetns(`${prefix}-pod`);
+  const stateDir = await Deno.makeTempDir({ prefix: `${prefix}-state-` });
+  try {
+    await ipBatch(node, [
+      `link add nic0 type veth peer name nic0p`,
+      `link set nic0 up`,
+      `link set nic0p up`,
+      `link add vethpod type veth peer name eth0 netns ${pod.name}`,
+      `link set vethpod up`,
+    ]);
+    await ipBatch(pod, [`link set eth0 up`]);
+    fn({
+      node: node.path,
+      pod: pod.path,
+      bpffs: `/sys/fs/bpf/${prefix}`,
+      state: join(stateDir, "datapath.json"),
+    });
+  } finally {
+    await deleteNetns(pod);
+    await deleteNetns(node);
+    await Deno.remove(stateDir, { recursive: true });
+    await Deno.remove(`/sys/fs/bpf/${prefix}`, { recursive: true }).catch(() => {});
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("datapath up refuses an unknown strategy or interface before touching anything", async () => {
+  await withNode(({ node, bpffs, state }) => {
+    const base = ["--bpffs", bpffs, "--state", state];
+    equal(
+      withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-hash", "--restore-on", "nic0", ...base]),
+      ),
+      2,
+    );
+    equal(exists(bpffs) || exists(state), false, "nothing created for a bad strategy");
+    let code = 0;
+    try {
+      code = withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-addr", "--restore-on", "nic0,nope0", ...base]),
+      );
+    } catch (e) {
+      ok(String(e).includes("ENODEV"), String(e));
+      code = 1;
+    }
+    equal(code, 1);
+    equal(
+      exists(join(bpffs, "records")) || exists(state),
+      false,
+      "nothing pinned for an unknown interface",
+    );
+    equal(withNetns(node, () => tcxQuery(ifindex("nic0"), "egress")).length, 0, "nothing attached");
+  });
+});
+
+Deno.test("datapath up, attach, stats, detach, down: a full cycle leaves nothing behind", async () => {
+  await withNode(({ node, pod, bpffs, state }) => {
+    const base = ["--bpffs", bpffs, "--state", state];
+    equal(
+      withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-addr", "--restore-on", "nic0", ...base]),
+      ),
+      0,
+    );
+    equal(
+      withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-addr", "--restore-on", "nic0", ...base]),
+      ),
+      0,
+      "up is idempotent",
+    );
+    equal(
+      withNetns(node, () => tcxQuery(ifindex("nic0"), "egress")).length,
+      1,
+      "one restorer, not two",
+    );
+    equal(
+      datapath([
+        "attach",
+        "--netns",
+        pod,
+        "--ifname",
+        "eth0",
+        "--id",
+        "pod1",
+        "--max-priority",
+        "3",
+        ...base,
+      ]),
+      0,
+    );
+    equal(
+      datapath(["attach", "--netns", pod, "--ifname", "eth0", "--id", "pod1", ...base]),
+      0,
+      "attach is idempotent",
+    );
+    equal(withNetns(pod, () => tcxQuery(ifindex("eth0"), "egress")).length, 1);
+
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => out.push(s);
+    try {
+      equal(datapath(["stats", "--json", ...base]), 0);
+    } finally {
+      console.log = log;
+    }
+    const stats = JSON.parse(out.join("\n"));
+    equal(stats.state.strategy, "skb-addr");
+    deepStrictEqual(
+      stats.state.pods.map((p: { id: string; maxPriority: number }) => [p.id, p.maxPriority]),
+      [["pod1", 3]],
+    );
+    deepStrictEqual(
+      stats.state.trackers.map((t: { state: string }) => t.state),
+      ["unavailable"],
+      "fexit refused on this host",
+    );
+    ok(String(stats.state.trackers[0].reason).startsWith("EPERM"));
+    deepStrictEqual(stats.missingPins, []);
+
+    equal(datapath(["detach", "--id", "pod1", ...base]), 0);
+    equal(withNetns(pod, () => tcxQuery(ifindex("eth0"), "egress")).length, 0, "saver gone");
+    equal(
+      datapath(["detach", "--id", "pod1", ...base]),
+      1,
+      "a second detach says there is nothing",
+    );
+    equal(withNetns(node, () => datapath(["down", ...base])), 0);
+    equal(withNetns(node, () => tcxQuery(ifindex("nic0"), "egress")).length, 0, "restorer gone");
+    equal(exists(bpffs), false, "bpffs dir removed");
+    equal(exists(state), false, "state file removed");
+  });
+});
+
+Deno.test("datapath attach that fails half-way rolls back: no saver, no pins, no state entry", async () => {
+  await withNode(({ node, pod, bpffs, state }) => {
+    const base = ["--bpffs", bpffs, "--state", state];
+    equal(
+      withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-data", "--restore-on", "nic0", ...base]),
+      ),
+      0,
+    );
+    // Occupy the link's pin path: the saver loads and attaches, then pinning its link fails.
+    Deno.mkdirSync(join(bpffs, "pods", "pod1", "link"), { recursive: true });
+    equal(datapath(["attach", "--netns", pod, "--ifname", "eth0", "--id", "pod1", ...base]), 1);
+    ok(lastError.includes("EEXIST"), lastError);
+    equal(
+      withNetns(pod, () => tcxQuery(ifindex("eth0"), "egress")).length,
+      0,
+      "saver detached again",
+    );
+    equal(exists(join(bpffs, "pods", "pod1")), false, "pod pins removed");
+    equal(JSON.parse(Deno.readTextFileSync(state)).pods.length, 0, "no state entry");
+    equal(withNetns(node, () => datapath(["down", ...base])), 0);
+  });
+});
