@@ -5,8 +5,8 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { BpfError, BpfMap, ensureBpffsDir, removeBpffsDir } from "./libbpf/mod.ts";
-import { openCore } from "./datapath/core.ts";
-import { sumCounters } from "./datapath/stats.ts";
+import { coreConfig, openCore, type StoreName, STORES } from "./datapath/core.ts";
+import { listRecords, sumCounters } from "./datapath/stats.ts";
 import {
   PROGRAMS,
   type TsnConfig,
@@ -31,8 +31,8 @@ function skbCtx(priority: number, tstamp = 0n): Uint8Array {
   return ctx;
 }
 
-function config(keyMode: number, maxPriority = 0xffffffff): TsnConfig {
-  return { keyMode, flags: 0, owner: 77, maxPriority, maxAgeNs: 100_000_000n };
+function config(keyMode: number, maxPriority = 0xffffffff, store: StoreName = "slots"): TsnConfig {
+  return coreConfig({ keyMode, store, maxAgeNs: 100_000_000n, owner: 77, maxPriority });
 }
 
 /** Loads one saver instance with its own maps; returns helpers and a cleanup. */
@@ -45,59 +45,65 @@ function loadSaver(cfg: TsnConfig) {
   const saver = obj.program(PROGRAMS.tsnSaver.name);
   const restorer = obj.program(PROGRAMS.tsnRestorer.name);
   const records = obj.map("tsn_records");
+  const slots = obj.map("tsn_slots");
   const counters = obj.map("tsn_counters");
+  const held = () => listRecords(cfg.store, records, slots);
   return {
     obj,
     save: (frame: Uint8Array, priority: number, tstamp = 0n) =>
       saver.testRun({ data: frame, ctx: skbCtx(priority, tstamp) }).retval,
     restore: (frame: Uint8Array) => restorer.testRun({ data: frame, ctx: skbCtx(0) }).retval,
-    records: () =>
-      [...records.keys()].map((k) => ({
-        key: TsnKey.decode(k),
-        rec: TsnRecord.decode(records.lookup(k)!),
-      })),
-    clear: () => [...records.keys()].forEach((k) => records.delete(k)),
+    records: () => held().map((h) => ({ key: h.key, rec: h.record })),
     counters: () => sumCounters(counters.lookupPerCpu(new Uint8Array(4)) ?? []),
   };
 }
 
-Deno.test("saver records priority, tstamp and the oracle's fingerprint for UDP and TCP", () => {
-  const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
-  try {
-    const udp = udpFrame(payload(22, 1));
-    equal(core.save(udp, 5, 1_700_000_000_123n), TC_ACT_UNSPEC);
-    let [only, ...more] = core.records();
-    equal(more.length, 0);
-    const w = expectedWindows(udp)!;
-    deepStrictEqual(
-      { ...only!.rec, savedNs: 0n },
-      {
-        tstamp: 1_700_000_000_123n,
-        savedNs: 0n,
-        fingerprint: fingerprint(udp, w),
-        priority: 5,
-        owner: 77,
-        anchorEnd: w.anchorEnd,
-        tailLen: 16,
-        tstampType: 0,
-      },
-    );
-    ok(only!.rec.savedNs > 0n);
-    core.clear();
+for (const store of Object.keys(STORES) as StoreName[]) {
+  Deno.test(`saver (${store}) records priority, tstamp and the oracle's fingerprint for UDP`, () => {
+    const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR, 0xffffffff, store));
+    try {
+      const udp = udpFrame(payload(22, 1));
+      equal(core.save(udp, 5, 1_700_000_000_123n), TC_ACT_UNSPEC);
+      const [only, ...more] = core.records();
+      equal(more.length, 0);
+      const w = expectedWindows(udp)!;
+      deepStrictEqual(
+        { ...only!.rec, savedNs: 0n },
+        {
+          tstamp: 1_700_000_000_123n,
+          savedNs: 0n,
+          fingerprint: fingerprint(udp, w),
+          priority: 5,
+          owner: 77,
+          anchorEnd: w.anchorEnd,
+          tailLen: 16,
+          tstampType: 0,
+        },
+      );
+      ok(only!.rec.savedNs > 0n);
+      ok(only!.key !== 0n, "keyed by the sk_buff address");
+    } finally {
+      core.obj.close();
+    }
+  });
 
-    const tcp = tcpFrame(payload(100, 2), 0xdeadbeef);
-    core.save(tcp, 3);
-    [only, ...more] = core.records();
-    equal(more.length, 0);
-    const tw = expectedWindows(tcp)!;
-    equal(tw.anchorEnd, 100 + 20 - 4, "TCP anchor is the sequence number");
-    equal(only!.rec.anchorEnd, tw.anchorEnd);
-    equal(only!.rec.fingerprint, fingerprint(tcp, tw));
-    equal(only!.rec.tstamp, 0n);
-  } finally {
-    core.obj.close();
-  }
-});
+  Deno.test(`saver (${store}) anchors TCP on the sequence number`, () => {
+    const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR, 0xffffffff, store));
+    try {
+      const tcp = tcpFrame(payload(100, 2), 0xdeadbeef);
+      core.save(tcp, 3);
+      const [only, ...more] = core.records();
+      equal(more.length, 0);
+      const tw = expectedWindows(tcp)!;
+      equal(tw.anchorEnd, 100 + 20 - 4, "TCP anchor is the sequence number");
+      equal(only!.rec.anchorEnd, tw.anchorEnd);
+      equal(only!.rec.fingerprint, fingerprint(tcp, tw));
+      equal(only!.rec.tstamp, 0n);
+    } finally {
+      core.obj.close();
+    }
+  });
+}
 
 Deno.test("saver payload shorter than 16 bytes hashes only the payload", () => {
   const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));

@@ -19,6 +19,7 @@ import {
   down,
   readStats,
   removePodAttachment,
+  type StoreName,
   type TrackerState,
   up,
 } from "@tsn-proxy/bpf/datapath";
@@ -44,6 +45,13 @@ export interface ProxyOptions {
   readonly optedIn: readonly string[];
   /** Priority clamp for the opted-in pods. */
   readonly maxPriority?: number;
+  /**
+   * Load the strategy's trackers (default true). false loads the same strategy with its tracker
+   * list emptied: what a node whose kernel refuses fexit runs, on a kernel that would allow it.
+   */
+  readonly trackers?: boolean;
+  /** Interfaces of node1 that get a restorer; default `[topo.node.nic]`. */
+  readonly restoreOn?: readonly string[];
 }
 
 /** Loads the datapath into node1 of `topo` and attaches savers to the opted-in pods. */
@@ -53,10 +61,12 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     Deno.makeTempDirSync({ prefix: `${topo.prefix}-state-` }),
     "datapath.json",
   );
-  const strategy = getStrategy(opts.strategy);
+  const registered = getStrategy(opts.strategy);
+  const strategy = opts.trackers === false ? { ...registered, trackers: [] } : registered;
+  const restoreOn = opts.restoreOn ?? [topo.node.nic];
   const state = withNetns(
     topo.node.ns.path,
-    () => up({ strategy, bpffs, restoreOn: [topo.node.nic], stateFile }),
+    () => up({ strategy, bpffs, restoreOn, stateFile }),
   );
   let isDown = false;
   const proxy: AttachedProxy = {

@@ -4,18 +4,21 @@
  *
  * @example
  * ```ts ignore
- * import { openCore } from "./core.ts";
- * const obj = openCore({ programs: ["tsn_restorer"], config: { keyMode: 0, flags: 0, owner: 0,
- *   maxPriority: 0xffffffff, maxAgeNs: 100_000_000n } });
+ * import { coreConfig, openCore } from "./core.ts";
+ * const obj = openCore({
+ *   programs: ["tsn_restorer"],
+ *   config: coreConfig({ keyMode: 0, store: "slots", maxAgeNs: 100_000_000n }),
+ * });
  * ```
  */
 import { fileURLToPath } from "node:url";
-import { BpfObject } from "../libbpf/mod.ts";
+import { BpfObject, possibleCpus } from "../libbpf/mod.ts";
 import {
   OBJECT_PATH,
   PROGRAMS,
   type TsnConfig,
   TsnConfig as TsnConfigCodec,
+  TsnStore,
   VARIABLES,
 } from "../gen/tsn_core.ts";
 import type { PinLayout } from "./layout.ts";
@@ -26,10 +29,43 @@ export const DEFAULT_MAX_AGE_NS = 100_000_000n;
 /** No clamp: every priority passes. */
 export const NO_CLAMP = 0xffffffff;
 
+/** Record stores of the core (`tsn_cfg.store`), by the name configs use. */
+export const STORES = { slots: TsnStore.TSN_STORE_SLOTS, lru: TsnStore.TSN_STORE_LRU } as const;
+
+/** A record store's name. */
+export type StoreName = keyof typeof STORES;
+
+/** The default store: per-CPU slot tables. */
+export const DEFAULT_STORE: StoreName = "slots";
+
 /** The compiled core object: `TSN_PROXY_BPF_OBJECT` or the repository's committed object. */
 export function coreObjectPath(): string {
   return Deno.env.get("TSN_PROXY_BPF_OBJECT") ??
     fileURLToPath(new URL(`../../${OBJECT_PATH}`, import.meta.url));
+}
+
+/** What differs between core instances. */
+export interface CoreSettings {
+  readonly keyMode: number;
+  readonly store: StoreName;
+  readonly maxAgeNs: bigint;
+  /** Saver instances: the pod's owner id (0 = node instance). */
+  readonly owner?: number;
+  /** Saver instances: the policy clamp. */
+  readonly maxPriority?: number;
+}
+
+/** The full `tsn_cfg` of an instance; every instance of a node derives it from here. */
+export function coreConfig(s: CoreSettings): TsnConfig {
+  return {
+    keyMode: s.keyMode,
+    flags: 0,
+    owner: s.owner ?? 0,
+    maxPriority: s.maxPriority ?? NO_CLAMP,
+    maxAgeNs: s.maxAgeNs,
+    store: STORES[s.store],
+    nrCpus: possibleCpus(),
+  };
 }
 
 /** What to open: which programs to load, with which config, sharing which pinned maps. */
@@ -48,10 +84,21 @@ export function openCore(instance: CoreInstance): BpfObject {
   const autoload = Object.fromEntries(
     Object.values(PROGRAMS).map((p) => [p.name, wanted.has(p.name)]),
   );
+  // The store a node does not use still exists in the object: shrink it to one entry.
+  const unused = instance.config.store === STORES.slots ? "tsn_records" : "tsn_slots";
   const pins = instance.shareMapsOf;
   return BpfObject.open(coreObjectPath(), {
     autoload,
     rodata: (bytes) => TsnConfigCodec.encode(instance.config, bytes, VARIABLES.tsnCfg.offset),
-    ...(pins ? { reuseMaps: { tsn_records: pins.records, tsn_counters: pins.counters } } : {}),
+    maxEntries: { [unused]: 1 },
+    ...(pins
+      ? {
+        reuseMaps: {
+          tsn_records: pins.records,
+          tsn_slots: pins.slots,
+          tsn_counters: pins.counters,
+        },
+      }
+      : {}),
   });
 }

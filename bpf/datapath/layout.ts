@@ -19,6 +19,10 @@ export class PinLayout {
   get records(): string {
     return join(this.dir, "records");
   }
+  /** The node-wide per-CPU slot tables. */
+  get slots(): string {
+    return join(this.dir, "slots");
+  }
   /** The node-wide per-CPU counters. */
   get counters(): string {
     return join(this.dir, "counters");

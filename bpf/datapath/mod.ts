@@ -14,7 +14,14 @@
  * console.log(readStats(stateFile).counters);
  * ```
  */
-export { coreObjectPath, DEFAULT_MAX_AGE_NS, NO_CLAMP } from "./core.ts";
+export {
+  coreObjectPath,
+  DEFAULT_MAX_AGE_NS,
+  DEFAULT_STORE,
+  NO_CLAMP,
+  type StoreName,
+  STORES,
+} from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";
 export { down, up, type UpOptions } from "./node.ts";
 export {
@@ -24,7 +31,13 @@ export {
   ownerId,
   removePodAttachment,
 } from "./pod.ts";
-export { type DatapathStats, readStats, sumCounters } from "./stats.ts";
+export {
+  type DatapathStats,
+  type HeldRecord,
+  listRecords,
+  readStats,
+  sumCounters,
+} from "./stats.ts";
 export {
   type AttachMode,
   type DatapathState,

@@ -10,7 +10,7 @@
  *   stateFile: "/run/tsn-proxy/datapath.json" });
  * ```
  */
-import type { Strategy } from "@tsn-proxy/strategies";
+import { getStrategy, type Strategy } from "@tsn-proxy/strategies";
 import {
   attachTracing,
   BpfError,
@@ -21,7 +21,14 @@ import {
   unpin,
 } from "../libbpf/mod.ts";
 import { PROGRAMS } from "../gen/tsn_core.ts";
-import { DEFAULT_MAX_AGE_NS, NO_CLAMP, openCore } from "./core.ts";
+import {
+  coreConfig,
+  type CoreSettings,
+  DEFAULT_MAX_AGE_NS,
+  DEFAULT_STORE,
+  openCore,
+  type StoreName,
+} from "./core.ts";
 import { PinLayout } from "./layout.ts";
 import { Rollback } from "./rollback.ts";
 import {
@@ -47,12 +54,19 @@ export interface UpOptions {
   readonly stateFile: string;
   /** Records older than this are refused (default {@link DEFAULT_MAX_AGE_NS}). */
   readonly maxAgeNs?: bigint;
+  /** Where records live (default {@link DEFAULT_STORE}). */
+  readonly store?: StoreName;
   /** Also load the optional kfree/consume cleanup tracers. */
   readonly cleanup?: boolean;
 }
 
-function nodeConfig(strategy: Strategy, maxAgeNs: bigint) {
-  return { keyMode: strategy.keyMode, flags: 0, owner: 0, maxPriority: NO_CLAMP, maxAgeNs };
+/** The settings every instance of a datapath shares, from its state. */
+export function stateSettings(state: DatapathState): CoreSettings {
+  return {
+    keyMode: getStrategy(state.strategy).keyMode,
+    store: state.store,
+    maxAgeNs: BigInt(state.maxAgeNs),
+  };
 }
 
 /**
@@ -64,7 +78,6 @@ function nodeConfig(strategy: Strategy, maxAgeNs: bigint) {
 export function up(opts: UpOptions): DatapathState {
   const ifindexes = opts.restoreOn.map((name) => ({ name, index: ifindex(name) }));
   const pins = new PinLayout(ensureBpffsDir(opts.bpffs));
-  const maxAgeNs = opts.maxAgeNs ?? DEFAULT_MAX_AGE_NS;
   const existing = loadState(opts.stateFile);
   if (existing && existing.strategy !== opts.strategy.name) {
     throw new Error(
@@ -72,9 +85,16 @@ export function up(opts: UpOptions): DatapathState {
         `run 'down' before switching to ${opts.strategy.name}`,
     );
   }
-  const state = existing ?? emptyState(pins.dir, opts.strategy.name, maxAgeNs);
+  const state = existing ??
+    emptyState(
+      pins.dir,
+      opts.strategy.name,
+      opts.store ?? DEFAULT_STORE,
+      opts.maxAgeNs ?? DEFAULT_MAX_AGE_NS,
+    );
+  const settings = stateSettings(state);
   return Rollback.run((rb) => {
-    if (!existing) loadNodeCore(pins, opts.strategy, maxAgeNs, rb);
+    if (!existing) loadNodeCore(pins, settings, rb);
     for (const { name, index } of ifindexes) {
       if (state.restorers.some((r) => r.ifname === name)) continue;
       state.restorers.push(attachRestorer(pins, name, index, rb));
@@ -84,22 +104,23 @@ export function up(opts: UpOptions): DatapathState {
       if (opts.cleanup) {
         trackers.push(PROGRAMS.tsnCleanupKfree.name, PROGRAMS.tsnCleanupConsume.name);
       }
-      state.trackers = trackers.map((p) => loadTracker(pins, p, opts.strategy, maxAgeNs, rb));
+      state.trackers = trackers.map((p) => loadTracker(pins, p, settings, rb));
     }
     saveState(opts.stateFile, state);
     return state;
   });
 }
 
-function loadNodeCore(pins: PinLayout, strategy: Strategy, maxAgeNs: bigint, rb: Rollback) {
+function loadNodeCore(pins: PinLayout, settings: CoreSettings, rb: Rollback) {
   const obj = openCore({
     programs: [PROGRAMS.tsnRestorer.name],
-    config: nodeConfig(strategy, maxAgeNs),
+    config: coreConfig(settings),
   });
   try {
     obj.load();
     const pinned: [string, { pin(path: string): void }][] = [
       [pins.records, obj.map("tsn_records")],
+      [pins.slots, obj.map("tsn_slots")],
       [pins.counters, obj.map("tsn_counters")],
       [pins.nodeConfig, obj.map(".rodata")],
       [pins.restorer, obj.program(PROGRAMS.tsnRestorer.name)],
@@ -135,13 +156,12 @@ function attachRestorer(
 function loadTracker(
   pins: PinLayout,
   program: string,
-  strategy: Strategy,
-  maxAgeNs: bigint,
+  settings: CoreSettings,
   rb: Rollback,
 ): TrackerState {
   const obj = openCore({
     programs: [program],
-    config: nodeConfig(strategy, maxAgeNs),
+    config: coreConfig(settings),
     shareMapsOf: pins,
   });
   try {

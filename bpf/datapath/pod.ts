@@ -10,10 +10,10 @@
  *   ifname: "eth0", maxPriority: 3 });
  * ```
  */
-import { getStrategy } from "@tsn-proxy/strategies";
 import { ensureBpffsDir, ifindex, removeBpffsDir, withNetns } from "../libbpf/mod.ts";
 import { PROGRAMS } from "../gen/tsn_core.ts";
-import { NO_CLAMP, openCore } from "./core.ts";
+import { coreConfig, NO_CLAMP, openCore } from "./core.ts";
+import { stateSettings } from "./node.ts";
 import { checkPodId, PinLayout } from "./layout.ts";
 import { Rollback } from "./rollback.ts";
 import { type DatapathState, loadState, type PodState, saveState } from "./state.ts";
@@ -53,7 +53,6 @@ function requireState(stateFile: string): DatapathState {
 export function attachPod(opts: AttachPodOptions): PodState {
   checkPodId(opts.id);
   const state = requireState(opts.stateFile);
-  const strategy = getStrategy(state.strategy);
   const maxPriority = opts.maxPriority ?? NO_CLAMP;
   const index = withNetns(opts.netns, () => ifindex(opts.ifname));
   const known = state.pods.find((p) => p.id === opts.id);
@@ -68,13 +67,7 @@ export function attachPod(opts: AttachPodOptions): PodState {
     rb.push(`remove ${pins.podDir(opts.id)}`, () => removeBpffsDir(pins.podDir(opts.id)));
     const obj = openCore({
       programs: [PROGRAMS.tsnSaver.name],
-      config: {
-        keyMode: strategy.keyMode,
-        flags: 0,
-        owner,
-        maxPriority,
-        maxAgeNs: BigInt(state.maxAgeNs),
-      },
+      config: coreConfig({ ...stateSettings(state), owner, maxPriority }),
       shareMapsOf: pins,
     });
     let mode;

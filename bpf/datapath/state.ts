@@ -7,11 +7,12 @@
  * @example
  * ```ts ignore
  * import { loadState, saveState, emptyState } from "./state.ts";
- * const s = emptyState("/sys/fs/bpf/tsn", "skb-addr", 100_000_000n);
+ * const s = emptyState("/sys/fs/bpf/tsn", "skb-addr", "slots", 100_000_000n);
  * await saveState("/run/tsn-proxy/datapath.json", s);
  * ```
  */
 import { dirname } from "node:path";
+import type { StoreName } from "./core.ts";
 
 /** How a tc program is attached. */
 export type AttachMode =
@@ -49,6 +50,8 @@ export interface DatapathState {
   readonly version: 1;
   readonly bpffs: string;
   readonly strategy: string;
+  /** Where records live: per-CPU slots or the LRU hash. */
+  readonly store: StoreName;
   /** Record age bound in ns, as a decimal string (JSON has no 64-bit integers). */
   readonly maxAgeNs: string;
   trackers: TrackerState[];
@@ -57,11 +60,17 @@ export interface DatapathState {
 }
 
 /** A state with nothing attached yet. */
-export function emptyState(bpffs: string, strategy: string, maxAgeNs: bigint): DatapathState {
+export function emptyState(
+  bpffs: string,
+  strategy: string,
+  store: StoreName,
+  maxAgeNs: bigint,
+): DatapathState {
   return {
     version: 1,
     bpffs,
     strategy,
+    store,
     maxAgeNs: maxAgeNs.toString(),
     trackers: [],
     restorers: [],

@@ -6,7 +6,7 @@ Deno.test("saveState() and loadState() round-trip, leaving no temp file", () => 
   const dir = Deno.makeTempDirSync();
   try {
     const path = join(dir, "sub", "datapath.json");
-    const s = emptyState("/sys/fs/bpf/t", "skb-data", 5n);
+    const s = emptyState("/sys/fs/bpf/t", "skb-data", "lru", 5n);
     s.restorers.push({ ifname: "nic0", ifindex: 4, mode: { kind: "tcx" } });
     saveState(path, s);
     deepStrictEqual(loadState(path), s);

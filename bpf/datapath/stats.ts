@@ -10,8 +10,18 @@
  * console.log(s.counters.restored, s.records);
  * ```
  */
-import { BpfMap } from "../libbpf/mod.ts";
-import { MAPS, TsnConfig, TsnCounters, VARIABLES } from "../gen/tsn_core.ts";
+import { BpfMap, possibleCpus } from "../libbpf/mod.ts";
+import { STORES as STORE_OF } from "./core.ts";
+import {
+  MAPS,
+  TsnConfig,
+  TsnCounters,
+  TsnKey,
+  TsnRecord,
+  TsnSlot,
+  TsnStore,
+  VARIABLES,
+} from "../gen/tsn_core.ts";
 import { PinLayout } from "./layout.ts";
 import { type DatapathState, loadState } from "./state.ts";
 
@@ -50,11 +60,35 @@ export function sumCounters(perCpu: readonly Uint8Array[]): TsnCounters {
   return total;
 }
 
-/** Counts the keys of a map, stopping at its capacity (a map that changes while walked). */
-export function countEntries(map: BpfMap): number {
-  let n = 0;
-  for (const _ of map.keys()) if (++n >= map.maxEntries) break;
-  return n;
+/** A record held by the datapath, with the CPU whose slot table holds it (LRU: undefined). */
+export interface HeldRecord {
+  readonly key: bigint;
+  readonly record: TsnRecord;
+  readonly cpu?: number;
+}
+
+/**
+ * Every record a store holds: the LRU map's entries, or the non-empty slots of every CPU's
+ * table. Reads a snapshot; the datapath keeps running while it is taken.
+ */
+export function listRecords(store: number, records: BpfMap, slots: BpfMap): HeldRecord[] {
+  if (store === TsnStore.TSN_STORE_LRU) {
+    return [...records.keys()].flatMap((k) => {
+      const v = records.lookup(k);
+      return v ? [{ key: TsnKey.decode(k).id, record: TsnRecord.decode(v) }] : [];
+    });
+  }
+  const out: HeldRecord[] = [];
+  const index = new Uint8Array(4);
+  const view = new DataView(index.buffer);
+  for (let i = 0; i < slots.maxEntries; i++) {
+    view.setUint32(0, i, true);
+    for (const [cpu, bytes] of (slots.lookupPerCpu(index) ?? []).entries()) {
+      const slot = TsnSlot.decode(bytes);
+      if (slot.key !== 0n) out.push({ key: slot.key, record: slot.rec, cpu });
+    }
+  }
+  return out;
 }
 
 /** Reads the stats of the datapath recorded in `stateFile`. */
@@ -64,6 +98,7 @@ export function readStats(stateFile: string): DatapathStats {
   const pins = new PinLayout(state.bpffs);
   const expected = [
     pins.records,
+    pins.slots,
     pins.counters,
     pins.nodeConfig,
     pins.restorer,
@@ -76,6 +111,7 @@ export function readStats(stateFile: string): DatapathStats {
   using config = BpfMap.fromPinned(pins.nodeConfig);
   using counters = BpfMap.fromPinned(pins.counters);
   using records = BpfMap.fromPinned(pins.records);
+  using slots = BpfMap.fromPinned(pins.slots);
   const zero = new Uint8Array(4);
   return {
     state,
@@ -84,8 +120,8 @@ export function readStats(stateFile: string): DatapathStats {
       VARIABLES.tsnCfg.offset,
     ),
     counters: sumCounters(counters.lookupPerCpu(zero) ?? []),
-    records: countEntries(records),
-    recordsMax: records.maxEntries,
+    records: listRecords(STORE_OF[state.store], records, slots).length,
+    recordsMax: state.store === "lru" ? records.maxEntries : slots.maxEntries * possibleCpus(),
     missingPins: expected.filter((p) => !exists(p)),
   };
 }

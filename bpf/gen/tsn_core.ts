@@ -49,7 +49,7 @@ export const MAPS = {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 120,
+    valueSize: 136,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -65,11 +65,21 @@ export const MAPS = {
     key: "TsnKey",
     value: "TsnRecord",
   },
+  tsnSlots: {
+    name: "tsn_slots",
+    type: "PerCPUArray",
+    keySize: 4,
+    valueSize: 48,
+    maxEntries: 16384,
+    flags: 0,
+    key: "u32",
+    value: "TsnSlot",
+  },
   rodata: {
     name: ".rodata",
     type: "Array",
     keySize: 4,
-    valueSize: 24,
+    valueSize: 32,
     maxEntries: 1,
     flags: 128,
     key: "u32",
@@ -79,7 +89,7 @@ export const MAPS = {
 
 /** Global variables: section, byte offset inside that section's value, size, type. */
 export const VARIABLES = {
-  tsnCfg: { name: "tsn_cfg", section: ".rodata", offset: 0, size: 24, type: "TsnConfig" },
+  tsnCfg: { name: "tsn_cfg", section: ".rodata", offset: 0, size: 32, type: "TsnConfig" },
 } as const;
 
 /** enum tsn_config_flags */
@@ -88,7 +98,10 @@ export const TsnConfigFlags = { TSN_CFG_SAVE_MONO_ONLY: 1 } as const;
 /** enum tsn_key_mode */
 export const TsnKeyMode = { TSN_KEY_SKB_ADDR: 0, TSN_KEY_SKB_DATA: 1 } as const;
 
-/** struct tsn_config (24 bytes) */
+/** enum tsn_store */
+export const TsnStore = { TSN_STORE_SLOTS: 0, TSN_STORE_LRU: 1 } as const;
+
+/** struct tsn_config (32 bytes) */
 export interface TsnConfig {
   /** enum tsn_key_mode key_mode, offset 0; values in TsnKeyMode */
   keyMode: number;
@@ -100,44 +113,54 @@ export interface TsnConfig {
   maxPriority: number;
   /** __u64 max_age_ns, offset 16 */
   maxAgeNs: bigint;
+  /** enum tsn_store store, offset 24; values in TsnStore */
+  store: number;
+  /** __u32 nr_cpus, offset 28 */
+  nrCpus: number;
 }
 /** Byte layout and codec of struct tsn_config. */
 export const TsnConfig = {
-  size: 24,
+  size: 32,
   fields: {
     keyMode: { offset: 0, size: 4, type: "TsnKeyMode" },
     flags: { offset: 4, size: 4, type: "TsnConfigFlags" },
     owner: { offset: 8, size: 4, type: "u32" },
     maxPriority: { offset: 12, size: 4, type: "u32" },
     maxAgeNs: { offset: 16, size: 8, type: "u64" },
+    store: { offset: 24, size: 4, type: "TsnStore" },
+    nrCpus: { offset: 28, size: 4, type: "u32" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnConfig, out: Uint8Array = new Uint8Array(24), at = 0): Uint8Array => {
-    checkRoom("TsnConfig.encode", out, at, 24);
-    out.fill(0, at, at + 24);
-    const view = new DataView(out.buffer, out.byteOffset + at, 24);
+  encode: (value: TsnConfig, out: Uint8Array = new Uint8Array(32), at = 0): Uint8Array => {
+    checkRoom("TsnConfig.encode", out, at, 32);
+    out.fill(0, at, at + 32);
+    const view = new DataView(out.buffer, out.byteOffset + at, 32);
     view.setUint32(0, value.keyMode, true);
     view.setUint32(4, value.flags, true);
     view.setUint32(8, value.owner, true);
     view.setUint32(12, value.maxPriority, true);
     view.setBigUint64(16, value.maxAgeNs, true);
+    view.setUint32(24, value.store, true);
+    view.setUint32(28, value.nrCpus, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnConfig => {
-    checkRoom("TsnConfig.decode", bytes, at, 24);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 24);
+    checkRoom("TsnConfig.decode", bytes, at, 32);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 32);
     return {
       keyMode: view.getUint32(0, true),
       flags: view.getUint32(4, true),
       owner: view.getUint32(8, true),
       maxPriority: view.getUint32(12, true),
       maxAgeNs: view.getBigUint64(16, true),
+      store: view.getUint32(24, true),
+      nrCpus: view.getUint32(28, true),
     };
   },
 } as const;
 
-/** struct tsn_counters (120 bytes) */
+/** struct tsn_counters (136 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -149,89 +172,99 @@ export interface TsnCounters {
   saveUnfingerprinted: bigint;
   /** __u64 save_errors, offset 32 */
   saveErrors: bigint;
-  /** __u64 restored, offset 40 */
+  /** __u64 save_overwrote, offset 40 */
+  saveOverwrote: bigint;
+  /** __u64 restored, offset 48 */
   restored: bigint;
-  /** __u64 restored_tstamp, offset 48 */
+  /** __u64 restored_other_cpu, offset 56 */
+  restoredOtherCpu: bigint;
+  /** __u64 restored_tstamp, offset 64 */
   restoredTstamp: bigint;
-  /** __u64 tstamp_kept, offset 56 */
+  /** __u64 tstamp_kept, offset 72 */
   tstampKept: bigint;
-  /** __u64 tstamp_conflict, offset 64 */
+  /** __u64 tstamp_conflict, offset 80 */
   tstampConflict: bigint;
-  /** __u64 missed, offset 72 */
+  /** __u64 missed, offset 88 */
   missed: bigint;
-  /** __u64 rejected_stale, offset 80 */
+  /** __u64 rejected_stale, offset 96 */
   rejectedStale: bigint;
-  /** __u64 rejected_fingerprint, offset 88 */
+  /** __u64 rejected_fingerprint, offset 104 */
   rejectedFingerprint: bigint;
-  /** __u64 clones_tracked, offset 96 */
+  /** __u64 clones_tracked, offset 112 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 104 */
+  /** __u64 freed_cleanup, offset 120 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 112 */
+  /** __u64 errors, offset 128 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 120,
+  size: 136,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
     saveClamped: { offset: 16, size: 8, type: "u64" },
     saveUnfingerprinted: { offset: 24, size: 8, type: "u64" },
     saveErrors: { offset: 32, size: 8, type: "u64" },
-    restored: { offset: 40, size: 8, type: "u64" },
-    restoredTstamp: { offset: 48, size: 8, type: "u64" },
-    tstampKept: { offset: 56, size: 8, type: "u64" },
-    tstampConflict: { offset: 64, size: 8, type: "u64" },
-    missed: { offset: 72, size: 8, type: "u64" },
-    rejectedStale: { offset: 80, size: 8, type: "u64" },
-    rejectedFingerprint: { offset: 88, size: 8, type: "u64" },
-    clonesTracked: { offset: 96, size: 8, type: "u64" },
-    freedCleanup: { offset: 104, size: 8, type: "u64" },
-    errors: { offset: 112, size: 8, type: "u64" },
+    saveOverwrote: { offset: 40, size: 8, type: "u64" },
+    restored: { offset: 48, size: 8, type: "u64" },
+    restoredOtherCpu: { offset: 56, size: 8, type: "u64" },
+    restoredTstamp: { offset: 64, size: 8, type: "u64" },
+    tstampKept: { offset: 72, size: 8, type: "u64" },
+    tstampConflict: { offset: 80, size: 8, type: "u64" },
+    missed: { offset: 88, size: 8, type: "u64" },
+    rejectedStale: { offset: 96, size: 8, type: "u64" },
+    rejectedFingerprint: { offset: 104, size: 8, type: "u64" },
+    clonesTracked: { offset: 112, size: 8, type: "u64" },
+    freedCleanup: { offset: 120, size: 8, type: "u64" },
+    errors: { offset: 128, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(120), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 120);
-    out.fill(0, at, at + 120);
-    const view = new DataView(out.buffer, out.byteOffset + at, 120);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(136), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 136);
+    out.fill(0, at, at + 136);
+    const view = new DataView(out.buffer, out.byteOffset + at, 136);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
     view.setBigUint64(24, value.saveUnfingerprinted, true);
     view.setBigUint64(32, value.saveErrors, true);
-    view.setBigUint64(40, value.restored, true);
-    view.setBigUint64(48, value.restoredTstamp, true);
-    view.setBigUint64(56, value.tstampKept, true);
-    view.setBigUint64(64, value.tstampConflict, true);
-    view.setBigUint64(72, value.missed, true);
-    view.setBigUint64(80, value.rejectedStale, true);
-    view.setBigUint64(88, value.rejectedFingerprint, true);
-    view.setBigUint64(96, value.clonesTracked, true);
-    view.setBigUint64(104, value.freedCleanup, true);
-    view.setBigUint64(112, value.errors, true);
+    view.setBigUint64(40, value.saveOverwrote, true);
+    view.setBigUint64(48, value.restored, true);
+    view.setBigUint64(56, value.restoredOtherCpu, true);
+    view.setBigUint64(64, value.restoredTstamp, true);
+    view.setBigUint64(72, value.tstampKept, true);
+    view.setBigUint64(80, value.tstampConflict, true);
+    view.setBigUint64(88, value.missed, true);
+    view.setBigUint64(96, value.rejectedStale, true);
+    view.setBigUint64(104, value.rejectedFingerprint, true);
+    view.setBigUint64(112, value.clonesTracked, true);
+    view.setBigUint64(120, value.freedCleanup, true);
+    view.setBigUint64(128, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 120);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 120);
+    checkRoom("TsnCounters.decode", bytes, at, 136);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 136);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
       saveClamped: view.getBigUint64(16, true),
       saveUnfingerprinted: view.getBigUint64(24, true),
       saveErrors: view.getBigUint64(32, true),
-      restored: view.getBigUint64(40, true),
-      restoredTstamp: view.getBigUint64(48, true),
-      tstampKept: view.getBigUint64(56, true),
-      tstampConflict: view.getBigUint64(64, true),
-      missed: view.getBigUint64(72, true),
-      rejectedStale: view.getBigUint64(80, true),
-      rejectedFingerprint: view.getBigUint64(88, true),
-      clonesTracked: view.getBigUint64(96, true),
-      freedCleanup: view.getBigUint64(104, true),
-      errors: view.getBigUint64(112, true),
+      saveOverwrote: view.getBigUint64(40, true),
+      restored: view.getBigUint64(48, true),
+      restoredOtherCpu: view.getBigUint64(56, true),
+      restoredTstamp: view.getBigUint64(64, true),
+      tstampKept: view.getBigUint64(72, true),
+      tstampConflict: view.getBigUint64(80, true),
+      missed: view.getBigUint64(88, true),
+      rejectedStale: view.getBigUint64(96, true),
+      rejectedFingerprint: view.getBigUint64(104, true),
+      clonesTracked: view.getBigUint64(112, true),
+      freedCleanup: view.getBigUint64(120, true),
+      errors: view.getBigUint64(128, true),
     };
   },
 } as const;
@@ -322,6 +355,37 @@ export const TsnRecord = {
       tailLen: view.getUint8(34),
       tstampType: view.getUint8(35),
     };
+  },
+} as const;
+
+/** struct tsn_slot (48 bytes) */
+export interface TsnSlot {
+  /** __u64 key, offset 0 */
+  key: bigint;
+  /** struct tsn_record rec, offset 8 */
+  rec: TsnRecord;
+}
+/** Byte layout and codec of struct tsn_slot. */
+export const TsnSlot = {
+  size: 48,
+  fields: {
+    key: { offset: 0, size: 8, type: "u64" },
+    rec: { offset: 8, size: 40, type: "TsnRecord" },
+  },
+  /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
+  encode: (value: TsnSlot, out: Uint8Array = new Uint8Array(48), at = 0): Uint8Array => {
+    checkRoom("TsnSlot.encode", out, at, 48);
+    out.fill(0, at, at + 48);
+    const view = new DataView(out.buffer, out.byteOffset + at, 48);
+    view.setBigUint64(0, value.key, true);
+    TsnRecord.encode(value.rec, out, at + 8);
+    return out;
+  },
+  /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
+  decode: (bytes: Uint8Array, at = 0): TsnSlot => {
+    checkRoom("TsnSlot.decode", bytes, at, 48);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 48);
+    return { key: view.getBigUint64(0, true), rec: TsnRecord.decode(bytes, at + 8) };
   },
 } as const;
 

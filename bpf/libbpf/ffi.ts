@@ -44,6 +44,7 @@ export const LIBBPF_SYMBOLS = {
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_map__set_initial_value: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   bpf_map__reuse_fd: { parameters: ["pointer", "i32"], result: "i32" },
+  bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
   bpf_map__set_pin_path: { parameters: ["pointer", "buffer"], result: "i32" },
 
   bpf_link__fd: { parameters: ["pointer"], result: "i32" },

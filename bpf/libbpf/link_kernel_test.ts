@@ -24,13 +24,12 @@ import {
   tempBpffsDir,
   type TestNetns,
 } from "./testutil.ts";
-
-const MISSED = 9; // tsn_counters.missed (u64 index)
+import { TsnCounters } from "../gen/tsn_core.ts";
 
 function missed(counters: BpfMap): bigint {
   let sum = 0n;
   for (const slot of counters.lookupPerCpu(new Uint8Array(4)) ?? []) {
-    sum += new DataView(slot.buffer, slot.byteOffset).getBigUint64(MISSED * 8, true);
+    sum += TsnCounters.decode(slot).missed;
   }
   return sum;
 }

@@ -38,6 +38,11 @@ export interface BpfObjectOpenOptions {
    * so load reuses an existing pin (libbpf checks it is compatible) or creates and pins the map.
    */
   pinMapsUnder?: string;
+  /**
+   * Map sizes to set before load (`bpf_map__set_max_entries`), by map name. Applied before
+   * `reuseMaps`, whose pinned maps must have the same size.
+   */
+  maxEntries?: Record<string, number>;
 }
 
 /**
@@ -271,6 +276,12 @@ export class BpfObject {
       });
     }
     if (options.rodata) this.#editRodata(options.rodata);
+    for (const [name, n] of Object.entries(options.maxEntries ?? {})) {
+      const map = this.#findMap(name);
+      libbpfInt("bpf_map__set_max_entries", () => lib.bpf_map__set_max_entries(map, n), {
+        detail: `${name} = ${n}`,
+      });
+    }
     const reuse = options.reuseMaps ?? {};
     for (const [name, pinned] of Object.entries(reuse)) {
       const map = this.#findMap(name);

@@ -8,25 +8,30 @@ import { BpfMap, MapUpdateFlags, possibleCpus } from "./map.ts";
 import { BpfObject } from "./object.ts";
 import { BpfProgram } from "./program.ts";
 import { CORE_OBJECT, NEEDS_ROOT, TC_ONLY, tempBpffsDir, udpFrame } from "./testutil.ts";
+import {
+  MAPS,
+  TsnConfig,
+  TsnCounters,
+  TsnKey,
+  TsnRecord,
+  TsnStore,
+  VARIABLES,
+} from "../gen/tsn_core.ts";
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 const u64 = (n: bigint) => new Uint8Array(new BigUint64Array([n]).buffer);
-/** tsn_config: u32 key_mode, u32 flags, u32 owner, u32 max_priority, u64 max_age_ns. */
+/** Edits tsn_cfg in .rodata: owner and age bound, records in the LRU map (these tests use it). */
 function setConfig(bytes: Uint8Array, owner: number, maxAgeNs: bigint): void {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  v.setUint32(8, owner, true);
-  v.setBigUint64(16, maxAgeNs, true);
+  const at = VARIABLES.tsnCfg.offset;
+  const cfg = TsnConfig.decode(bytes, at);
+  TsnConfig.encode({ ...cfg, owner, maxAgeNs, store: TsnStore.TSN_STORE_LRU }, bytes, at);
 }
-/** struct tsn_counters is 15 u64; field index -> value summed over CPUs. */
-function counter(map: BpfMap, index: number): bigint {
+/** One counter of struct tsn_counters, summed over CPUs. */
+function counter(map: BpfMap, name: keyof TsnCounters): bigint {
   let sum = 0n;
-  for (const slot of map.lookupPerCpu(u32(0)) ?? []) {
-    sum += new DataView(slot.buffer, slot.byteOffset).getBigUint64(index * 8, true);
-  }
+  for (const slot of map.lookupPerCpu(u32(0)) ?? []) sum += TsnCounters.decode(slot)[name];
   return sum;
 }
-const SAVED = 0;
-const SAVE_SKIPPED = 1;
 
 Deno.test({
   ...NEEDS_ROOT,
@@ -43,10 +48,10 @@ Deno.test({
         },
       });
       // The .rodata hook saw the compiled defaults: max_priority 0xffffffff, max_age 100 ms.
-      equal(seen?.length, 24);
-      const dflt = new DataView(seen!.buffer);
-      equal(dflt.getUint32(12, true), 0xffffffff);
-      equal(dflt.getBigUint64(16, true), 100_000_000n);
+      equal(seen?.length, MAPS.rodata.valueSize);
+      const dflt = TsnConfig.decode(seen!, VARIABLES.tsnCfg.offset);
+      equal(dflt.maxPriority, 0xffffffff);
+      equal(dflt.maxAgeNs, 100_000_000n);
       ok(
         obj.maps().some((m) => m.internal && m.name.endsWith(".rodata")),
         JSON.stringify(obj.maps()),
@@ -61,9 +66,9 @@ Deno.test({
       // The kernel's frozen .rodata holds what the hook wrote.
       const ro = obj.map(".rodata").lookup(u32(0));
       ok(ro);
-      const rov = new DataView(ro.buffer);
-      equal(rov.getUint32(8, true), 77);
-      equal(rov.getBigUint64(16, true), 123_456_789n);
+      const rov = TsnConfig.decode(ro, VARIABLES.tsnCfg.offset);
+      equal(rov.owner, 77);
+      equal(rov.maxAgeNs, 123_456_789n);
 
       const records = obj.map("tsn_records");
       deepStrictEqual(
@@ -73,7 +78,12 @@ Deno.test({
           value: records.valueSize,
           max: records.maxEntries,
         },
-        { type: 9, /* LRU_HASH */ key: 8, value: 40, max: 65536 },
+        {
+          type: 9, /* LRU_HASH */
+          key: TsnKey.size,
+          value: TsnRecord.size,
+          max: MAPS.tsnRecords.maxEntries,
+        },
       );
       records.pin(`${dir}/tsn_records`);
       obj.map("tsn_counters").pin(`${dir}/tsn_counters`);
@@ -84,18 +94,18 @@ Deno.test({
       equal(pinnedRecords.name, "tsn_records");
 
       // CRUD through the pin, visible through the object's fd.
-      const value = new Uint8Array(40).map((_, i) => i + 1);
+      const value = new Uint8Array(TsnRecord.size).map((_, i) => i + 1);
       pinnedRecords.update(u64(0xdeadbeefn), value);
       deepStrictEqual(records.lookup(u64(0xdeadbeefn)), value);
-      pinnedRecords.update(u64(2n), new Uint8Array(40));
-      pinnedRecords.update(u64(3n), new Uint8Array(40));
+      pinnedRecords.update(u64(2n), new Uint8Array(TsnRecord.size));
+      pinnedRecords.update(u64(3n), new Uint8Array(TsnRecord.size));
       const keys = [...pinnedRecords.keys()].map((k) =>
         new DataView(k.buffer).getBigUint64(0, true)
       );
       deepStrictEqual(keys.sort(), [2n, 3n, 0xdeadbeefn]);
       equal([...pinnedRecords.keys(2)].length, 2); // bounded
       try {
-        pinnedRecords.update(u64(2n), new Uint8Array(40), MapUpdateFlags.NOEXIST);
+        pinnedRecords.update(u64(2n), new Uint8Array(TsnRecord.size), MapUpdateFlags.NOEXIST);
         throw new Error("NOEXIST update of an existing key succeeded");
       } catch (e) {
         ok(e instanceof BpfError, String(e));
@@ -107,21 +117,20 @@ Deno.test({
       throws(() => pinnedRecords.lookup(new Uint8Array(4)), RangeError);
       throws(() => pinnedRecords.update(u64(1n), new Uint8Array(39)), RangeError);
 
-      // Per-CPU counters: one 120-byte struct per possible CPU.
+      // Per-CPU counters: one struct tsn_counters per possible CPU.
       using counters = BpfMap.fromPinned(`${dir}/tsn_counters`);
       ok(counters.perCpu);
       const slots = counters.lookupPerCpu(u32(0));
       equal(slots?.length, possibleCpus());
-      ok(slots?.every((s) => s.length === 120));
+      ok(slots?.every((s) => s.length === TsnCounters.size));
       throws(() => counters.lookup(u32(0)), TypeError);
       const filled = Array.from({ length: possibleCpus() }, (_, cpu) => {
-        const slot = new Uint8Array(120);
-        new DataView(slot.buffer).setBigUint64(SAVED * 8, BigInt(cpu + 1), true);
-        return slot;
+        const zero = TsnCounters.decode(new Uint8Array(TsnCounters.size));
+        return TsnCounters.encode({ ...zero, saved: BigInt(cpu + 1) });
       });
       counters.updatePerCpu(u32(0), filled);
       deepStrictEqual(counters.lookupPerCpu(u32(0)), filled);
-      equal(counter(counters, SAVED), BigInt((possibleCpus() * (possibleCpus() + 1)) / 2));
+      equal(counter(counters, "saved"), BigInt((possibleCpus() * (possibleCpus() + 1)) / 2));
       throws(() => counters.updatePerCpu(u32(0), filled.slice(1)), RangeError);
 
       // The pinned program is the same kernel program.
@@ -289,7 +298,7 @@ Deno.test({
     equal(plain.retval, 0xffffffff); // TC_ACT_UNSPEC (-1)
     equal(plain.dataOut.length, 64);
     deepStrictEqual(plain.dataOut, udpFrame()); // the saver never touches the packet
-    equal(counter(counters, SAVE_SKIPPED), 100n); // priority 0, no tstamp: nothing to save
+    equal(counter(counters, "saveSkipped"), 100n); // priority 0, no tstamp: nothing to save
     equal([...records.keys()].length, 0);
 
     // struct __sk_buff as context: priority at offset 32.
@@ -297,13 +306,13 @@ Deno.test({
     new DataView(ctx.buffer).setUint32(32, 5, true);
     const withPrio = saver.testRun({ data: udpFrame(), ctx });
     equal(withPrio.retval, 0xffffffff);
-    equal(counter(counters, SAVED), 1n);
+    equal(counter(counters, "saved"), 1n);
     const saved = [...records.keys()].map((k) => records.lookup(k)!);
     equal(saved.length, 1);
-    const rec = new DataView(saved[0]!.buffer);
-    equal(rec.getUint32(24, true), 5); // priority
-    equal(rec.getUint32(28, true), 4242); // owner, from .rodata
-    notEqual(rec.getBigUint64(16, true), 0n); // fingerprint
+    const rec = TsnRecord.decode(saved[0]!);
+    equal(rec.priority, 5);
+    equal(rec.owner, 4242); // from .rodata
+    notEqual(rec.fingerprint, 0n);
 
     const restorer = obj.program("tsn_restorer");
     equal(restorer.testRun({ data: udpFrame() }).retval, 0xffffffff);

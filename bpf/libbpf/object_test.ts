@@ -5,6 +5,7 @@ import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import { BpfError } from "./errors.ts";
 import { BpfObject } from "./object.ts";
 import { CORE_OBJECT, TC_ONLY } from "./testutil.ts";
+import { MAPS, TsnConfig, TsnKeyMode, VARIABLES } from "../gen/tsn_core.ts";
 
 Deno.test("open() lists programs and maps and applies autoload switches", () => {
   using obj = BpfObject.open(CORE_OBJECT, { autoload: TC_ONLY });
@@ -17,10 +18,10 @@ Deno.test("open() lists programs and maps and applies autoload switches", () => 
     ["tsn_cleanup_consume", "tp_btf/consume_skb", false],
   ]);
   const maps = obj.maps();
-  deepStrictEqual(maps.filter((m) => !m.internal).map((m) => m.name), [
-    "tsn_records",
-    "tsn_counters",
-  ]);
+  deepStrictEqual(
+    maps.filter((m) => !m.internal).map((m) => m.name).sort(),
+    Object.values(MAPS).map((m) => m.name).filter((n) => !n.startsWith(".")).sort(),
+  );
   // libbpf 1.1.2 names the internal map "<obj name, truncated>.rodata".
   ok(maps.some((m) => m.internal && /^tsn_c\w*\.rodata$/.test(m.name)), JSON.stringify(maps));
   equal(obj.loaded, false);
@@ -34,11 +35,11 @@ Deno.test("open() lists programs and maps and applies autoload switches", () => 
 Deno.test("the rodata hook sees the compiled defaults of tsn_cfg", () => {
   let seen: number[] = [];
   using obj = BpfObject.open(CORE_OBJECT, { rodata: (b) => void (seen = [...b]) });
-  const v = new DataView(new Uint8Array(seen).buffer);
-  equal(seen.length, 24);
-  equal(v.getUint32(0, true), 0); // key_mode TSN_KEY_SKB_ADDR
-  equal(v.getUint32(12, true), 0xffffffff); // max_priority
-  equal(v.getBigUint64(16, true), 100_000_000n); // max_age_ns
+  equal(seen.length, MAPS.rodata.valueSize);
+  const cfg = TsnConfig.decode(new Uint8Array(seen), VARIABLES.tsnCfg.offset);
+  equal(cfg.keyMode, TsnKeyMode.TSN_KEY_SKB_ADDR);
+  equal(cfg.maxPriority, 0xffffffff);
+  equal(cfg.maxAgeNs, 100_000_000n);
   ok(obj.maps().length >= 3);
 });
 

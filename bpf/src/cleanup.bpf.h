@@ -9,9 +9,9 @@
 
 static __always_inline void tsn_forget(struct sk_buff *skb)
 {
-	struct tsn_key key = { .id = tsn_key_of_kernel_skb(skb) };
+	struct tsn_record gone;
 
-	if (!bpf_map_delete_elem(&tsn_records, &key))
+	if (tsn_store_take(tsn_key_of_kernel_skb(skb), &gone) >= 0)
 		TSN_COUNT(freed_cleanup);
 }
 

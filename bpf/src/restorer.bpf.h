@@ -26,21 +26,18 @@ int tsn_restorer(struct __sk_buff *skb)
 	__u64 tstamp = skb->tstamp;
 	__u8 tstamp_type = skb->tstamp_type;
 	__u32 len = skb->len;
-	__u64 data = (__u64)(long)skb->data;
-	struct tsn_key key = { .id = tsn_key_of_tc(skb, data) };
+	void *data = (void *)(long)skb->data;
 	struct tsn_windows w;
 	struct tsn_record rec;
-	struct tsn_record *found;
 	__u64 fingerprint;
+	int where;
 
-	found = bpf_map_lookup_elem(&tsn_records, &key);
-	if (!found) {
+	/* Taking consumes: a record is used at most once, whatever the checks below say. */
+	where = tsn_store_take(tsn_key_of_tc(skb, data), &rec);
+	if (where < 0) {
 		TSN_COUNT(missed);
 		return TC_ACT_UNSPEC;
 	}
-	/* Copy, then consume: a record is used at most once, whatever the checks below say. */
-	rec = *found;
-	bpf_map_delete_elem(&tsn_records, &key);
 
 	if (bpf_ktime_get_ns() - rec.saved_ns > tsn_cfg.max_age_ns) {
 		TSN_COUNT(rejected_stale);
@@ -65,6 +62,8 @@ int tsn_restorer(struct __sk_buff *skb)
 			TSN_COUNT(restored_tstamp);
 		}
 	}
+	if (where > 0)
+		TSN_COUNT(restored_other_cpu);
 	TSN_COUNT(restored);
 	return TC_ACT_UNSPEC;
 }

@@ -18,7 +18,6 @@ int tsn_saver(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w = {};
 	struct tsn_record rec = {};
-	struct tsn_key key;
 
 	/* MONOTONIC delivery times survive the crossing on every kernel >= 5.18: nothing to save. */
 	if (!priority && (!tstamp || (tstamp_type == BPF_SKB_CLOCK_MONOTONIC &&
@@ -42,8 +41,7 @@ int tsn_saver(struct __sk_buff *skb)
 	rec.tail_len = w.tail_len;
 	rec.anchor_end = w.anchor_end;
 	rec.saved_ns = bpf_ktime_get_ns();
-	key.id = tsn_key_of_tc(skb, (__u64)(long)data);
-	if (bpf_map_update_elem(&tsn_records, &key, &rec, BPF_ANY)) {
+	if (tsn_store_put(tsn_key_of_tc(skb, data), &rec)) {
 		TSN_COUNT(save_errors);
 		return TC_ACT_UNSPEC;
 	}

@@ -10,18 +10,11 @@
 SEC("fexit/skb_clone")
 int BPF_PROG(tsn_track_clone, struct sk_buff *skb, gfp_t gfp_mask, struct sk_buff *clone)
 {
-	struct tsn_key key = { .id = (__u64)(unsigned long)skb };
-	struct tsn_record *rec;
 	struct tsn_record copy;
 
-	if (!clone)
+	if (!clone || tsn_store_peek(tsn_addr(skb), &copy))
 		return 0;
-	rec = bpf_map_lookup_elem(&tsn_records, &key);
-	if (!rec)
-		return 0;
-	copy = *rec;
-	key.id = (__u64)(unsigned long)clone;
-	if (bpf_map_update_elem(&tsn_records, &key, &copy, BPF_ANY))
+	if (tsn_store_put(tsn_addr(clone), &copy))
 		TSN_COUNT(errors);
 	else
 		TSN_COUNT(clones_tracked);

@@ -21,6 +21,7 @@
 #include "config.bpf.h"
 #include "maps.bpf.h"
 #include "key.bpf.h"
+#include "store.bpf.h"
 #include "fingerprint.bpf.h"
 #include "saver.bpf.h"
 #include "restorer.bpf.h"
