@@ -21,6 +21,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "load, attach, inspect and remove the BPF datapath (up|attach|detach|down|stats)",
     load: async () => (await import("./datapath.ts")).datapathCommand,
   },
+  agent: {
+    summary: "run the node agent: datapath, CNI plugin install, conf entry, plugin socket, metrics",
+    load: async () => (await import("@tsn-proxy/agent")).agentCommand,
+  },
   demo: {
     summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
     load: async () => (await import("./demo.ts")).demoCommand,

@@ -1,0 +1,262 @@
+/**
+ * The node agent's life: node init, serving, and uninstall.
+ *
+ * Start, in this order (each step counted in `tsnproxy_install_steps_total`):
+ * 1. datapath `up` for the configured strategy, or adoption of the one a previous agent left
+ *    pinned (a tracker the kernel refuses degrades the strategy and is reported; a failing `up`,
+ *    e.g. a TSN interface not there yet, is retried every 5 s while the agent reports not ready);
+ * 2. sweep: attachments whose netns is gone (DELs missed while no agent ran) are removed;
+ * 3. the plugin is installed into the CNI bin dir;
+ * 4. the plugin socket is served;
+ * 5. the metrics server (/metrics, /readyz, /healthz) starts;
+ * 6. the conf reconciler starts — only once the plugin is in the bin dir, since an entry naming a
+ *    missing plugin would fail every pod of the node.
+ *
+ * Stopping (SIGTERM) leaves the datapath pinned and the conf entry in place: pods keep their
+ * metadata and a restarted agent adopts the state. `uninstall` removes everything.
+ *
+ * @example
+ * ```ts ignore
+ * import { runAgent } from "./agent.ts";
+ * const agent = await runAgent(await loadConfig("/etc/tsn-proxy/agent.yaml"));
+ * await agent.stop();
+ * ```
+ */
+import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { getStrategy } from "@tsn-proxy/strategies";
+import type { AgentRequest } from "@tsn-proxy/cni/protocol";
+import { type AgentConfig, indexFileOf, stateFileOf } from "./config.ts";
+import { AttachmentIndex } from "./attachments.ts";
+import { pluginEntry } from "./conflist.ts";
+import { NodeDatapath } from "./datapath.ts";
+import { CniHandler } from "./handler.ts";
+import { installPlugin, uninstallPlugin } from "./install.ts";
+import { kubernetesLookup, type PodLookup } from "./k8s.ts";
+import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
+import { ConfReconciler } from "./reconciler.ts";
+import { type CniServer, serveCni, socketInUse } from "./server.ts";
+
+/** Options of {@link runAgent}. */
+export interface RunOptions {
+  readonly log?: (msg: string) => void;
+  /** Overrides the API lookup (tests). */
+  readonly lookup?: PodLookup;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly handler: CniHandler;
+  readonly reconciler: ConfReconciler;
+  readonly datapath: NodeDatapath;
+  readonly metrics: AgentMetrics;
+  /** Why the node is not ready, or null. */
+  notReady(): string | null;
+  /** Stops serving; leaves datapath, plugin and conf entry in place. */
+  stop(): Promise<void>;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function defaultLog(msg: string): void {
+  console.error(`tsnproxy agent: ${msg}`);
+}
+
+/** Starts the agent for cfg; resolves once it serves. */
+export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise<RunningAgent> {
+  const log = opts.log ?? defaultLog;
+  const strategy = getStrategy(cfg.strategy);
+  const metrics = new AgentMetrics(() => datapath.stats());
+  const step = (name: string, ok: boolean) =>
+    metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" });
+  if (!cfg.policy.configured) {
+    log("no priority policy configured: opted-in pods may use any priority (see agent/README.md)");
+  }
+
+  // 1. datapath
+  const datapath = new NodeDatapath({
+    strategy,
+    bpffs: cfg.bpffs,
+    restoreOn: cfg.restoreOn,
+    stateFile: stateFileOf(cfg),
+    maxAgeMs: cfg.maxAgeMs,
+    cleanup: cfg.cleanup,
+  });
+  let retry: ReturnType<typeof setInterval> | undefined;
+  const bringUp = (): boolean => {
+    try {
+      const r = datapath.bringUp();
+      step("datapath", true);
+      log(
+        `datapath ${r.adopted ? "adopted" : "loaded"}: ${strategy.name}, restorers on ` +
+          `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ")}, ` +
+          `${r.state.pods.length} pod saver(s)`,
+      );
+      for (const d of r.degraded) log(`WARNING strategy ${strategy.name} degraded: tracker ${d}`);
+      return true;
+    } catch (e) {
+      step("datapath", false);
+      log(`${message(e)}; retrying in 5 s`);
+      return false;
+    }
+  };
+  if (!bringUp()) {
+    retry = setInterval(() => {
+      if (bringUp()) clearInterval(retry);
+    }, 5000);
+  }
+
+  // 2. attachments and the sweep
+  const lookup = opts.lookup ??
+    (cfg.kubernetes.enabled
+      ? kubernetesLookup({ kubeconfig: cfg.kubernetes.kubeconfig })
+      : undefined);
+  const reconciler = new ConfReconciler({
+    confDir: cfg.cni.confDir,
+    entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    minRewriteIntervalMs: cfg.cni.minRewriteIntervalMs,
+    resyncIntervalMs: cfg.cni.resyncIntervalMs,
+    log,
+    metrics: metrics.reconciler,
+  });
+  const notReady = () => datapath.notReady() ?? reconciler.notReadyReason();
+  const handler = new CniHandler({
+    datapath,
+    index: new AttachmentIndex(indexFileOf(cfg)),
+    policy: cfg.policy,
+    ...(lookup ? { lookup } : {}),
+    ready: notReady,
+    log,
+    metrics: metrics.handler,
+  });
+  if (datapath.notReady() === null) {
+    const n = handler.sweep();
+    if (n) log(`sweep: removed ${n} attachment(s) whose pod is gone`);
+  }
+  const sweeper = setInterval(() => {
+    if (datapath.notReady() === null) handler.sweep();
+  }, 60_000);
+
+  // 3. plugin
+  const launcher = join(cfg.cni.binDir, "tsn-proxy");
+  if (cfg.cni.pluginDir) {
+    try {
+      const r = await installPlugin(cfg.cni.pluginDir, cfg.cni.binDir);
+      step("plugin", true);
+      log(
+        `plugin in ${cfg.cni.binDir}: ${
+          r.written.length ? `wrote ${r.written.join(", ")}` : "up to date"
+        }`,
+      );
+    } catch (e) {
+      step("plugin", false);
+      log(`cannot install the plugin: ${message(e)}`);
+    }
+  } else {
+    log("cni.pluginDir not set (nor $TSN_PROXY_PLUGIN_DIR): not installing the plugin");
+  }
+
+  // 4. socket
+  let server: CniServer;
+  try {
+    server = await serveCni(cfg.socketPath, async (req: AgentRequest) => {
+      const t0 = performance.now();
+      const res = await handler.handle(req);
+      metrics.observeRequest(
+        req.command,
+        res.ok ? "ok" : String(res.code),
+        (performance.now() - t0) / 1000,
+      );
+      if (!res.ok) {
+        log(`${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`);
+      }
+      return res;
+    }, log);
+    step("socket", true);
+  } catch (e) {
+    step("socket", false);
+    clearInterval(retry);
+    clearInterval(sweeper);
+    throw e;
+  }
+
+  // 5. metrics
+  let metricsServer: MetricsServer | undefined;
+  if (cfg.metricsAddress) {
+    try {
+      metricsServer = serveMetrics(cfg.metricsAddress, metrics, notReady);
+      step("metrics", true);
+    } catch (e) {
+      step("metrics", false);
+      log(`metrics server on ${cfg.metricsAddress} failed: ${message(e)}`);
+    }
+  }
+
+  // 6. conf entry, only with the plugin in place
+  if (existsSync(launcher)) {
+    const r = await reconciler.start();
+    step("conf", r.state === "in-place" || r.state === "written");
+    log(
+      `conf: ${r.state}${"file" in r ? ` ${r.file}` : ""}${"reason" in r ? ` (${r.reason})` : ""}`,
+    );
+  } else {
+    step("conf", false);
+    log(`${launcher} missing: not touching the CNI config (pods would fail without the plugin)`);
+  }
+
+  return {
+    handler,
+    reconciler,
+    datapath,
+    metrics,
+    notReady: () => existsSync(launcher) ? notReady() : `${launcher} missing`,
+    async stop() {
+      clearInterval(retry);
+      clearInterval(sweeper);
+      await reconciler.stop();
+      await server.close();
+      await metricsServer?.close();
+    },
+  };
+}
+
+/** What uninstall removed. */
+export interface UninstallResult {
+  readonly confFiles: string[];
+  readonly pluginFiles: string[];
+}
+
+/**
+ * Removes tsn-proxy from the node: the conf entries, every saver and restorer, the pins, the
+ * plugin, the state files and the socket. Refuses while an agent answers on the socket.
+ */
+export async function uninstall(cfg: AgentConfig, log = defaultLog): Promise<UninstallResult> {
+  if (await socketInUse(cfg.socketPath)) {
+    throw new Error(`an agent is running (it answers on ${cfg.socketPath}); stop it first`);
+  }
+  const reconciler = new ConfReconciler({
+    confDir: cfg.cni.confDir,
+    entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    log,
+  });
+  // The conf entry first: from here on no runtime calls the plugin for new pods.
+  const confFiles = await reconciler.removeAll();
+  for (const f of confFiles) log(`removed the tsn-proxy entry from ${f}`);
+  const datapath = new NodeDatapath({
+    strategy: getStrategy(cfg.strategy),
+    bpffs: cfg.bpffs,
+    restoreOn: cfg.restoreOn,
+    stateFile: stateFileOf(cfg),
+    maxAgeMs: cfg.maxAgeMs,
+  });
+  datapath.down(log);
+  log(`datapath removed (${cfg.bpffs})`);
+  new AttachmentIndex(indexFileOf(cfg)).clear();
+  await Deno.remove(cfg.socketPath).catch(() => {});
+  const pluginFiles = await uninstallPlugin(cfg.cni.binDir);
+  if (pluginFiles.length) log(`removed ${pluginFiles.join(", ")} from ${cfg.cni.binDir}`);
+  await Deno.remove(cfg.stateDir).catch(() => {}); // only when empty
+  return { confFiles, pluginFiles };
+}

@@ -1,0 +1,268 @@
+/**
+ * The node agent's configuration file (YAML or JSON; see agent/README.md), validated with errors
+ * that name the field. Unknown keys are errors too: a typo must not silently fall back to a
+ * default.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const cfg = parseConfig("restoreOn: [eth1]\npolicy:\n  defaultMaxPriority: 3\n", "agent.yaml");
+ * console.log(cfg.strategy, cfg.cni.confDir, cfg.policy.defaultMaxPriority);
+ * ```
+ */
+import { parse as parseYaml } from "yaml";
+import { join } from "node:path";
+import { parsePolicy, type Policy } from "./policy.ts";
+
+/** A configuration error; its message names the field. */
+export class ConfigError extends Error {
+  constructor(readonly field: string, problem: string, file = "") {
+    super(`${file ? `${file}: ` : ""}${field}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The validated configuration. */
+export interface AgentConfig {
+  /** Strategy name (validated against the registry when the agent starts). */
+  readonly strategy: string;
+  /** TSN interfaces of the node that get a restorer. */
+  readonly restoreOn: readonly string[];
+  /** Record age bound in ms. */
+  readonly maxAgeMs: number;
+  /** Load the optional kfree/consume cleanup tracers. */
+  readonly cleanup: boolean;
+  readonly cni: {
+    /** The runtime's CNI config dir. */
+    readonly confDir: string;
+    /** The runtime's CNI plugin dir. */
+    readonly binDir: string;
+    /** Where the built plugin to install is (default: $TSN_PROXY_PLUGIN_DIR). */
+    readonly pluginDir: string;
+    /** Written into the conf entry: `annotation` or `all`. */
+    readonly optIn: "annotation" | "all";
+    /** Minimum time between two rewrites of one conf file, in ms. */
+    readonly minRewriteIntervalMs: number;
+    /** A periodic re-check, in ms (watches get lost when a directory is replaced). */
+    readonly resyncIntervalMs: number;
+  };
+  /** The datapath's own bpffs directory. */
+  readonly bpffs: string;
+  /** Where the agent keeps datapath.json and attachments.json. */
+  readonly stateDir: string;
+  /** The plugin <-> agent socket. */
+  readonly socketPath: string;
+  /** `host:port`, `unix:/path`, or "" for no metrics server. */
+  readonly metricsAddress: string;
+  readonly kubernetes: {
+    /** Look pods up in the API when the runtime passed no annotations. */
+    readonly enabled: boolean;
+    /** A kubeconfig file; empty: in-cluster config. */
+    readonly kubeconfig: string;
+  };
+  /** The namespace priority policy. */
+  readonly policy: Policy;
+}
+
+/** Defaults of every optional field. */
+export const DEFAULTS = {
+  strategy: "skb-addr",
+  maxAgeMs: 100,
+  confDir: "/etc/cni/net.d",
+  binDir: "/opt/cni/bin",
+  bpffs: "/sys/fs/bpf/tsn-proxy",
+  stateDir: "/var/run/tsn-proxy",
+  metricsAddress: "127.0.0.1:9402",
+  minRewriteIntervalMs: 1000,
+  resyncIntervalMs: 30_000,
+} as const;
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+class Reader {
+  constructor(readonly file: string) {}
+
+  err(field: string, problem: string): ConfigError {
+    return new ConfigError(field, problem, this.file);
+  }
+
+  object(v: unknown, field: string): Obj {
+    if (v === undefined || v === null) return {};
+    if (!isObject(v)) throw this.err(field, "must be a mapping");
+    return v;
+  }
+
+  known(o: Obj, prefix: string, keys: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k)) {
+        throw this.err(`${prefix}${k}`, `unknown field (known: ${keys.join(", ")})`);
+      }
+    }
+  }
+
+  string(v: unknown, field: string, def: string): string {
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "string") throw this.err(field, `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  path(v: unknown, field: string, def: string): string {
+    const s = this.string(v, field, def);
+    if (!s.startsWith("/")) throw this.err(field, `must be an absolute path, got "${s}"`);
+    return s.length > 1 ? s.replace(/\/+$/, "") : s;
+  }
+
+  int(v: unknown, field: string, def: number, min: number, max: number): number {
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      throw this.err(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  bool(v: unknown, field: string, def: boolean): boolean {
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "boolean") {
+      throw this.err(field, `must be true or false, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+}
+
+const TOP_KEYS = [
+  "strategy",
+  "restoreOn",
+  "maxAgeMs",
+  "cleanup",
+  "cni",
+  "bpffs",
+  "stateDir",
+  "socketPath",
+  "metricsAddress",
+  "kubernetes",
+  "policy",
+] as const;
+
+/** Parses and validates a config text (YAML, of which JSON is a subset). */
+export function parseConfig(
+  text: string,
+  file = "config",
+  env: Readonly<Record<string, string | undefined>> = {},
+): AgentConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
+  }
+  const r = new Reader(file);
+  if (!isObject(doc)) throw r.err("(document)", "must be a mapping of fields");
+  r.known(doc, "", TOP_KEYS);
+
+  const restoreOn = doc.restoreOn;
+  if (!Array.isArray(restoreOn) || restoreOn.length === 0) {
+    throw r.err("restoreOn", "must list at least one TSN interface, e.g. [eth1]");
+  }
+  restoreOn.forEach((n, i) => {
+    if (typeof n !== "string" || !/^[^/:\s]{1,15}$/.test(n)) {
+      throw r.err(`restoreOn[${i}]`, `not an interface name: ${JSON.stringify(n)}`);
+    }
+  });
+  if (new Set(restoreOn).size !== restoreOn.length) throw r.err("restoreOn", "lists a name twice");
+
+  const cni = r.object(doc.cni, "cni");
+  r.known(cni, "cni.", [
+    "confDir",
+    "binDir",
+    "pluginDir",
+    "optIn",
+    "minRewriteIntervalMs",
+    "resyncIntervalMs",
+  ]);
+  const optIn = r.string(cni.optIn, "cni.optIn", "annotation");
+  if (optIn !== "annotation" && optIn !== "all") {
+    throw r.err("cni.optIn", `must be "annotation" or "all", got "${optIn}"`);
+  }
+  const pluginDirDefault = env.TSN_PROXY_PLUGIN_DIR ?? "";
+  const pluginDir = cni.pluginDir === undefined && pluginDirDefault === ""
+    ? ""
+    : r.path(cni.pluginDir, "cni.pluginDir", pluginDirDefault);
+
+  const k8s = r.object(doc.kubernetes, "kubernetes");
+  r.known(k8s, "kubernetes.", ["enabled", "kubeconfig"]);
+  const kubeconfig = k8s.kubeconfig === undefined || k8s.kubeconfig === ""
+    ? ""
+    : r.path(k8s.kubeconfig, "kubernetes.kubeconfig", "");
+
+  const stateDir = r.path(doc.stateDir, "stateDir", DEFAULTS.stateDir);
+  const metricsAddress = r.string(doc.metricsAddress, "metricsAddress", DEFAULTS.metricsAddress);
+  if (metricsAddress !== "" && !metricsAddress.startsWith("unix:/")) {
+    const m = /^(.*):(\d+)$/.exec(metricsAddress);
+    if (!m || Number(m[2]) > 65535) {
+      throw r.err("metricsAddress", `must be host:port, unix:/path or "", got "${metricsAddress}"`);
+    }
+  }
+  const bpffs = r.path(doc.bpffs, "bpffs", DEFAULTS.bpffs);
+  if (bpffs === "/sys/fs/bpf") throw r.err("bpffs", "must be a directory below the bpffs root");
+
+  return {
+    strategy: r.string(doc.strategy, "strategy", DEFAULTS.strategy),
+    restoreOn: restoreOn as string[],
+    maxAgeMs: r.int(doc.maxAgeMs, "maxAgeMs", DEFAULTS.maxAgeMs, 1, 60_000),
+    cleanup: r.bool(doc.cleanup, "cleanup", false),
+    cni: {
+      confDir: r.path(cni.confDir, "cni.confDir", DEFAULTS.confDir),
+      binDir: r.path(cni.binDir, "cni.binDir", DEFAULTS.binDir),
+      pluginDir,
+      optIn,
+      minRewriteIntervalMs: r.int(
+        cni.minRewriteIntervalMs,
+        "cni.minRewriteIntervalMs",
+        DEFAULTS.minRewriteIntervalMs,
+        10,
+        600_000,
+      ),
+      resyncIntervalMs: r.int(
+        cni.resyncIntervalMs,
+        "cni.resyncIntervalMs",
+        DEFAULTS.resyncIntervalMs,
+        100,
+        3_600_000,
+      ),
+    },
+    bpffs,
+    stateDir,
+    socketPath: r.path(doc.socketPath, "socketPath", join(stateDir, "cni.sock")),
+    metricsAddress,
+    kubernetes: { enabled: r.bool(k8s.enabled, "kubernetes.enabled", true), kubeconfig },
+    policy: parsePolicy(doc.policy, (field, problem) => r.err(`policy.${field}`, problem)),
+  };
+}
+
+/** Reads and parses a config file. */
+export async function loadConfig(
+  path: string,
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError("(file)", `cannot read: ${(e as Error).message}`, path);
+  }
+  return parseConfig(text, path, env);
+}
+
+/** The datapath state file of a config. */
+export function stateFileOf(cfg: AgentConfig): string {
+  return join(cfg.stateDir, "datapath.json");
+}
+
+/** The attachment index file of a config. */
+export function indexFileOf(cfg: AgentConfig): string {
+  return join(cfg.stateDir, "attachments.json");
+}

@@ -1,0 +1,52 @@
+import { equal, throws } from "node:assert/strict";
+import { ConfigError, parseConfig } from "./config.ts";
+
+Deno.test("parseConfig() fills defaults around the one required field", () => {
+  const c = parseConfig("restoreOn: [eth1]\n", "a.yaml", { TSN_PROXY_PLUGIN_DIR: "/opt/plugin" });
+  equal(c.strategy, "skb-addr");
+  equal(c.cni.confDir, "/etc/cni/net.d");
+  equal(c.cni.binDir, "/opt/cni/bin");
+  equal(c.cni.pluginDir, "/opt/plugin");
+  equal(c.socketPath, "/var/run/tsn-proxy/cni.sock");
+  equal(c.policy.configured, false);
+  equal(c.kubernetes.enabled, true);
+});
+
+Deno.test("parseConfig() reads JSON and derives the socket from stateDir", () => {
+  const c = parseConfig(
+    JSON.stringify({
+      restoreOn: ["nic0", "nic1"],
+      stateDir: "/run/x/",
+      metricsAddress: "unix:/run/x/m.sock",
+      policy: { defaultMaxPriority: 0, namespaces: { cell: 5, ops: "unlimited" } },
+    }),
+  );
+  equal(c.stateDir, "/run/x");
+  equal(c.socketPath, "/run/x/cni.sock");
+  equal(c.policy.namespaces.cell, 5);
+  equal(c.policy.namespaces.ops, null);
+});
+
+Deno.test("parseConfig() errors name the field", () => {
+  const cases: [string, string][] = [
+    ["strategy: skb-addr\n", "restoreOn"],
+    ["restoreOn: [eth1]\nbogus: 1\n", "bogus"],
+    ["restoreOn: [eth1]\ncni:\n  confdir: /x\n", "cni.confdir"],
+    ["restoreOn: [eth1]\ncni:\n  binDir: opt/cni\n", "cni.binDir"],
+    ["restoreOn: [eth1]\nmaxAgeMs: -1\n", "maxAgeMs"],
+    ["restoreOn: [eth1]\nmetricsAddress: nowhere\n", "metricsAddress"],
+    ["restoreOn: [eth1]\npolicy:\n  namespaces:\n    cell: 9.5\n", "policy.namespaces.cell"],
+    ["restoreOn: [eth1]\npolicy:\n  default: 3\n", "policy.default"],
+    ["restoreOn: [eth1, eth1]\n", "restoreOn"],
+    ["restoreOn: [eth1]\nbpffs: /sys/fs/bpf\n", "bpffs"],
+    ["restoreOn: [eth1]\ncni:\n  optIn: some\n", "cni.optIn"],
+    ["restoreOn: [\n", "(document)"],
+  ];
+  for (const [text, field] of cases) {
+    throws(
+      () => parseConfig(text, "f.yaml"),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(`f.yaml: ${field}:`),
+      `${JSON.stringify(text)} should fail on ${field}`,
+    );
+  }
+});

@@ -1,0 +1,145 @@
+/**
+ * The node's datapath as the agent drives it: `up` for the configured strategy (adopting what a
+ * previous agent left pinned, since `up` is idempotent for the same strategy), pod savers by
+ * attachment id, readiness and stats, and `down` for uninstall. Everything goes through
+ * @tsn-proxy/bpf/datapath and its state file.
+ *
+ * @example
+ * ```ts ignore
+ * import { NodeDatapath } from "./datapath.ts";
+ * const dp = new NodeDatapath({ strategy, bpffs, restoreOn: ["eth1"], stateFile, maxAgeMs: 100 });
+ * dp.bringUp();
+ * ```
+ */
+import { existsSync } from "node:fs";
+import {
+  attachPod,
+  type DatapathState,
+  type DatapathStats,
+  detachPod,
+  down,
+  loadState,
+  PinLayout,
+  readStats,
+  removePodAttachment,
+  up,
+} from "@tsn-proxy/bpf/datapath";
+import type { Strategy } from "@tsn-proxy/strategies";
+import type { DatapathPort } from "./handler.ts";
+
+/** What the node datapath needs. */
+export interface NodeDatapathOptions {
+  readonly strategy: Strategy;
+  readonly bpffs: string;
+  readonly restoreOn: readonly string[];
+  readonly stateFile: string;
+  readonly maxAgeMs: number;
+  readonly cleanup?: boolean;
+}
+
+/** How `bringUp` went. */
+export interface BringUpResult {
+  readonly state: DatapathState;
+  /** True when a running datapath was adopted rather than loaded. */
+  readonly adopted: boolean;
+  /** Trackers the kernel refused (the strategy runs degraded). */
+  readonly degraded: readonly string[];
+}
+
+/** The node datapath. */
+export class NodeDatapath implements DatapathPort {
+  #error: string | null = "datapath not loaded yet";
+
+  constructor(readonly o: NodeDatapathOptions) {}
+
+  /** Node-wide pins the datapath cannot work without. */
+  #corePins(bpffs: string): string[] {
+    const pins = new PinLayout(bpffs);
+    return [pins.records, pins.counters, pins.restorer];
+  }
+
+  /**
+   * Loads the datapath, or adopts the one already pinned. A state file whose pins are gone (bpffs
+   * remounted) is stale: it is cleared and the datapath loaded anew. Throws (and stays not ready)
+   * when `up` fails.
+   */
+  bringUp(): BringUpResult {
+    try {
+      let existing = loadState(this.o.stateFile);
+      if (existing && this.#corePins(existing.bpffs).some((p) => !existsSync(p))) {
+        down(existing.bpffs, this.o.stateFile, (p) => removePodAttachment(existing!.bpffs, p));
+        existing = undefined;
+      }
+      const state = up({
+        strategy: this.o.strategy,
+        bpffs: this.o.bpffs,
+        restoreOn: this.o.restoreOn,
+        stateFile: this.o.stateFile,
+        maxAgeNs: BigInt(this.o.maxAgeMs) * 1_000_000n,
+        cleanup: this.o.cleanup ?? false,
+      });
+      this.#error = null;
+      return {
+        state,
+        adopted: existing !== undefined,
+        degraded: state.trackers.filter((t) => t.state === "unavailable").map((t) =>
+          `${t.program}: ${t.reason ?? "unavailable"}`
+        ),
+      };
+    } catch (e) {
+      this.#error = `datapath up failed: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
+    }
+  }
+
+  notReady(): string | null {
+    if (this.#error !== null) return this.#error;
+    const state = loadState(this.o.stateFile);
+    if (!state) return "datapath state missing";
+    const missing = this.#corePins(state.bpffs).filter((p) => !existsSync(p));
+    if (missing.length) return `datapath pins missing: ${missing.join(", ")}`;
+    return null;
+  }
+
+  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void {
+    attachPod({ stateFile: this.o.stateFile, ...o });
+  }
+
+  detach(id: string): boolean {
+    return detachPod(this.o.stateFile, id);
+  }
+
+  has(id: string): boolean {
+    return loadState(this.o.stateFile)?.pods.some((p) => p.id === id) ?? false;
+  }
+
+  missingPins(id: string): string[] {
+    const state = loadState(this.o.stateFile);
+    const pod = state?.pods.find((p) => p.id === id);
+    if (!state || !pod) return [id];
+    const pins = new PinLayout(state.bpffs);
+    const want = [pins.podSaver(id), ...(pod.mode.kind === "tcx" ? [pins.podLink(id)] : [])];
+    return want.filter((p) => !existsSync(p));
+  }
+
+  /** Stats for metrics; null when the datapath is not up. */
+  stats(): DatapathStats | null {
+    if (!loadState(this.o.stateFile)) return null;
+    return readStats(this.o.stateFile);
+  }
+
+  /** Removes everything (uninstall); a saver that cannot be detached is reported and unpinned. */
+  down(log: (msg: string) => void = () => {}): void {
+    const state = loadState(this.o.stateFile);
+    const bpffs = state?.bpffs ?? this.o.bpffs;
+    down(bpffs, this.o.stateFile, (p) => {
+      try {
+        removePodAttachment(bpffs, p);
+      } catch (e) {
+        // Removing the bpffs dir below drops its link pins, which detaches TCX links anyway.
+        log(`cannot detach ${p.id}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    this.#error = "datapath removed";
+  }
+}

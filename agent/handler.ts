@@ -1,0 +1,279 @@
+/**
+ * What the agent does for each CNI request the plugin forwards: decide the opt-in (the plugin's
+ * reading, else the Kubernetes API), apply the namespace policy, attach or detach the pod's saver
+ * through the datapath, and keep the attachment index. Every failure is a CNI error code; ADD
+ * leaves nothing behind when it fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { CniHandler } from "./handler.ts";
+ * const handler = new CniHandler({ datapath, index, policy, ready: () => null, log: console.log });
+ * const res = await handler.handle(request);
+ * ```
+ */
+import { ENABLED_ANNOTATION, ErrorCode } from "@tsn-proxy/cni";
+import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
+import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
+import type { PodLookup } from "./k8s.ts";
+import { maxPriorityFor, type Policy } from "./policy.ts";
+
+/** The datapath as the handler needs it (the real one wraps @tsn-proxy/bpf/datapath). */
+export interface DatapathPort {
+  /** Why pods cannot be attached right now, or null. */
+  notReady(): string | null;
+  /** Attaches a saver (idempotent for the same id, netns and ifname). */
+  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void;
+  /** Detaches a saver; false when the id was not attached. */
+  detach(id: string): boolean;
+  /** True when the datapath state lists the id. */
+  has(id: string): boolean;
+  /** Pins of the id's saver that are missing (empty: intact). */
+  missingPins(id: string): string[];
+}
+
+/** Counters the handler feeds. */
+export interface HandlerMetrics {
+  optInLookup(result: "opted-in" | "not-opted-in" | "not-found" | "error"): void;
+  attachments(n: number): void;
+}
+
+/** What the handler needs. */
+export interface HandlerDeps {
+  readonly datapath: DatapathPort;
+  readonly index: AttachmentIndex;
+  readonly policy: Policy;
+  /** The API fallback; undefined when disabled. */
+  readonly lookup?: PodLookup;
+  /** Why the node is not ready (STATUS), or null. */
+  readonly ready: () => string | null;
+  readonly log: (msg: string) => void;
+  readonly metrics?: HandlerMetrics;
+}
+
+/** A decided opt-in. */
+interface OptIn {
+  readonly optedIn: boolean;
+  readonly source: string;
+}
+
+function ok(extra: { attached?: boolean; detail?: string } = {}): AgentResponse {
+  return { v: 1, ok: true, ...extra };
+}
+
+function fail(code: number, msg: string, details = ""): AgentResponse {
+  return { v: 1, ok: false, code, msg, ...(details ? { details } : {}) };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function netnsExists(path: string): boolean {
+  if (!path) return false;
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Handles forwarded CNI requests. */
+export class CniHandler {
+  constructor(readonly deps: HandlerDeps) {}
+
+  /** Handles one request; never throws. */
+  async handle(req: AgentRequest): Promise<AgentResponse> {
+    try {
+      switch (req.command) {
+        case "ADD":
+          return await this.#add(req);
+        case "DEL":
+          return this.#del(req);
+        case "CHECK":
+          return await this.#check(req);
+        case "GC":
+          return this.#gc(req);
+        case "STATUS": {
+          const why = this.deps.ready();
+          return why === null ? ok() : fail(ErrorCode.PluginNotAvailable, "not ready", why);
+        }
+        default:
+          return fail(
+            ErrorCode.AgentProtocol,
+            `unknown command ${JSON.stringify((req as { command: unknown }).command)}`,
+          );
+      }
+    } catch (e) {
+      return fail(ErrorCode.Internal, `tsn-proxy agent failed on ${req.command}`, message(e));
+    } finally {
+      this.deps.metrics?.attachments(this.#count());
+    }
+  }
+
+  #count(): number {
+    try {
+      return this.deps.index.list().length;
+    } catch {
+      return 0;
+    }
+  }
+
+  async #decide(req: AgentRequest): Promise<OptIn> {
+    if (req.optIn === "yes") return { optedIn: true, source: req.optInSource };
+    if (req.optIn === "no") return { optedIn: false, source: req.optInSource };
+    const ns = req.args.K8S_POD_NAMESPACE, name = req.args.K8S_POD_NAME;
+    if (!this.deps.lookup) {
+      return { optedIn: false, source: "no annotations passed and the API lookup is disabled" };
+    }
+    if (!ns || !name) {
+      return { optedIn: false, source: "no annotations passed and no K8S_POD_NAMESPACE/NAME" };
+    }
+    try {
+      const annotations = await this.deps.lookup.annotations(ns, name);
+      if (annotations === null) {
+        this.deps.metrics?.optInLookup("not-found");
+        return { optedIn: false, source: `pod ${ns}/${name} not found in the API` };
+      }
+      const yes = annotations[ENABLED_ANNOTATION] === "true";
+      this.deps.metrics?.optInLookup(yes ? "opted-in" : "not-opted-in");
+      return { optedIn: yes, source: `API annotation ${ENABLED_ANNOTATION} of ${ns}/${name}` };
+    } catch (e) {
+      // Fail open: a pod that did not opt in must never be blocked by an API outage.
+      this.deps.metrics?.optInLookup("error");
+      this.deps.log(`opt-in lookup of ${ns}/${name} failed (${message(e)}); not attaching`);
+      return { optedIn: false, source: `API lookup failed: ${message(e)}` };
+    }
+  }
+
+  async #add(req: AgentRequest): Promise<AgentResponse> {
+    const decision = await this.#decide(req);
+    if (!decision.optedIn) return ok({ attached: false, detail: decision.source });
+    const why = this.deps.datapath.notReady();
+    if (why !== null) {
+      return fail(ErrorCode.TryAgainLater, "tsn-proxy datapath is not ready on this node", why);
+    }
+    const { datapath, index } = this.deps;
+    const id = attachmentId(req.network, req.containerId, req.ifname);
+    const known = index.get(id);
+    if (known?.status === "attached" && known.netns === req.netns && datapath.has(id)) {
+      return ok({ attached: true, detail: `already attached as ${id}` });
+    }
+    const namespace = req.args.K8S_POD_NAMESPACE;
+    const podName = req.args.K8S_POD_NAME;
+    const maxPriority = maxPriorityFor(this.deps.policy, namespace);
+    const record: AttachmentRecord = {
+      id,
+      network: req.network,
+      containerId: req.containerId,
+      ifname: req.ifname,
+      netns: req.netns,
+      ...(namespace ? { podNamespace: namespace } : {}),
+      ...(podName ? { podName } : {}),
+      maxPriority,
+      optInSource: decision.source,
+      status: "pending",
+      since: new Date().toISOString(),
+    };
+    index.put(record);
+    try {
+      datapath.attach({
+        id,
+        netns: req.netns,
+        ifname: req.ifname,
+        ...(maxPriority === null ? {} : { maxPriority }),
+      });
+    } catch (e) {
+      // attachPod rolled its own steps back; drop the record unless an older attach stands.
+      if (!datapath.has(id)) index.remove(id);
+      return fail(
+        ErrorCode.AgentFailure,
+        `cannot attach the tsn-proxy saver to ${req.ifname}`,
+        message(e),
+      );
+    }
+    try {
+      index.put({ ...record, status: "attached" });
+    } catch (e) {
+      datapath.detach(id);
+      index.remove(id);
+      return fail(ErrorCode.AgentFailure, "cannot record the attachment", message(e));
+    }
+    this.deps.log(
+      `attached ${id} (${podName ? `${namespace}/${podName}` : req.containerId}, ` +
+        `max priority ${maxPriority ?? "unlimited"}, ${decision.source})`,
+    );
+    return ok({ attached: true, detail: id });
+  }
+
+  #del(req: AgentRequest): AgentResponse {
+    const id = attachmentId(req.network, req.containerId, req.ifname);
+    return this.#remove(id) ? ok({ detail: `detached ${id}` }) : ok({ detail: "nothing attached" });
+  }
+
+  /** Detaches and forgets an id; true when there was something. Throws on kernel errors. */
+  #remove(id: string): boolean {
+    const { datapath, index } = this.deps;
+    const had = datapath.has(id) ? datapath.detach(id) : false;
+    const recorded = index.remove(id);
+    if (had || recorded) this.deps.log(`detached ${id}`);
+    return had || recorded;
+  }
+
+  async #check(req: AgentRequest): Promise<AgentResponse> {
+    const id = attachmentId(req.network, req.containerId, req.ifname);
+    const rec = this.deps.index.get(id);
+    const decision = req.optIn === "unknown" && rec
+      ? { optedIn: true, source: rec.optInSource }
+      : await this.#decide(req);
+    if (!decision.optedIn) return ok({ attached: false });
+    if (!this.deps.datapath.has(id)) {
+      return fail(
+        ErrorCode.AttachmentMissing,
+        "tsn-proxy saver missing",
+        `the pod opted in (${decision.source}) but ${id} is not attached`,
+      );
+    }
+    const missing = this.deps.datapath.missingPins(id);
+    if (missing.length) {
+      return fail(
+        ErrorCode.AttachmentMissing,
+        "tsn-proxy saver damaged",
+        `missing ${missing.join(", ")}`,
+      );
+    }
+    return ok({ attached: true });
+  }
+
+  #gc(req: AgentRequest): AgentResponse {
+    const valid = new Set(
+      (req.validAttachments ?? []).map((a) => attachmentId(req.network, a.containerID, a.ifname)),
+    );
+    const stale = this.deps.index.list().filter((r) =>
+      r.network === req.network && !valid.has(r.id)
+    );
+    for (const r of stale) this.#remove(r.id);
+    return ok({ detail: `removed ${stale.length} stale attachment(s)` });
+  }
+
+  /**
+   * Removes attachments whose netns is gone (a DEL the agent missed while it was down) and
+   * pending records whose attach never completed. Returns how many it removed.
+   */
+  sweep(): number {
+    let removed = 0;
+    for (const r of this.deps.index.list()) {
+      const gone = !netnsExists(r.netns);
+      const unfinished = r.status === "pending" && !this.deps.datapath.has(r.id);
+      if (!gone && !unfinished) continue;
+      try {
+        this.#remove(r.id);
+        removed++;
+      } catch (e) {
+        this.deps.log(`sweep: cannot remove ${r.id}: ${message(e)}`);
+      }
+    }
+    this.deps.metrics?.attachments(this.#count());
+    return removed;
+  }
+}

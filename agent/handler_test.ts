@@ -1,0 +1,179 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
+import { attachmentId, AttachmentIndex } from "./attachments.ts";
+import { CniHandler, type DatapathPort } from "./handler.ts";
+import type { PodLookup } from "./k8s.ts";
+import { parsePolicy } from "./policy.ts";
+
+class FakeDatapath implements DatapathPort {
+  pods = new Map<string, { netns: string; ifname: string; maxPriority?: number }>();
+  notReadyReason: string | null = null;
+  failAttach: string | null = null;
+  notReady() {
+    return this.notReadyReason;
+  }
+  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }) {
+    if (this.failAttach) throw new Error(this.failAttach);
+    const { id, ...rest } = o;
+    this.pods.set(id, rest);
+  }
+  detach(id: string) {
+    return this.pods.delete(id);
+  }
+  has(id: string) {
+    return this.pods.has(id);
+  }
+  missingPins(_id: string) {
+    return [];
+  }
+}
+
+async function setup(lookup?: PodLookup) {
+  const dir = await Deno.makeTempDir({ prefix: "tsn-handler-" });
+  const netns = `${dir}/netns-a`;
+  await Deno.writeTextFile(netns, ""); // stands for a live netns path
+  const dp = new FakeDatapath();
+  const index = new AttachmentIndex(`${dir}/attachments.json`);
+  const logs: string[] = [];
+  const handler = new CniHandler({
+    datapath: dp,
+    index,
+    policy: parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5, free: "unlimited" } }),
+    ...(lookup ? { lookup } : {}),
+    ready: () => dp.notReadyReason,
+    log: (m) => logs.push(m),
+  });
+  const req = (o: Partial<AgentRequest>): AgentRequest => ({
+    v: 1,
+    command: "ADD",
+    network: "k8s",
+    cniVersion: "1.0.0",
+    containerId: "c1",
+    netns,
+    ifname: "eth0",
+    args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "talker" },
+    optIn: "yes",
+    optInSource: "annotation",
+    ...o,
+  });
+  return {
+    dp,
+    index,
+    handler,
+    req,
+    netns,
+    logs,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function code(r: AgentResponse): number {
+  return r.ok ? 0 : r.code;
+}
+
+Deno.test("CniHandler ADD attaches an opted-in pod with its namespace's clamp", async () => {
+  await using t = await setup();
+  const res = await t.handler.handle(t.req({}));
+  ok(res.ok && res.attached);
+  const id = attachmentId("k8s", "c1", "eth0");
+  deepEqual(t.dp.pods.get(id), { netns: t.netns, ifname: "eth0", maxPriority: 5 });
+  equal(t.index.get(id)?.status, "attached");
+  await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
+  equal(t.dp.pods.get(attachmentId("k8s", "c2", "eth0"))?.maxPriority, undefined, "unlimited");
+  await t.handler.handle(t.req({ containerId: "c3", args: {} }));
+  equal(t.dp.pods.get(attachmentId("k8s", "c3", "eth0"))?.maxPriority, 0, "default");
+  const again = await t.handler.handle(t.req({}));
+  ok(again.ok && again.attached, "ADD is idempotent");
+  equal(t.dp.pods.size, 3);
+});
+
+Deno.test("CniHandler ADD leaves a pod that did not opt in alone", async () => {
+  await using t = await setup();
+  const res = await t.handler.handle(t.req({ optIn: "no" }));
+  ok(res.ok && res.attached === false);
+  equal(t.dp.pods.size, 0);
+  deepEqual(t.index.list(), []);
+});
+
+Deno.test("CniHandler ADD with unknown opt-in asks the API, and fails open when it cannot", async () => {
+  const pods: Record<string, Record<string, string> | null> = {
+    "cell/talker": { "tsn-proxy.io/enabled": "true" },
+    "cell/plain": {},
+  };
+  let broken = false;
+  const lookup: PodLookup = {
+    annotations: (ns, name) =>
+      broken
+        ? Promise.reject(new Error("API down"))
+        : Promise.resolve(pods[`${ns}/${name}`] ?? null),
+  };
+  await using t = await setup(lookup);
+  ok((await t.handler.handle(t.req({ optIn: "unknown" }))).ok);
+  equal(t.dp.pods.size, 1);
+  const plain = await t.handler.handle(
+    t.req({
+      optIn: "unknown",
+      containerId: "c2",
+      args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "plain" },
+    }),
+  );
+  ok(plain.ok && plain.attached === false);
+  broken = true;
+  const down = await t.handler.handle(t.req({ optIn: "unknown", containerId: "c3" }));
+  ok(down.ok && down.attached === false, "an API outage must not block pods");
+  ok(t.logs.some((l) => l.includes("API down")));
+  equal(t.dp.pods.size, 1);
+});
+
+Deno.test("CniHandler ADD fails with 11 while the datapath is not ready, 102 when attach fails", async () => {
+  await using t = await setup();
+  t.dp.notReadyReason = "datapath up failed: no nic0";
+  equal(code(await t.handler.handle(t.req({}))), 11);
+  t.dp.notReadyReason = null;
+  t.dp.failAttach = "ENODEV";
+  const res = await t.handler.handle(t.req({}));
+  equal(code(res), 102);
+  ok(!res.ok && res.details?.includes("ENODEV"));
+  deepEqual(t.index.list(), [], "no record left after a failed ADD");
+});
+
+Deno.test("CniHandler DEL detaches and is idempotent; CHECK reports a missing saver", async () => {
+  await using t = await setup();
+  await t.handler.handle(t.req({}));
+  equal(code(await t.handler.handle(t.req({ command: "CHECK", optIn: "unknown" }))), 0);
+  t.dp.pods.clear(); // something removed the saver behind the agent's back
+  equal(code(await t.handler.handle(t.req({ command: "CHECK", optIn: "unknown" }))), 101);
+  equal(code(await t.handler.handle(t.req({ command: "CHECK", optIn: "no" }))), 0);
+  await t.handler.handle(t.req({}));
+  equal(code(await t.handler.handle(t.req({ command: "DEL" }))), 0);
+  equal(t.dp.pods.size, 0);
+  deepEqual(t.index.list(), []);
+  equal(code(await t.handler.handle(t.req({ command: "DEL", netns: "" }))), 0);
+});
+
+Deno.test("CniHandler GC removes only this network's attachments that are not valid", async () => {
+  await using t = await setup();
+  for (const c of ["c1", "c2"]) await t.handler.handle(t.req({ containerId: c }));
+  await t.handler.handle(t.req({ containerId: "c3", network: "tsn-net" }));
+  const res = await t.handler.handle(
+    t.req({ command: "GC", validAttachments: [{ containerID: "c2", ifname: "eth0" }] }),
+  );
+  ok(res.ok);
+  deepEqual(
+    [...t.dp.pods.keys()].sort(),
+    [attachmentId("k8s", "c2", "eth0"), attachmentId("tsn-net", "c3", "eth0")].sort(),
+  );
+});
+
+Deno.test("CniHandler sweep removes attachments whose netns is gone; STATUS follows readiness", async () => {
+  await using t = await setup();
+  await t.handler.handle(t.req({}));
+  await t.handler.handle(t.req({ containerId: "c2", netns: "/run/netns/tsn-gone-for-sure" }));
+  equal(t.handler.sweep(), 1);
+  deepEqual([...t.dp.pods.keys()], [attachmentId("k8s", "c1", "eth0")]);
+  equal(code(await t.handler.handle(t.req({ command: "STATUS" }))), 0);
+  t.dp.notReadyReason = "conf entry missing";
+  equal(code(await t.handler.handle(t.req({ command: "STATUS" }))), 50);
+});

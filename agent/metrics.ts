@@ -1,0 +1,238 @@
+/**
+ * The agent's Prometheus metrics (prom-client) and its small HTTP server: `/metrics`, `/readyz`
+ * (200 once the datapath is loaded and the conf entry is in place, else 503 with the reason) and
+ * `/healthz` (the process answers).
+ *
+ * | metric                                      | kind      | labels           |
+ * | ------------------------------------------- | --------- | ---------------- |
+ * | tsnproxy_cni_requests_total                 | counter   | command, result  |
+ * | tsnproxy_cni_request_duration_seconds       | histogram | command          |
+ * | tsnproxy_attachments                        | gauge     |                  |
+ * | tsnproxy_optin_lookups_total                | counter   | result           |
+ * | tsnproxy_reconciler_rewrites_total          | counter   | reason           |
+ * | tsnproxy_reconciler_conflicts_total         | counter   | file             |
+ * | tsnproxy_reconciler_errors_total            | counter   |                  |
+ * | tsnproxy_install_steps_total                | counter   | step, result     |
+ * | tsnproxy_ready                              | gauge     |                  |
+ * | tsnproxy_datapath_packets_total             | counter   | counter (BPF)    |
+ * | tsnproxy_priority_clamped_packets_total     | counter   |                  |
+ * | tsnproxy_datapath_records                   | gauge     |                  |
+ * | tsnproxy_datapath_tracker_attached          | gauge     | program          |
+ *
+ * @example
+ * ```ts ignore
+ * import { AgentMetrics, serveMetrics } from "./metrics.ts";
+ * const m = new AgentMetrics(() => readStats(stateFile));
+ * const server = serveMetrics("127.0.0.1:9402", m, () => null);
+ * ```
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
+import type { HandlerMetrics } from "./handler.ts";
+import type { ReconcilerMetrics } from "./reconciler.ts";
+
+/** Converts a BPF counter name (camelCase) to a label value (snake_case). */
+export function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Every metric of the agent, in its own registry. */
+export class AgentMetrics {
+  readonly registry: Registry = new Registry();
+  readonly cniRequests: Counter<"command" | "result">;
+  readonly cniDuration: Histogram<"command">;
+  readonly attachments: Gauge;
+  readonly optInLookups: Counter<"result">;
+  readonly rewrites: Counter<"reason">;
+  readonly conflicts: Counter<"file">;
+  readonly reconcileErrors: Counter;
+  readonly installSteps: Counter<"step" | "result">;
+  readonly ready: Gauge;
+
+  /** @param stats reads the datapath on each scrape; null when it is not up. */
+  constructor(stats: () => DatapathStats | null) {
+    const registers = [this.registry];
+    this.cniRequests = new Counter({
+      name: "tsnproxy_cni_requests_total",
+      help: "CNI requests the agent handled, by command and result (ok or the CNI error code)",
+      labelNames: ["command", "result"],
+      registers,
+    });
+    this.cniDuration = new Histogram({
+      name: "tsnproxy_cni_request_duration_seconds",
+      help: "Time the agent took per CNI request",
+      labelNames: ["command"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.attachments = new Gauge({
+      name: "tsnproxy_attachments",
+      help: "Pod interfaces with a tsn-proxy saver",
+      registers,
+    });
+    this.optInLookups = new Counter({
+      name: "tsnproxy_optin_lookups_total",
+      help: "Opt-in lookups through the Kubernetes API (runtime passed no annotations)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.rewrites = new Counter({
+      name: "tsnproxy_reconciler_rewrites_total",
+      help: "Writes of CNI config files by the reconciler, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.conflicts = new Counter({
+      name: "tsnproxy_reconciler_conflicts_total",
+      help: "Times another component removed the tsn-proxy entry after the agent wrote it",
+      labelNames: ["file"],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: "tsnproxy_reconciler_errors_total",
+      help: "Reconciler passes that failed",
+      registers,
+    });
+    this.installSteps = new Counter({
+      name: "tsnproxy_install_steps_total",
+      help: "Node install steps (datapath, plugin, socket, conf), by result",
+      labelNames: ["step", "result"],
+      registers,
+    });
+    this.ready = new Gauge({
+      name: "tsnproxy_ready",
+      help: "1 when the datapath is loaded and the conf entry is in place",
+      registers,
+    });
+    let snapshot: DatapathStats | null = null;
+    let takenAt = 0;
+    // One readStats per scrape, shared by the collectors below.
+    const read = () => {
+      if (Date.now() - takenAt > 500) {
+        try {
+          snapshot = stats();
+        } catch {
+          snapshot = null;
+        }
+        takenAt = Date.now();
+      }
+      return snapshot;
+    };
+    new Counter({
+      name: "tsnproxy_datapath_packets_total",
+      help: "BPF datapath counters (saved, restored, rejected_fingerprint, ...), summed over CPUs",
+      labelNames: ["counter"],
+      registers,
+      collect() {
+        this.reset();
+        const s = read();
+        if (!s) return;
+        for (const [k, v] of Object.entries(s.counters)) this.inc({ counter: snake(k) }, Number(v));
+      },
+    });
+    new Counter({
+      name: "tsnproxy_priority_clamped_packets_total",
+      help: "Packets whose priority the namespace policy clamped",
+      registers,
+      collect() {
+        this.reset();
+        const s = read();
+        if (s) this.inc(Number(s.counters.saveClamped));
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_records",
+      help: "Records in the datapath map right now",
+      registers,
+      collect() {
+        this.set(read()?.records ?? 0);
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_tracker_attached",
+      help: "1 when a strategy tracker is attached, 0 when the kernel refused it (degraded)",
+      labelNames: ["program"],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of read()?.state.trackers ?? []) {
+          this.set({ program: t.program }, t.state === "attached" ? 1 : 0);
+        }
+      },
+    });
+  }
+
+  /** Records one CNI request. */
+  observeRequest(command: string, result: string, seconds: number): void {
+    this.cniRequests.inc({ command, result });
+    this.cniDuration.observe({ command }, seconds);
+  }
+
+  /** The handler's view. */
+  get handler(): HandlerMetrics {
+    return {
+      optInLookup: (result) => this.optInLookups.inc({ result }),
+      attachments: (n) => this.attachments.set(n),
+    };
+  }
+
+  /** The reconciler's view. */
+  get reconciler(): ReconcilerMetrics {
+    return {
+      rewrite: (reason) => this.rewrites.inc({ reason }),
+      conflict: (file) => this.conflicts.inc({ file }),
+      error: () => this.reconcileErrors.inc(),
+    };
+  }
+}
+
+/** A running metrics server. */
+export interface MetricsServer {
+  close(): Promise<void>;
+}
+
+/** Serves /metrics, /readyz and /healthz on `host:port` or `unix:/path`. */
+export function serveMetrics(
+  address: string,
+  metrics: AgentMetrics,
+  notReady: () => string | null,
+): MetricsServer {
+  const handler = async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (path === "/metrics") {
+      metrics.ready.set(notReady() === null ? 1 : 0);
+      return new Response(await metrics.registry.metrics(), {
+        headers: { "content-type": metrics.registry.contentType },
+      });
+    }
+    if (path === "/readyz") {
+      const why = notReady();
+      return why === null
+        ? new Response("ok\n")
+        : new Response(`not ready: ${why}\n`, { status: 503 });
+    }
+    if (path === "/healthz") return new Response("ok\n");
+    return new Response("not found\n", { status: 404 });
+  };
+  const onListen = () => {};
+  let server: Deno.HttpServer;
+  if (address.startsWith("unix:")) {
+    const path = address.slice("unix:".length);
+    try {
+      Deno.removeSync(path);
+    } catch { /* none */ }
+    server = Deno.serve({ path, onListen }, handler);
+  } else {
+    const i = address.lastIndexOf(":");
+    const hostname = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
+    server = Deno.serve({ hostname, port: Number(address.slice(i + 1)), onListen }, handler);
+  }
+  return {
+    async close() {
+      await server.shutdown();
+      if (address.startsWith("unix:")) {
+        await Deno.remove(address.slice("unix:".length)).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The priority policy a cluster admin sets in the agent config: for each namespace the highest
+ * `SO_PRIORITY` its opted-in pods may carry onto the wire, and a default for every other
+ * namespace. The saver clamps a higher priority to the maximum and counts it (`saveClamped`).
+ *
+ * ```yaml
+ * policy:
+ *   defaultMaxPriority: 0      # a number, or "unlimited" (the default when policy is absent)
+ *   namespaces:
+ *     robot-cell-1: 5
+ *     tsn-system: unlimited
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { maxPriorityFor, parsePolicy } from "./policy.ts";
+ * const p = parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5 } });
+ * console.log(maxPriorityFor(p, "cell"), maxPriorityFor(p, "other")); // 5 0
+ * ```
+ */
+
+/** The largest clamp value (0xffffffff is the datapath's "no clamp"). */
+export const MAX_PRIORITY_LIMIT = 0xfffffffe;
+
+/** A namespace's maximum, or null for no clamp. */
+export type MaxPriority = number | null;
+
+/** The validated policy. */
+export interface Policy {
+  /** Namespaces not listed, and pods whose namespace is unknown. */
+  readonly defaultMaxPriority: MaxPriority;
+  /** Per-namespace maxima. */
+  readonly namespaces: Readonly<Record<string, MaxPriority>>;
+  /** False when the config had no policy section (the agent warns). */
+  readonly configured: boolean;
+}
+
+type Fail = (field: string, problem: string) => Error;
+
+const defaultFail: Fail = (field, problem) => new Error(`policy.${field}: ${problem}`);
+
+function maxValue(v: unknown, field: string, fail: Fail): MaxPriority {
+  if (v === "unlimited" || v === null) return null;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_PRIORITY_LIMIT) return v;
+  throw fail(
+    field,
+    `must be an integer in 0..${MAX_PRIORITY_LIMIT} or "unlimited", got ${JSON.stringify(v)}`,
+  );
+}
+
+/** Validates a policy section (undefined: no clamp anywhere). */
+export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
+  if (v === undefined || v === null) {
+    return { defaultMaxPriority: null, namespaces: {}, configured: false };
+  }
+  if (typeof v !== "object" || Array.isArray(v)) throw fail("(section)", "must be a mapping");
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== "defaultMaxPriority" && k !== "namespaces") {
+      throw fail(k, "unknown field (known: defaultMaxPriority, namespaces)");
+    }
+  }
+  const namespaces: Record<string, MaxPriority> = {};
+  const ns = o.namespaces ?? {};
+  if (typeof ns !== "object" || ns === null || Array.isArray(ns)) {
+    throw fail("namespaces", "must be a mapping of namespace to maximum priority");
+  }
+  for (const [name, max] of Object.entries(ns)) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+      throw fail(`namespaces.${name}`, "not a Kubernetes namespace name");
+    }
+    namespaces[name] = maxValue(max, `namespaces.${name}`, fail);
+  }
+  return {
+    defaultMaxPriority: o.defaultMaxPriority === undefined
+      ? null
+      : maxValue(o.defaultMaxPriority, "defaultMaxPriority", fail),
+    namespaces,
+    configured: true,
+  };
+}
+
+/** The maximum for a pod's namespace (undefined namespace: the default). */
+export function maxPriorityFor(policy: Policy, namespace: string | undefined): MaxPriority {
+  if (namespace !== undefined && Object.hasOwn(policy.namespaces, namespace)) {
+    return policy.namespaces[namespace] ?? null;
+  }
+  return policy.defaultMaxPriority;
+}

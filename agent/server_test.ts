@@ -1,0 +1,65 @@
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { type AgentRequest, callAgent } from "@tsn-proxy/cni/protocol";
+import { parseRequest, serveCni, socketInUse } from "./server.ts";
+
+const req: AgentRequest = {
+  v: 1,
+  command: "STATUS",
+  network: "k8s",
+  cniVersion: "1.1.0",
+  containerId: "",
+  netns: "",
+  ifname: "",
+  args: {},
+  optIn: "unknown",
+  optInSource: "",
+};
+
+Deno.test("serveCni() answers requests on a 0600 socket and removes it on close", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsn-srv-" });
+  const path = `${dir}/run/cni.sock`;
+  const seen: AgentRequest[] = [];
+  const server = await serveCni(path, (r) => {
+    seen.push(r);
+    return Promise.resolve({ v: 1, ok: true, detail: r.command });
+  });
+  try {
+    equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const res = await callAgent(path, { ...req, command: "DEL", containerId: "c1" }, 2000);
+    deepEqual(res, { v: 1, ok: true, detail: "DEL" });
+    equal(seen[0]?.containerId, "c1");
+    ok(await socketInUse(path));
+    await rejects(
+      serveCni(path, () => Promise.resolve({ v: 1, ok: true })),
+      /another tsn-proxy agent/,
+    );
+  } finally {
+    await server.close();
+  }
+  ok(!(await socketInUse(path)));
+  await rejects(Deno.stat(path), Deno.errors.NotFound);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("serveCni() replaces a stale socket file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsn-srv-" });
+  const path = `${dir}/cni.sock`;
+  const stale = Deno.listen({ transport: "unix", path });
+  stale.close(); // leaves the file, nobody listening (an agent that was killed)
+  const server = await serveCni(path, () => Promise.resolve({ v: 1, ok: true }));
+  try {
+    ok((await callAgent(path, req, 2000)).ok);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseRequest() turns malformed requests into error answers", () => {
+  const bad = parseRequest('{"v":1,"command":"UP"}');
+  ok("ok" in bad && !bad.ok && bad.code === 100);
+  const notJson = parseRequest("{");
+  ok("ok" in notJson && !notJson.ok && notJson.code === 6);
+  const good = parseRequest(JSON.stringify(req));
+  ok("command" in good && good.command === "STATUS");
+});

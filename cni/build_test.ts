@@ -1,0 +1,93 @@
+/**
+ * The built plugin, as a runtime finds it: a lone directory (copied away from the repository),
+ * run under `env -i` with only the CNI variables.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { buildPlugin, PLUGIN_FILES } from "./build.ts";
+import { readLine } from "./protocol.ts";
+
+async function run(
+  launcher: string,
+  env: Record<string, string>,
+  stdin: string,
+): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  const t0 = performance.now();
+  const child = new Deno.Command("/usr/bin/env", {
+    args: ["-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), launcher],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: "/",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(stdin));
+  await w.close();
+  const out = await child.output();
+  const d = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: d.decode(out.stdout),
+    stderr: d.decode(out.stderr),
+    ms: performance.now() - t0,
+  };
+}
+
+Deno.test("the built plugin runs from a lone directory under env -i", async () => {
+  const build = await Deno.makeTempDir({ prefix: "tsn-build-" });
+  const lone = await Deno.makeTempDir({ prefix: "tsn-lone-" });
+  try {
+    await buildPlugin(build);
+    await new Deno.Command("/bin/cp", { args: ["-a", `${build}/.`, lone] }).output();
+    const launcher = join(lone, PLUGIN_FILES.launcher);
+
+    // An agent on a socket: the ADD must cross Deno, the bundle and the socket.
+    const sock = join(lone, "agent.sock");
+    const listener = Deno.listen({ transport: "unix", path: sock });
+    const seen: string[] = [];
+    const serving = (async () => {
+      for await (const conn of listener) {
+        seen.push(await readLine(conn));
+        await conn.write(new TextEncoder().encode('{"v":1,"ok":true,"attached":true}\n'));
+        conn.close();
+      }
+    })().catch(() => {});
+
+    const prev = { cniVersion: "0.4.0", ips: [{ version: "4", address: "10.244.1.9/24" }] };
+    const conf = JSON.stringify({
+      cniVersion: "0.4.0",
+      name: "k8s",
+      type: "tsn-proxy",
+      socketPath: sock,
+      prevResult: prev,
+    });
+    const add = await run(launcher, {
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/run/netns/none",
+      CNI_IFNAME: "eth0",
+      CNI_PATH: lone,
+      CNI_ARGS: "TSN_PROXY_ENABLED=true",
+    }, conf);
+    listener.close();
+    await serving;
+    equal(add.code, 0, add.stderr + add.stdout);
+    deepEqual(JSON.parse(add.stdout), prev);
+    equal(JSON.parse(seen[0] ?? "{}").command, "ADD");
+
+    // VERSION is answered by the launcher: it works with the runtime binary gone.
+    await Deno.remove(join(lone, PLUGIN_FILES.deno));
+    const v = await run(launcher, { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
+    equal(v.code, 0, v.stderr);
+    deepEqual(JSON.parse(v.stdout), {
+      cniVersion: "1.0.0",
+      supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+    });
+    const v2 = await run(launcher, { CNI_COMMAND: "VERSION" }, '{"cniVersion":"9.9.9"}');
+    equal(JSON.parse(v2.stdout).cniVersion, "1.1.0");
+    ok(v.ms < 1000);
+  } finally {
+    await Deno.remove(build, { recursive: true });
+    await Deno.remove(lone, { recursive: true });
+  }
+});

@@ -1,0 +1,53 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { parseCniArgs, parseCniEnv, validIfname } from "./env.ts";
+import { CniError } from "./spec.ts";
+
+const base = {
+  CNI_COMMAND: "ADD",
+  CNI_CONTAINERID: "c0ffee",
+  CNI_NETNS: "/run/netns/x",
+  CNI_IFNAME: "eth0",
+  CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
+  CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p",
+};
+
+function code(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CniError) return e.code;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+Deno.test("parseCniEnv() reads a runtime's ADD environment", () => {
+  const env = parseCniEnv(base);
+  equal(env.command, "ADD");
+  deepEqual(env.path, ["/opt/cni/bin", "/usr/lib/cni"]);
+  deepEqual(env.args, { IgnoreUnknown: "1", K8S_POD_NAMESPACE: "ns", K8S_POD_NAME: "p" });
+});
+
+Deno.test("parseCniEnv() refuses a missing or bad variable with code 4", () => {
+  equal(code(() => parseCniEnv({ ...base, CNI_COMMAND: undefined })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_COMMAND: "UP" })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_CONTAINERID: "" })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_CONTAINERID: "-bad" })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_IFNAME: "a/b" })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_NETNS: "relative" })), 4);
+  equal(code(() => parseCniEnv({ ...base, CNI_ARGS: "novalue" })), 4);
+});
+
+Deno.test("parseCniEnv() lets DEL go without a netns and GC/STATUS without a container", () => {
+  equal(parseCniEnv({ ...base, CNI_COMMAND: "DEL", CNI_NETNS: "" }).netns, "");
+  equal(parseCniEnv({ CNI_COMMAND: "GC" }).containerId, "");
+  equal(parseCniEnv({ CNI_COMMAND: "STATUS", CNI_PATH: "/x" }).ifname, "");
+});
+
+Deno.test("parseCniArgs() keeps '=' inside values; validIfname() bounds names", () => {
+  deepEqual(parseCniArgs("A=b=c;;B="), { A: "b=c", B: "" });
+  throws(() => parseCniArgs("=x"), CniError);
+  equal(validIfname("eth0"), true);
+  equal(validIfname("a".repeat(16)), false);
+  equal(validIfname(".."), false);
+});

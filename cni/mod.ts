@@ -1,0 +1,48 @@
+/**
+ * @module
+ * tsn-proxy's chained CNI plugin (`type: "tsn-proxy"`): a thin front end that validates the
+ * runtime's input, passes `prevResult` through and hands the work to the node agent.
+ *
+ * @example
+ * ```ts
+ * import { localOptIn, parseNetConf } from "@tsn-proxy/cni";
+ * const conf = parseNetConf(
+ *   '{"cniVersion":"1.1.0","name":"k8s","type":"tsn-proxy","prevResult":{}}',
+ *   "ADD",
+ * );
+ * console.log(localOptIn(conf, { TSN_PROXY_ENABLED: "true" }).decision); // "yes"
+ * ```
+ */
+export {
+  ANNOTATIONS_CAPABILITY,
+  type Attachment,
+  DEFAULT_AGENT_TIMEOUT_MS,
+  DEFAULT_SOCKET_PATH,
+  ENABLED_ANNOTATION,
+  ENABLED_ARG,
+  type LocalOptIn,
+  localOptIn,
+  type NetConf,
+  type OptInMode,
+  parseNetConf,
+} from "./config.ts";
+export { type CniCommand, type CniEnv, parseCniArgs, parseCniEnv, validIfname } from "./env.ts";
+export {
+  type AgentCommand,
+  type AgentRequest,
+  type AgentResponse,
+  AgentUnavailableError,
+  callAgent,
+  PROTOCOL_VERSION,
+} from "./protocol.ts";
+export { passThrough } from "./result.ts";
+export { type PluginIO, type PluginOutcome, runPlugin } from "./plugin.ts";
+export {
+  CNI_VERSION,
+  CniError,
+  compareVersions,
+  ErrorCode,
+  PLUGIN_TYPE,
+  SUPPORTED_VERSIONS,
+  versionInfo,
+} from "./spec.ts";
