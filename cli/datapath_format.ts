@@ -15,7 +15,7 @@ export function formatStats(s: DatapathStats): string {
     `strategy      ${s.state.strategy} (key mode ${s.config.keyMode}, max age ${
       Number(s.config.maxAgeNs) / 1e6
     } ms)`,
-    `records       ${s.records} / ${s.recordsMax}`,
+    `records       ${s.records} live, ${s.staleRecords} stale (refused), capacity ${s.recordsMax}`,
     `trackers      ${
       s.state.trackers.map((t) => `${t.program}: ${t.state}${t.reason ? ` (${t.reason})` : ""}`)
         .join("; ") || "none"

@@ -10,7 +10,7 @@
  * console.log(s.counters.restored, s.records);
  * ```
  */
-import { BpfMap, possibleCpus } from "../libbpf/mod.ts";
+import { BpfMap, monotonicNs, possibleCpus } from "../libbpf/mod.ts";
 import { STORES as STORE_OF } from "./core.ts";
 import {
   MAPS,
@@ -32,8 +32,13 @@ export interface DatapathStats {
   readonly config: TsnConfig;
   /** Counters summed over every CPU. */
   readonly counters: TsnCounters;
-  /** Records in the map right now. */
+  /** Records that a restorer could still apply (younger than the age bound). */
   readonly records: number;
+  /**
+   * Records past the age bound: their packets never reached a restorer (delivered on the node,
+   * dropped). Every restorer refuses them; the slot store overwrites them in time.
+   */
+  readonly staleRecords: number;
   /** The map's capacity. */
   readonly recordsMax: number;
   /** Pins that the state names but bpffs no longer has (something removed them). */
@@ -113,14 +118,18 @@ export function readStats(stateFile: string): DatapathStats {
   using records = BpfMap.fromPinned(pins.records);
   using slots = BpfMap.fromPinned(pins.slots);
   const zero = new Uint8Array(4);
+  const held = listRecords(STORE_OF[state.store], records, slots);
+  const now = monotonicNs();
+  const live = held.filter((h) => now - h.record.savedNs <= BigInt(state.maxAgeNs)).length;
   return {
     state,
+    records: live,
+    staleRecords: held.length - live,
     config: TsnConfig.decode(
       config.lookup(zero) ?? new Uint8Array(MAPS.rodata.valueSize),
       VARIABLES.tsnCfg.offset,
     ),
     counters: sumCounters(counters.lookupPerCpu(zero) ?? []),
-    records: listRecords(STORE_OF[state.store], records, slots).length,
     recordsMax: state.store === "lru" ? records.maxEntries : slots.maxEntries * possibleCpus(),
     missingPins: expected.filter((p) => !exists(p)),
   };

@@ -106,6 +106,7 @@ export const LIBC_SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   gettid: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**

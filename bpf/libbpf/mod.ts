@@ -67,3 +67,4 @@ export {
 export { currentNetnsInode, netnsPath, type NotPromise, withNetns } from "./netns.ts";
 export { ifindex, ifname } from "./iface.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
+export { monotonicNs } from "./clock.ts";
