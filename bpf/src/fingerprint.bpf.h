@@ -14,6 +14,8 @@
 #pragma once
 
 #define TSN_TAIL_MAX 16
+/* Largest packet whose windows are read directly (a mask the verifier can bound). */
+#define TSN_DIRECT_MAX 0x3fff
 #define ETH_HLEN_ 14
 #define ETH_P_IP_ 0x0800
 #define ETH_P_IPV6_ 0x86DD
@@ -32,22 +34,51 @@ static __always_inline __u64 tsn_mix(__u64 h, __u64 v)
 	return h ^ (h >> 31);
 }
 
-/* Hashes the two windows of the packet; returns -1 when the packet is too short for them. */
-static __always_inline int tsn_fingerprint(struct __sk_buff *skb, __u32 len, struct tsn_windows w,
-					   __u64 *out)
+/* Keeps the last `keep` (0..8) bytes of a little-endian u64 loaded from packet memory. */
+static __always_inline __u64 tsn_keep_last(__u64 v, __u32 keep)
 {
-	__u64 tail[2] = { 0, 0 };
+	if (keep >= 8)
+		return v;
+	if (!keep)
+		return 0;
+	return v & (~0ULL << (8 * (8 - keep)));
+}
+
+/*
+ * Hashes the two windows of the packet; returns -1 when the packet is too short for them. The
+ * tail window is the last 16 bytes with all but the last tail_len zeroed. Where the bytes sit in
+ * the linear head (small packets: nearly always) they are read directly; otherwise (GSO, paged
+ * data) through bpf_skb_load_bytes(), which yields the same bytes.
+ */
+static __always_inline int tsn_fingerprint(struct __sk_buff *skb, void *data, void *data_end,
+					   __u32 len, struct tsn_windows w, __u64 *out)
+{
+	__u64 tail[2];
 	__u32 anchor = 0;
 	__u32 n = w.tail_len;
+	void *p;
 
-	if (n > TSN_TAIL_MAX || n > len || w.anchor_end > len ||
+	if (len < TSN_TAIL_MAX || n > TSN_TAIL_MAX || w.anchor_end > len ||
 	    (w.anchor_end && w.anchor_end < 4))
 		return -1;
-	/* (n - 1) & 15 + 1 keeps the size provably in 1..16 for the verifier. */
-	if (n && bpf_skb_load_bytes(skb, len - n, tail, ((n - 1) & (TSN_TAIL_MAX - 1)) + 1))
+	/*
+	 * The verifier learns a packet range only for offsets it can bound well below 64 KiB, hence
+	 * the mask; it changes nothing for len <= TSN_DIRECT_MAX, and longer packets take the helper.
+	 */
+	p = data + ((len - TSN_TAIL_MAX) & TSN_DIRECT_MAX);
+	if (len <= TSN_DIRECT_MAX && p + TSN_TAIL_MAX <= data_end)
+		__builtin_memcpy(tail, p, TSN_TAIL_MAX);
+	else if (bpf_skb_load_bytes(skb, len - TSN_TAIL_MAX, tail, TSN_TAIL_MAX))
 		return -1;
-	if (w.anchor_end && bpf_skb_load_bytes(skb, len - w.anchor_end, &anchor, 4))
-		return -1;
+	if (w.anchor_end) {
+		p = data + ((len - w.anchor_end) & TSN_DIRECT_MAX);
+		if (len <= TSN_DIRECT_MAX && p + 4 <= data_end)
+			__builtin_memcpy(&anchor, p, 4);
+		else if (bpf_skb_load_bytes(skb, len - w.anchor_end, &anchor, 4))
+			return -1;
+	}
+	tail[0] = tsn_keep_last(tail[0], n > 8 ? n - 8 : 0);
+	tail[1] = tsn_keep_last(tail[1], n);
 	*out = tsn_mix(tsn_mix(tsn_mix(0x74736e2d70726f78ULL, tail[0]), tail[1]),
 		       (__u64)anchor | (__u64)n << 32 | (__u64)w.anchor_end << 40);
 	return 0;

@@ -27,6 +27,7 @@ int tsn_restorer(struct __sk_buff *skb)
 	__u8 tstamp_type = skb->tstamp_type;
 	__u32 len = skb->len;
 	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w;
 	struct tsn_record rec;
 	__u64 fingerprint;
@@ -45,7 +46,7 @@ int tsn_restorer(struct __sk_buff *skb)
 	}
 	w.tail_len = rec.tail_len;
 	w.anchor_end = rec.anchor_end;
-	if (tsn_fingerprint(skb, len, w, &fingerprint) || fingerprint != rec.fingerprint) {
+	if (tsn_fingerprint(skb, data, data_end, len, w, &fingerprint) || fingerprint != rec.fingerprint) {
 		TSN_COUNT(rejected_fingerprint);
 		return TC_ACT_UNSPEC;
 	}

@@ -26,7 +26,7 @@ int tsn_saver(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	if (tsn_pick_windows(data, data_end, len, &w) ||
-	    tsn_fingerprint(skb, len, w, &rec.fingerprint)) {
+	    tsn_fingerprint(skb, data, data_end, len, w, &rec.fingerprint)) {
 		TSN_COUNT(save_unfingerprinted);
 		return TC_ACT_UNSPEC;
 	}

@@ -42,13 +42,22 @@ static __always_inline int tsn_store_put(__u64 key, struct tsn_record *rec)
 	return 0;
 }
 
-/* Copies out the record under `key` from one slot and, when `consume`, claims it. */
+/*
+ * Copies out the record under `key` from one slot and, when `consume`, claims it. On this CPU's
+ * own table nothing can interleave (see above), so a plain store empties the slot; another CPU's
+ * slot is claimed with cmpxchg, which fails if its writer moved on while the record was copied.
+ */
 static __always_inline int tsn_slot_read(struct tsn_slot *slot, __u64 key, struct tsn_record *out,
-					 bool consume)
+					 bool consume, bool own)
 {
 	if (!slot || slot->key != key)
 		return -1;
 	*out = slot->rec;
+	if (own) {
+		if (consume)
+			slot->key = 0;
+		return 0;
+	}
 	if (consume)
 		return __sync_val_compare_and_swap(&slot->key, key, 0) == key ? 0 : -1;
 	return slot->key == key ? 0 : -1;
@@ -63,7 +72,7 @@ static __always_inline int tsn_slots_find(__u64 key, struct tsn_record *out, boo
 	__u32 idx = tsn_slot_index(key);
 	__u32 self = bpf_get_smp_processor_id();
 
-	if (!tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume))
+	if (!tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume, true))
 		return 0;
 	for (__u32 cpu = 0; cpu < TSN_MAX_CPUS; cpu++) {
 		if (cpu >= tsn_cfg.nr_cpus)
@@ -71,7 +80,7 @@ static __always_inline int tsn_slots_find(__u64 key, struct tsn_record *out, boo
 		if (cpu == self)
 			continue;
 		if (!tsn_slot_read(bpf_map_lookup_percpu_elem(&tsn_slots, &idx, cpu), key, out,
-				   consume))
+				   consume, false))
 			return 1;
 	}
 	return -1;

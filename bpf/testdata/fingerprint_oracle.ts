@@ -45,8 +45,9 @@ export function expectedWindows(frame: Uint8Array): Windows | undefined {
 
 /** The fingerprint of `frame` over `w`, as tsn_fingerprint() computes it. */
 export function fingerprint(frame: Uint8Array, w: Windows): bigint {
-  const tail = new Uint8Array(16);
-  tail.set(frame.subarray(frame.length - w.tailLen));
+  // The last 16 bytes of the packet, all but the last tailLen of them zeroed.
+  const tail = frame.slice(frame.length - 16);
+  tail.fill(0, 0, 16 - w.tailLen);
   const t = new DataView(tail.buffer);
   const anchor = w.anchorEnd
     ? BigInt(
