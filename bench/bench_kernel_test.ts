@@ -1,0 +1,99 @@
+/**
+ * The benchmark as a smoke test (root): `--quick` on the whole matrix of the host kernel must give
+ * every cell data, no wrong metadata for any strategy, and a report whose files exist and parse.
+ * No timing thresholds: the numbers are the benchmark's business, not the test's. Also checks the
+ * bpf_stats decoding against bpftool.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { BpfObject } from "@tsn-proxy/bpf/libbpf";
+import { BIN, exec, requireKernelTests } from "@tsn-proxy/e2e";
+import { buildBenchObjects } from "./bpf/build.ts";
+import { skbCtx, udpFrame } from "./frames.ts";
+import { DATAPATHS, NONE, TRAFFIC } from "./matrix.ts";
+import { runStatsOfFd, StatsSession } from "./progstats.ts";
+import { REPORT_FILES, wrongByStrategy } from "./report.ts";
+import { checkSvg } from "./svg.ts";
+import type { BenchResults } from "./types.ts";
+
+requireKernelTests();
+
+Deno.test("bpf_stats run_cnt/run_time_ns decode like bpftool's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsn-bench-test-" });
+  try {
+    const objs = await buildBenchObjects(dir);
+    using obj = BpfObject.open(objs.empty);
+    obj.load();
+    const prog = obj.program("bench_empty");
+    using _stats = StatsSession.enable();
+    const before = runStatsOfFd(prog.fd);
+    prog.testRun({ data: udpFrame(64), ctx: skbCtx(5), repeat: 1000 });
+    const after = runStatsOfFd(prog.fd);
+    equal(after.runCnt - before.runCnt, 1000n);
+    ok(after.runTimeNs > before.runTimeNs);
+    const shown = JSON.parse(
+      (await exec([BIN.bpftool, "-j", "prog", "show", "id", String(after.id)])).stdout,
+    ) as { run_cnt?: number; run_time_ns?: number };
+    deepStrictEqual(
+      { cnt: BigInt(shown.run_cnt ?? -1), ns: BigInt(shown.run_time_ns ?? -1) },
+      { cnt: after.runCnt, ns: after.runTimeNs },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "deno task bench --quick: every cell measured, nothing wrong, report parses",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "tsn-bench-quick-" });
+    try {
+      const main = new URL("./main.ts", import.meta.url).pathname;
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", main, "--quick", "--out", out],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = (b: Uint8Array) => new TextDecoder().decode(b);
+      equal(run.code, 0, `bench --quick failed:\n${text(run.stderr)}\n${text(run.stdout)}`);
+
+      const res = JSON.parse(
+        await Deno.readTextFile(join(out, REPORT_FILES.results)),
+      ) as BenchResults;
+      equal(res.mode, "quick");
+      const arms = [NONE, ...(res.params["strategies"] as string[])];
+      equal(res.cells.length, DATAPATHS.length * TRAFFIC.length * arms.length);
+      for (const c of res.cells) {
+        const where = `${c.kernel}/${c.datapath}/${c.strategy}/${c.traffic}`;
+        deepStrictEqual(c.errors, [], `${where}: errors`);
+        ok(c.restoration && c.restoration.packets > 0, `${where}: no restoration data`);
+        ok(c.throughput && c.throughput.samples.length > 0, `${where}: no throughput data`);
+        ok(c.throughput.samples.every((s) => s.far > 0), `${where}: nothing arrived`);
+        if (c.strategy !== NONE) {
+          ok(c.datapathView, `${where}: no datapath counters`);
+          ok(c.throughput.ratio, `${where}: no ratio`);
+          ok(c.bpfStats && c.bpfStats.saverRuns > 0 && c.bpfStats.restorerRuns > 0, where);
+          ok(c.occupancy, `${where}: no occupancy`);
+        }
+        equal(c.notMeasured.agentMemory.value, null);
+        equal(c.notMeasured.cniAddLatency.value, null);
+      }
+      equal(res.sentinels.length, DATAPATHS.length * arms.length);
+      for (const [strategy, wrong] of wrongByStrategy(res)) {
+        equal(wrong, 0, `${strategy}: packets with wrong metadata`);
+      }
+      ok(res.progCost.length > 0 && res.progCost[0]!.rows.length > 0, "no BPF_PROG_TEST_RUN rows");
+      ok(res.progCost[0]!.rows.every((r) => r.nsPerRun > 0));
+      for (const f of Object.values(REPORT_FILES)) {
+        const body = await Deno.readTextFile(join(out, f));
+        ok(body.length > 0, `${f} is empty`);
+        if (f.endsWith(".svg")) checkSvg(body);
+      }
+      ok((await Deno.readTextFile(join(out, REPORT_FILES.report))).startsWith("# tsn-proxy"));
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,52 @@
+import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
+import { parseBenchArgs } from "./main.ts";
+
+Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () => {
+  const p = parseBenchArgs(["--quick"], new Date("2026-01-02T03:04:05.678Z"));
+  ok(p !== "help");
+  equal(p.opts.mode, "quick");
+  equal(p.opts.datapaths.length, 6);
+  equal(p.opts.traffic.length, 3);
+  deepStrictEqual(p.opts.strategies, ["skb-addr", "skb-data"]);
+  ok(p.opts.outDir.endsWith("bench/results/2026-01-02T03-04-05Z"));
+  equal(p.latest, true);
+});
+
+Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {
+  const p = parseBenchArgs([
+    "--datapath",
+    "vxlan+taps",
+    "--traffic",
+    "tcp-prio",
+    "--strategy",
+    "skb-addr",
+    "--store",
+    "lru",
+    "--out",
+    "/tmp/x",
+    "--tool",
+    "socat",
+    "--procs",
+    "3",
+    "--rounds",
+    "0",
+  ]);
+  ok(p !== "help");
+  deepStrictEqual(p.opts.datapaths.map((d) => d.id), ["vxlan+taps"]);
+  deepStrictEqual(p.opts.traffic.map((t) => t.id), ["tcp-prio"]);
+  equal(p.opts.store, "lru");
+  equal(p.opts.outDir, "/tmp/x");
+  equal(p.latest, false);
+  deepStrictEqual(p.opts.floodTools, [{ kind: "socat", procs: 3 }]);
+  equal(p.opts.calibrateMs, 0);
+  equal(p.opts.rounds, 0);
+  equal(parseBenchArgs(["-h"]), "help");
+});
+
+Deno.test("parseBenchArgs refuses unknown dimensions", () => {
+  throws(() => parseBenchArgs(["--datapath", "geneve"]), /unknown datapath/);
+  throws(() => parseBenchArgs(["--strategy", "magic"]), /unknown strategy/);
+  throws(() => parseBenchArgs(["--kernel", "5.10"]), /unknown kernel/);
+  throws(() => parseBenchArgs(["--store", "ring"]), /unknown store/);
+  throws(() => parseBenchArgs(["--rounds", "x"]), /--rounds/);
+});

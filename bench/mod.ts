@@ -1,0 +1,66 @@
+/**
+ * @module
+ * The tsn-proxy benchmark: a matrix of strategy (`none`, `skb-addr`, `skb-data`) × datapath
+ * (bridge-nat, routed-nat, vxlan, each also with taps) × traffic (UDP + SO_PRIORITY, UDP +
+ * SCM_TXTIME TAI, TCP + SO_PRIORITY) per kernel, measuring restoration (observer on the NIC),
+ * per-program cost (BPF_PROG_TEST_RUN and bpf_stats), delivered rate against the no-proxy
+ * baseline in paired rounds, and store occupancy. `deno task bench [--quick]`.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultOptions, runBench } from "@tsn-proxy/bench";
+ * const res = await runBench(defaultOptions("quick", "/tmp/bench", console.error));
+ * console.log(res.targets);
+ * ```
+ */
+export {
+  type BenchOptions,
+  defaultOptions,
+  publishLatest,
+  resultsRoot,
+  runBench,
+  stamp,
+} from "./bench.ts";
+export { HostRunner, type Log, NOT_MEASURED, restorationOf } from "./host_runner.ts";
+export {
+  type Datapath,
+  DATAPATHS,
+  KERNEL_IDS,
+  type KernelId,
+  NONE,
+  pickDatapaths,
+  pickTraffic,
+  SENTINEL,
+  TRAFFIC,
+  type Traffic,
+} from "./matrix.ts";
+export {
+  type DatapathOutcome,
+  type DatapathPlan,
+  LAB_RUNNER_NEEDS,
+  type ProgCostPlan,
+  type Runner,
+  RunnerUnavailableError,
+} from "./runner.ts";
+export { measureProgCosts, type ProgCostOptions, type ProgCostRow } from "./progcost.ts";
+export {
+  decodeRunStats,
+  nsPerRun,
+  type RunStats,
+  runStatsOfFd,
+  runStatsOfPin,
+  StatsSession,
+} from "./progstats.ts";
+export {
+  checkTargets,
+  renderPlots,
+  renderReport,
+  REPORT_FILES,
+  stdoutSummary,
+  summaryTable,
+  TARGETS,
+  writeReport,
+  wrongByStrategy,
+} from "./report.ts";
+export { type FloodTool, runFlood, toolName } from "./flood/launch.ts";
+export type * from "./types.ts";

@@ -1,0 +1,260 @@
+/**
+ * Per-program cost by `BPF_PROG_TEST_RUN`: the kernel runs a program `repeat` times on one sk_buff
+ * built from a 64-byte IPv4/UDP frame and a `__sk_buff` ctx (priority, tstamp) and reports the mean
+ * time per run. Several samples per variant; the median is reported.
+ *
+ * Variants, for every record store of the core and every strategy key mode:
+ * - `saver`: a packet with a priority (and, in the txtime variant, a tstamp) to save;
+ * - `restorer (miss)`: a restorer whose store holds nothing for the packet;
+ * - `saver+restorer (hit)`: both on the same packet, inlined into one program (see
+ *   bpf/costs.bpf.c): the only way to make the restorer hit inside a test run, since the key is the
+ *   test run's own sk_buff. `restorer (hit)` is derived as pair minus saver.
+ * Plus two references: `empty` (the floor: what the test-run loop itself costs per run) and
+ * `lru update+delete` (one update and one delete in an LRU hash with the records' sizes).
+ *
+ * @module
+ */
+import { BpfObject, type BpfProgram, possibleCpus } from "@tsn-proxy/bpf/libbpf";
+import { DEFAULT_MAX_AGE_NS, STORES, sumCounters } from "@tsn-proxy/bpf/datapath";
+import { PROGRAMS, TsnConfig, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
+import { getStrategy } from "@tsn-proxy/strategies";
+import { BENCH_PROGRAMS, type BenchObjects } from "./bpf/build.ts";
+import { skbCtx, udpFrame } from "./frames.ts";
+import { round, summarize } from "./stats.ts";
+
+/** The test packets: priority only, or priority and a txtime. */
+export type TestPacket = "prio" | "prio+txtime";
+
+/** One measured (or derived) program variant. */
+export interface ProgCostRow {
+  /** `empty`, `lru update+delete`, `saver`, `restorer (miss)`, `saver+restorer (hit)`, ... */
+  program: string;
+  /** Strategy whose key mode was loaded (null for the references). */
+  strategy: string | null;
+  /** Record store (null for the references). */
+  store: string | null;
+  /** The test packet. */
+  packet: TestPacket;
+  /** Median ns per run over the samples. */
+  nsPerRun: number;
+  /** Median minus the `empty` floor of the same run. */
+  nsAboveFloor: number | null;
+  /** Every sample's ns per run. */
+  samples: number[];
+  /** Runs per sample. */
+  repeat: number;
+  /** Restorer runs: restored / runs (pair: 1 = every run a hit; miss: 0 = no run restored). */
+  hitRate: number | null;
+  /** True for rows computed from others (restorer hit = pair - saver). */
+  derived: boolean;
+}
+
+/** Options of {@link measureProgCosts}. */
+export interface ProgCostOptions {
+  /** The benchmark's compiled objects. */
+  objects: BenchObjects;
+  /** Strategies (names) whose key modes are measured. */
+  strategies: readonly string[];
+  /** Stores to measure; default every store of the core. */
+  stores?: readonly string[];
+  /** Runs per sample (BPF_PROG_TEST_RUN repeat). */
+  repeat: number;
+  /** Samples per variant. */
+  samples: number;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+const PRIORITY = 5;
+const TSTAMP = 1_700_000_000_123_456_789n;
+
+function ctxOf(packet: TestPacket): Uint8Array {
+  return skbCtx(PRIORITY, packet === "prio" ? 0n : TSTAMP);
+}
+
+function sample(
+  run: () => number,
+  samples: number,
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) out.push(run());
+  return out;
+}
+
+/** Loads the costs object with `programs` and the core config of (keyMode, store). */
+function openCosts(
+  path: string,
+  programs: readonly string[],
+  keyMode: number,
+  store: number,
+): BpfObject {
+  const wanted = new Set(programs);
+  const names = [
+    ...Object.values(PROGRAMS).map((p) => p.name),
+    BENCH_PROGRAMS.saveRestore,
+    BENCH_PROGRAMS.lruCycle,
+  ];
+  const obj = BpfObject.open(path, {
+    autoload: Object.fromEntries(names.map((n) => [n, wanted.has(n)])),
+    rodata: (bytes) => {
+      const at = VARIABLES.tsnCfg.offset;
+      if (bytes.length < at + TsnConfig.size) {
+        throw new Error(`costs object: .rodata of ${bytes.length} bytes has no tsn_cfg`);
+      }
+      const defaults = TsnConfig.decode(bytes, at);
+      TsnConfig.encode(
+        {
+          ...defaults,
+          keyMode,
+          store,
+          nrCpus: possibleCpus(),
+          maxAgeNs: DEFAULT_MAX_AGE_NS,
+        },
+        bytes,
+        at,
+      );
+    },
+  });
+  try {
+    obj.load();
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+  return obj;
+}
+
+/** Measures every variant; returns rows in a stable order (references first). */
+export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
+  const frame = udpFrame(64);
+  const rows: ProgCostRow[] = [];
+  const log = opts.log ?? (() => {});
+  const stores = opts.stores ?? Object.keys(STORES);
+  const testRun = (prog: BpfProgram, packet: TestPacket) => () =>
+    prog.testRun({ data: frame, ctx: ctxOf(packet), repeat: opts.repeat }).durationNs;
+
+  // The floor.
+  let floor = NaN;
+  {
+    using obj = BpfObject.open(opts.objects.empty);
+    obj.load();
+    const prog = obj.program(BENCH_PROGRAMS.empty);
+    const s = sample(testRun(prog, "prio"), opts.samples);
+    floor = summarize(s).median;
+    rows.push(row("empty", null, null, "prio", s, opts.repeat, floor, null));
+    log(`test_run empty: ${round(floor)} ns`);
+  }
+  {
+    using obj = openCosts(
+      opts.objects.costs,
+      [BENCH_PROGRAMS.lruCycle],
+      0,
+      Object.values(STORES)[0] ?? 0,
+    );
+    const s = sample(testRun(obj.program(BENCH_PROGRAMS.lruCycle), "prio"), opts.samples);
+    rows.push(row("lru update+delete", null, null, "prio", s, opts.repeat, floor, null));
+    log(`test_run lru update+delete: ${round(summarize(s).median)} ns`);
+  }
+
+  for (const storeName of stores) {
+    const store = (STORES as Record<string, number>)[storeName];
+    if (store === undefined) throw new Error(`unknown store ${storeName}`);
+    for (const strategyName of opts.strategies) {
+      const keyMode = getStrategy(strategyName).keyMode;
+      using obj = openCosts(
+        opts.objects.costs,
+        [PROGRAMS.tsnSaver.name, PROGRAMS.tsnRestorer.name, BENCH_PROGRAMS.saveRestore],
+        keyMode,
+        store,
+      );
+      const counters = obj.map("tsn_counters");
+      const read = () => sumCounters(counters.lookupPerCpu(new Uint8Array(4)) ?? []);
+      const runs = BigInt(opts.repeat * opts.samples);
+      const tag = `${strategyName}/${storeName}`;
+
+      // The restorer first, while the store is empty: every run misses.
+      let c0 = read();
+      const miss = sample(testRun(obj.program(PROGRAMS.tsnRestorer.name), "prio"), opts.samples);
+      let c1 = read();
+      rows.push(
+        row(
+          "restorer (miss)",
+          strategyName,
+          storeName,
+          "prio",
+          miss,
+          opts.repeat,
+          floor,
+          ratio(c1.restored - c0.restored, runs),
+        ),
+      );
+      for (const packet of ["prio", "prio+txtime"] as const) {
+        const saver = sample(testRun(obj.program(PROGRAMS.tsnSaver.name), packet), opts.samples);
+        rows.push(row("saver", strategyName, storeName, packet, saver, opts.repeat, floor, null));
+        c0 = read();
+        const pair = sample(testRun(obj.program(BENCH_PROGRAMS.saveRestore), packet), opts.samples);
+        c1 = read();
+        const hit = ratio(c1.restored - c0.restored, runs);
+        rows.push(
+          row(
+            "saver+restorer (hit)",
+            strategyName,
+            storeName,
+            packet,
+            pair,
+            opts.repeat,
+            floor,
+            hit,
+          ),
+        );
+        const derived = summarize(pair).median - summarize(saver).median;
+        rows.push({
+          program: "restorer (hit)",
+          strategy: strategyName,
+          store: storeName,
+          packet,
+          nsPerRun: round(derived),
+          nsAboveFloor: null,
+          samples: [],
+          repeat: opts.repeat,
+          hitRate: hit,
+          derived: true,
+        });
+        log(
+          `test_run ${tag} ${packet}: saver ${round(summarize(saver).median)} ns, ` +
+            `saver+restorer ${round(summarize(pair).median)} ns (hit rate ${hit})`,
+        );
+      }
+    }
+  }
+  return rows;
+}
+
+function ratio(n: bigint, d: bigint): number | null {
+  return d > 0n ? round(Number(n) / Number(d), 4) : null;
+}
+
+function row(
+  program: string,
+  strategy: string | null,
+  store: string | null,
+  packet: TestPacket,
+  samples: number[],
+  repeat: number,
+  floor: number,
+  hitRate: number | null,
+): ProgCostRow {
+  const median = summarize(samples).median;
+  return {
+    program,
+    strategy,
+    store,
+    packet,
+    nsPerRun: round(median),
+    nsAboveFloor: Number.isFinite(floor) && program !== "empty" ? round(median - floor) : null,
+    samples,
+    repeat,
+    hitRate,
+    derived: false,
+  };
+}

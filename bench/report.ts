@@ -1,0 +1,503 @@
+/**
+ * Turns a run's results into `report.md`, `results.json` and SVG plots, the target checks and a
+ * short stdout summary. Pure functions except {@link writeReport}.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { NONE } from "./matrix.ts";
+import type { ProgCostRow } from "./progcost.ts";
+import { round } from "./stats.ts";
+import { type Bar, barChart, colorOf, intervalChart, type IntervalRow } from "./svg.ts";
+import type { BenchResults, Cell, Restoration, TargetCheck } from "./types.ts";
+
+/** The targets, as the project stated them. */
+export const TARGETS = {
+  pairNs: 100,
+  ppsRatio: 0.97,
+} as const;
+
+/** Files of a report directory. */
+export const REPORT_FILES = {
+  report: "report.md",
+  results: "results.json",
+  progCost: "progcost.svg",
+  bpfStats: "bpf_stats.svg",
+  restoration: "restoration.svg",
+  throughput: "throughput.svg",
+  cpuRatio: "cpu_ratio.svg",
+} as const;
+
+function pct(n: number | null | undefined, d: number | null | undefined): string {
+  if (n === null || n === undefined || !d) return "n/a";
+  return `${round((100 * n) / d, 1)} %`;
+}
+
+function num(v: number | null | undefined, digits = 0): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "n/a";
+  return digits === 0 ? String(Math.round(v)) : v.toFixed(digits);
+}
+
+/** Wrong metadata of a restoration (0 when not measured). */
+function wrongOf(r: Restoration | null): number {
+  return r?.wrong.total ?? 0;
+}
+
+/** Every strategy cell (not none), in matrix order. */
+function strategyCells(res: BenchResults): Cell[] {
+  return res.cells.filter((c) => c.strategy !== NONE);
+}
+
+/** The default-store rows of the pair program, per strategy. */
+function pairRows(rows: readonly ProgCostRow[]): ProgCostRow[] {
+  return rows.filter((r) => r.program === "saver+restorer (hit)" && r.packet === "prio");
+}
+
+/** Checks the run against the targets. */
+export function checkTargets(res: BenchResults): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const store = res.params["store"];
+  for (const { kernel, rows } of res.progCost) {
+    const floor = rows.find((r) => r.program === "empty")?.nsPerRun ?? NaN;
+    for (const r of pairRows(rows).filter((x) => x.store === store)) {
+      out.push({
+        target: `saver + restorer <= ${TARGETS.pairNs} ns (BPF_PROG_TEST_RUN, ${kernel}, ` +
+          `${r.strategy}, ${r.store})`,
+        measured: `${r.nsPerRun} ns per packet (${num(r.nsPerRun - floor)} ns above the ` +
+          `${num(floor)} ns empty-program floor); ${round(r.nsPerRun / TARGETS.pairNs, 2)}x target`,
+        met: r.nsPerRun <= TARGETS.pairNs,
+      });
+    }
+  }
+  const strategies = [...new Set(strategyCells(res).map((c) => c.strategy))];
+  for (const s of strategies) {
+    const cells = strategyCells(res).filter((c) => c.strategy === s && c.throughput?.ratio);
+    const udp = cells.filter((c) => c.throughput!.unit === "pps");
+    if (udp.length) {
+      const medians = udp.map((c) => c.throughput!.ratio!.median);
+      const ok = medians.filter((m) => m >= TARGETS.ppsRatio).length;
+      const cpu = udp.flatMap((c) => c.throughput!.cpuRatio ? [c.throughput!.cpuRatio.median] : []);
+      out.push({
+        target: `delivered pps >= ${TARGETS.ppsRatio} x none (${s}, UDP floods)`,
+        measured:
+          `${ok}/${udp.length} cells meet it; median ratios ${num(Math.min(...medians), 3)}..${
+            num(Math.max(...medians), 3)
+          }` +
+          (cpu.length
+            ? `; sender CPU none/${s} medians ${num(Math.min(...cpu), 3)}..${
+              num(Math.max(...cpu), 3)
+            } (${
+              cpu.filter((x) => x >= TARGETS.ppsRatio).length
+            }/${cpu.length} >= ${TARGETS.ppsRatio})`
+            : ""),
+        met: ok === udp.length,
+      });
+    }
+  }
+  const addr = strategyCells(res).filter((c) => c.strategy === "skb-addr" && c.restoration);
+  if (addr.length) {
+    const full = addr.filter((c) =>
+      c.restoration!.packets > 0 && c.restoration!.prioRight === c.restoration!.packets
+    );
+    const short = addr.filter((c) => !full.includes(c)).map((c) =>
+      `${c.datapath}/${c.traffic} ${c.restoration!.prioRight}/${c.restoration!.packets}`
+    );
+    out.push({
+      target: "100 % restoration for skb-addr",
+      measured: `${full.length}/${addr.length} cells at 100 %` +
+        (short.length ? `; short: ${short.join(", ")}` : ""),
+      met: full.length === addr.length,
+    });
+  }
+  const wrong = res.cells.reduce((n, c) => n + wrongOf(c.restoration), 0) +
+    res.sentinels.reduce((n, s) => n + wrongOf(s.restoration), 0);
+  const optOut = res.sentinels.reduce((n, s) => n + s.restoration.prioRight, 0);
+  out.push({
+    target: "0 packets with wrong metadata, everywhere",
+    measured: `${wrong} wrong; the pod that did not opt in got its priority restored on ` +
+      `${optOut} packets`,
+    met: wrong === 0 && optOut === 0,
+  });
+  return out;
+}
+
+/** Total wrong-metadata packets per strategy (sentinel rows included). */
+export function wrongByStrategy(res: BenchResults): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of res.cells) {
+    out.set(c.strategy, (out.get(c.strategy) ?? 0) + wrongOf(c.restoration));
+  }
+  for (const s of res.sentinels) {
+    out.set(
+      s.strategy,
+      (out.get(s.strategy) ?? 0) + wrongOf(s.restoration) + s.restoration.prioRight,
+    );
+  }
+  return out;
+}
+
+function ratioText(c: Cell): string {
+  const r = c.throughput?.ratio;
+  if (!r) return "n/a";
+  return `${num(r.median, 3)} [${num(r.min, 3)}–${num(r.max, 3)}]`;
+}
+
+function cpuRatioText(c: Cell): string {
+  const r = c.throughput?.cpuRatio;
+  if (!r) return "n/a";
+  return `${num(r.median, 3)} [${num(r.min, 3)}–${num(r.max, 3)}]`;
+}
+
+function rateText(c: Cell): string {
+  const t = c.throughput;
+  if (!t) return "n/a";
+  return t.unit === "pps"
+    ? `${num(t.rate.median / 1000, 1)} kpps`
+    : `${num(t.rate.median / 1e6, 1)} MB/s`;
+}
+
+/** The summary table: one row per strategy cell (stdout and the top of the report). */
+export function summaryTable(res: BenchResults): string {
+  const head =
+    "| kernel | datapath | traffic | strategy | prio restored | txtime right | wrong | " +
+    "missed | records left | delivered vs none (median [min–max]) | sender CPU none/arm | " +
+    "saver / restorer ns (bpf_stats − floor) |";
+  const lines = [head, "|" + " --- |".repeat(12)];
+  for (const c of strategyCells(res)) {
+    const r = c.restoration;
+    lines.push(
+      `| ${c.kernel} | ${c.datapath} | ${c.traffic} | ${c.strategyLabel} | ` +
+        `${r ? `${pct(r.prioRight, r.packets)} (${r.prioRight}/${r.packets})` : "n/a"} | ` +
+        `${r?.txtimeRight === null || !r ? "–" : pct(r.txtimeRight, r.sent)} | ` +
+        `${r ? r.wrong.total : "n/a"} | ${r ? r.missed : "n/a"} | ` +
+        `${num(c.datapathView?.recordsLeft)} | ${ratioText(c)} | ${cpuRatioText(c)} | ` +
+        `${num(c.bpfStats?.saverNetNs)} / ${num(c.bpfStats?.restorerNetNs)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function progCostTable(rows: readonly ProgCostRow[]): string {
+  const lines = [
+    "| program | strategy | store | packet | ns/run (median) | above floor | hit rate | samples |",
+    "|" + " --- |".repeat(8),
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.program}${r.derived ? " (derived: pair − saver)" : ""} | ${r.strategy ?? "–"} | ` +
+        `${r.store ?? "–"} | ${r.packet} | ${r.nsPerRun} | ${num(r.nsAboveFloor)} | ` +
+        `${r.hitRate ?? "–"} | ${r.samples.length ? r.samples.join(", ") : "–"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function restorationTable(res: BenchResults): string {
+  const lines = [
+    "| kernel | datapath | traffic | strategy | packets | prio right | prio 0 | txtime right | " +
+    "txtime lost | wrong (prio/txtime/type/invented) | records left | restored | missed | " +
+    "rejected fp | other counters |",
+    "|" + " --- |".repeat(15),
+  ];
+  for (const c of res.cells) {
+    const r = c.restoration;
+    const v = c.datapathView?.counters ?? {};
+    const other = Object.entries(v).filter(([k, n]) =>
+      n > 0 && !["restored", "missed", "rejectedFingerprint"].includes(k)
+    ).map(([k, n]) => `${k} ${n}`).join(", ");
+    lines.push(
+      `| ${c.kernel} | ${c.datapath} | ${c.traffic} | ${c.strategyLabel} | ${
+        r?.packets ?? "n/a"
+      } | ` +
+        `${r?.prioRight ?? "n/a"} | ${r?.prioZero ?? "n/a"} | ${r?.txtimeRight ?? "–"} | ` +
+        `${r?.txtimeMissing ?? "–"} | ` +
+        `${
+          r
+            ? `${r.wrong.priority}/${r.wrong.txtime}/${r.wrong.clockType}/${r.wrong.invented}`
+            : "n/a"
+        } | ` +
+        `${num(c.datapathView?.recordsLeft)} | ${v["restored"] ?? "–"} | ${v["missed"] ?? "–"} | ` +
+        `${v["rejectedFingerprint"] ?? "–"} | ${other || "–"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function performanceTable(res: BenchResults): string {
+  const lines = [
+    "| kernel | datapath | traffic | strategy | delivered (median) | vs none: median [min–max] | " +
+    "sender CPU per unit (median ns) | CPU none/arm [min–max] | rounds | NIC / far | " +
+    "saver ns (stats, floor) | restorer ns (stats, floor) | records during / after flood | " +
+    "agent RSS | CNI ADD latency |",
+    "|" + " --- |".repeat(15),
+  ];
+  for (const c of res.cells) {
+    const t = c.throughput;
+    const s = c.bpfStats;
+    const nicFar = t
+      ? `${t.samples.reduce((n, x) => n + x.nic, 0)} / ${t.samples.reduce((n, x) => n + x.far, 0)}`
+      : "n/a";
+    lines.push(
+      `| ${c.kernel} | ${c.datapath} | ${c.traffic} | ${c.strategyLabel} | ${rateText(c)} | ` +
+        `${c.strategy === NONE ? "(baseline)" : ratioText(c)} | ` +
+        `${num(cpuMedian(c))}${t ? (t.unit === "pps" ? "/pkt" : "/KiB") : ""} | ` +
+        `${c.strategy === NONE ? "(baseline)" : cpuRatioText(c)} | ${t?.samples.length ?? 0} | ` +
+        `${nicFar} | ` +
+        `${s ? `${num(s.saverNs)} (${num(s.floorPodNs)})` : "–"} | ` +
+        `${s ? `${num(s.restorerNs)} (${num(s.floorNicNs)})` : "–"} | ` +
+        `${c.occupancy ? `${num(c.occupancy.during)} / ${num(c.occupancy.after)}` : "–"} | ` +
+        `not measured yet | not measured yet |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function cpuMedian(c: Cell): number | null {
+  const v = (c.throughput?.samples ?? []).flatMap((s) =>
+    s.cpuPerUnitNs === null ? [] : [s.cpuPerUnitNs]
+  );
+  if (!v.length) return null;
+  v.sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)]!;
+}
+
+/** The SVG plots of a run, by file name. */
+export function renderPlots(res: BenchResults): Map<string, string> {
+  const plots = new Map<string, string>();
+  const store = res.params["store"];
+  const cost: Bar[] = [];
+  for (const { kernel, rows } of res.progCost) {
+    for (const r of rows.filter((x) => x.packet === "prio")) {
+      cost.push({
+        label: `${kernel} ${r.program}${r.strategy ? ` ${r.strategy}/${r.store}` : ""}`,
+        value: r.nsPerRun,
+        color: colorOf(r.strategy ?? "reference"),
+      });
+    }
+  }
+  plots.set(
+    REPORT_FILES.progCost,
+    barChart({
+      title: "BPF_PROG_TEST_RUN: ns per packet (64-byte UDP, priority set), median",
+      bars: cost,
+      refs: [{ value: TARGETS.pairNs, label: `target saver+restorer ${TARGETS.pairNs} ns` }],
+      note: "restorer (hit) = saver+restorer − saver; empty = the harness floor per run",
+    }),
+  );
+
+  const statsBars: Bar[] = [];
+  for (const c of strategyCells(res).filter((x) => x.bpfStats)) {
+    const s = c.bpfStats!;
+    const tag = `${c.datapath} ${c.traffic} ${c.strategy}`;
+    statsBars.push(
+      { label: `${tag} saver`, value: s.saverNs, color: colorOf(c.strategy) },
+      { label: `${tag} restorer`, value: s.restorerNs, color: colorOf(c.strategy) },
+      {
+        label: `${tag} empty (floor)`,
+        value: s.floorNicNs,
+        color: colorOf("floor"),
+      },
+    );
+  }
+  plots.set(
+    REPORT_FILES.bpfStats,
+    barChart({
+      title: "bpf_stats on real packets: ns per run (stats overhead = empty program)",
+      bars: statsBars,
+      note: `store ${String(store)}; floor = empty program at the NIC hook`,
+    }),
+  );
+
+  const rest: Bar[] = res.cells.filter((c) => c.restoration).map((c) => ({
+    label: `${c.datapath} ${c.traffic} ${c.strategy}`,
+    value: c.restoration!.packets ? (100 * c.restoration!.prioRight) / c.restoration!.packets : 0,
+    color: colorOf(c.strategy),
+    text: `${pct(c.restoration!.prioRight, c.restoration!.packets)}` +
+      (c.restoration!.wrong.total ? `  WRONG ${c.restoration!.wrong.total}` : ""),
+  }));
+  plots.set(
+    REPORT_FILES.restoration,
+    barChart({
+      title: "Priority restored at the NIC (% of the talker's packets)",
+      bars: rest,
+      max: 100,
+      note: "none = no proxy: the crossing zeroes skb->priority",
+    }),
+  );
+
+  const rows: IntervalRow[] = strategyCells(res).filter((c) => c.throughput?.ratio).map((c) => ({
+    label: `${c.datapath} ${c.traffic} ${c.strategy}`,
+    median: c.throughput!.ratio!.median,
+    min: c.throughput!.ratio!.min,
+    max: c.throughput!.ratio!.max,
+    color: colorOf(c.strategy),
+  }));
+  const all = rows.flatMap((r) => [r.min ?? 1, r.max ?? 1]);
+  plots.set(
+    REPORT_FILES.throughput,
+    intervalChart({
+      title: "Delivered rate vs none, same round (median, min–max)",
+      rows,
+      lo: Math.min(0.5, ...all),
+      hi: Math.max(1.2, ...all),
+      refs: [{ value: TARGETS.ppsRatio, label: `target ${TARGETS.ppsRatio}` }, {
+        value: 1,
+        label: "",
+      }],
+      note: "UDP: datagrams/s at the far end; TCP: bytes/s at the far end's interface",
+    }),
+  );
+  const cpuRows: IntervalRow[] = strategyCells(res).filter((c) => c.throughput?.cpuRatio).map((
+    c,
+  ) => ({
+    label: `${c.datapath} ${c.traffic} ${c.strategy}`,
+    median: c.throughput!.cpuRatio!.median,
+    min: c.throughput!.cpuRatio!.min,
+    max: c.throughput!.cpuRatio!.max,
+    color: colorOf(c.strategy),
+  }));
+  const cpuAll = cpuRows.flatMap((r) => [r.min ?? 1, r.max ?? 1]);
+  plots.set(
+    REPORT_FILES.cpuRatio,
+    intervalChart({
+      title: "Sender CPU per packet: none / strategy, same round (median, min–max)",
+      rows: cpuRows,
+      lo: Math.min(0.5, ...cpuAll),
+      hi: Math.max(1.2, ...cpuAll),
+      refs: [{ value: TARGETS.ppsRatio, label: `${TARGETS.ppsRatio}` }, { value: 1, label: "" }],
+      note: "on-CPU time of the sending threads (softirq path included) per datagram / per KiB",
+    }),
+  );
+  return plots;
+}
+
+/** report.md. */
+export function renderReport(res: BenchResults): string {
+  const k = res.kernels.map((x) =>
+    `${x.kernel.id} (${x.kernel.release}; TCX ${x.capabilities.tcx ? "yes" : "no"}, fexit ${
+      x.capabilities.fexit ? "loads" : `refused (${x.capabilities.fexitReason})`
+    }, bpf_stats ${x.capabilities.bpfStats ? "yes" : "no"}, ${x.capabilities.cpus} CPUs)`
+  ).join("; ");
+  const p = res.params;
+  const out: string[] = [
+    `# tsn-proxy benchmark — ${res.startedAt}`,
+    "",
+    `Mode **${res.mode}**, ${res.durationS} s. Kernel(s): ${k}. ` +
+    `Commit ${
+      res.git ? `${res.git.commit.slice(0, 12)}${res.git.dirty ? " (dirty tree)" : ""}` : "unknown"
+    }. ` +
+    `Load average at start ${res.host.loadavgStart}, at end ${res.host.loadavgEnd} ` +
+    `(other tenants of this VM add noise; only ratios measured side by side mean anything).`,
+    "",
+    "## Targets",
+    "",
+    "| target | measured | met |",
+    "| --- | --- | --- |",
+    ...res.targets.map((t) =>
+      `| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} |`
+    ),
+    "",
+    "## Summary",
+    "",
+    summaryTable(res),
+    "",
+    "## Per-program cost: BPF_PROG_TEST_RUN",
+    "",
+    `A 64-byte IPv4/UDP frame, \`__sk_buff.priority\` = 5 (and \`tstamp\` set in the txtime variant), ` +
+    `${p["repeat"]} runs per sample, ${p["samples"]} samples, median. ` +
+    "`saver+restorer (hit)` runs both programs on the same sk_buff, inlined into one program " +
+    "compiled from the core's own sources (bench/bpf/costs.bpf.c): inside a test run the sk_buff " +
+    "stays the same, so every run is a restorer hit (hit rate from the core's `restored` counter). " +
+    "`empty` is the floor (what the test-run loop costs per run).",
+    "",
+    ...res.progCost.flatMap((x) => [`### ${x.kernel}`, "", progCostTable(x.rows), ""]),
+    `![BPF_PROG_TEST_RUN](${REPORT_FILES.progCost})`,
+    "",
+    "## Restoration (observer on the NIC, after the restorer)",
+    "",
+    `${p["restorationCount"]} records per talker; all talkers of a datapath at once, plus the ` +
+    "opt-out pod. `wrong` counts packets that left the NIC with a priority, txtime or clock type " +
+    "that was not their own, or a tstamp nobody set. Datapath counters are the core's, after the " +
+    "traffic. Kernels >= 6.11 keep a TAI txtime across the veth by themselves, so `txtime right` " +
+    "is 100 % without a proxy there too; the restorer then counts it as `tstampKept` and leaves " +
+    "it alone.",
+    "",
+    restorationTable(res),
+    "",
+    "### The pod that did not opt in",
+    "",
+    "| kernel | datapath | strategy | packets | priority restored (must be 0) | wrong |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...res.sentinels.map((s) =>
+      `| ${s.kernel} | ${s.datapath} | ${s.strategy} | ${s.restoration.packets} | ` +
+      `${s.restoration.prioRight} | ${s.restoration.wrong.total} |`
+    ),
+    "",
+    `![restoration](${REPORT_FILES.restoration})`,
+    "",
+    "## Throughput, bpf_stats, occupancy",
+    "",
+    `Flood: ${res.floodTool}, ${p["floodMs"]} ms per arm, ${p["rounds"]} rounds; each round runs ` +
+    "`none` and every strategy once, in rotated order, the datapath attached only for its own arm; " +
+    "the ratio is taken against the `none` arm of the same round. UDP: 64-byte frames, delivered = " +
+    "datagrams reaching the far end's UDP layer (a bound, unread socket); TCP: bytes at the far " +
+    "end's interface. bpf_stats: one more flood per strategy with `bpf_enable_stats()` on and an " +
+    "empty program appended at the flooding pod's eth0 and at the NIC (its ns/run is what the " +
+    "stats machinery and dispatch cost by themselves).",
+    "",
+    performanceTable(res),
+    "",
+    `![throughput](${REPORT_FILES.throughput})`,
+    "",
+    "The same rounds seen through the senders' CPU: their on-CPU time per datagram (per KiB for " +
+    "TCP) covers the whole synchronous transmit path (veth, bridge/routing, NAT, VXLAN, the " +
+    "programs), so its ratio does not move when another tenant takes the CPU away, which the " +
+    "delivered rate does.",
+    "",
+    `![sender CPU](${REPORT_FILES.cpuRatio})`,
+    "",
+    `![bpf_stats](${REPORT_FILES.bpfStats})`,
+    "",
+    "## Sender calibration",
+    "",
+    "| tool | delivered pps | sent | arrived |",
+    "| --- | --- | --- | --- |",
+    ...res.calibration.map((c) => `| ${c.tool} | ${c.pps} | ${c.sent || "?"} | ${c.far} |`),
+    "",
+    `Used: ${res.floodTool}.`,
+    "",
+    "## Not measured yet",
+    "",
+    ...res.notMeasured.map((n) => `- **${n.what}**: ${n.reason}`),
+    "",
+    "## Parameters",
+    "",
+    "```json",
+    JSON.stringify(res.params, null, 2),
+    "```",
+    "",
+  ];
+  return out.join("\n");
+}
+
+/** Short stdout summary. */
+export function stdoutSummary(res: BenchResults, dir: string): string {
+  const lines = [
+    `tsn-proxy bench (${res.mode}) finished in ${res.durationS} s -> ${dir}`,
+    "",
+    summaryTable(res),
+    "",
+    ...res.targets.map((t) =>
+      `${t.met === null ? "[n/a]" : t.met ? "[met]" : "[MISS]"} ${t.target}: ${t.measured}`
+    ),
+  ];
+  return lines.join("\n");
+}
+
+/** Writes report.md, results.json and the plots into `dir`. */
+export async function writeReport(dir: string, res: BenchResults): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(join(dir, REPORT_FILES.results), JSON.stringify(res, null, 2) + "\n");
+  await Deno.writeTextFile(join(dir, REPORT_FILES.report), renderReport(res));
+  for (const [name, svg] of renderPlots(res)) await Deno.writeTextFile(join(dir, name), svg);
+}

@@ -1,0 +1,183 @@
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { NOT_MEASURED } from "./host_runner.ts";
+import {
+  checkTargets,
+  renderPlots,
+  renderReport,
+  REPORT_FILES,
+  stdoutSummary,
+  writeReport,
+  wrongByStrategy,
+} from "./report.ts";
+import { summarize } from "./stats.ts";
+import { checkSvg } from "./svg.ts";
+import type { BenchResults, Cell, Restoration } from "./types.ts";
+
+function restoration(packets: number, right: number, wrong = 0): Restoration {
+  return {
+    sent: packets,
+    received: packets,
+    packets,
+    prioRight: right,
+    prioZero: packets - right - wrong,
+    txtimeRight: null,
+    txtimeMissing: null,
+    wrong: { priority: wrong, txtime: 0, clockType: 0, invented: 0, total: wrong },
+    missed: packets - right - wrong,
+    restoredFraction: right / packets,
+  };
+}
+
+function cell(strategy: string, right: number, ratios: number[] | null, wrong = 0): Cell {
+  return {
+    kernel: "host",
+    datapath: "bridge-nat",
+    strategy,
+    strategyLabel: strategy === "skb-addr" ? "skb-addr (no tracker)" : strategy,
+    store: strategy === "none" ? null : "slots",
+    traffic: "udp-prio",
+    restoration: restoration(100, right, wrong),
+    datapathView: strategy === "none"
+      ? null
+      : { recordsLeft: 0, recordsMax: 32768, counters: { restored: right, missed: 3 } },
+    throughput: {
+      unit: "pps",
+      samples: [{
+        round: 0,
+        position: 0,
+        rate: 1000,
+        sent: 1000,
+        far: 1000,
+        nic: 1000,
+        elapsedMs: 1000,
+        cpuPerUnitNs: 6000,
+      }],
+      rate: summarize([1000]),
+      ratios,
+      ratio: ratios ? summarize(ratios) : null,
+      cpuRatios: ratios,
+      cpuRatio: ratios ? summarize(ratios) : null,
+    },
+    bpfStats: strategy === "none" ? null : {
+      saverNs: 170,
+      restorerNs: 172,
+      floorPodNs: 60,
+      floorNicNs: 61,
+      saverNetNs: 110,
+      restorerNetNs: 111,
+      saverRuns: 1000,
+      restorerRuns: 1000,
+    },
+    occupancy: strategy === "none" ? null : { during: 1, after: 0, capacity: 32768 },
+    notMeasured: NOT_MEASURED,
+    errors: [],
+  };
+}
+
+function fixture(): BenchResults {
+  const res: BenchResults = {
+    schema: 1,
+    mode: "quick",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:01:00.000Z",
+    durationS: 60,
+    git: { commit: "0123456789abcdef", dirty: true },
+    host: { cpus: 2, loadavgStart: "0.1 0.1 0.1", loadavgEnd: "1 1 1", deno: "2.9.6" },
+    params: { store: "slots", repeat: 1000, samples: 3, restorationCount: 100, rounds: 1 },
+    kernels: [{
+      kernel: { id: "host", release: "6.18", runner: "host" },
+      capabilities: { tcx: true, fexit: false, fexitReason: "EPERM", bpfStats: true, cpus: 2 },
+    }],
+    calibration: [{ tool: "ffi sendmmsg x2", pps: 300000, sent: 300000, far: 300000 }],
+    floodTool: "ffi sendmmsg x2",
+    progCost: [{
+      kernel: "host",
+      rows: [
+        {
+          program: "empty",
+          strategy: null,
+          store: null,
+          packet: "prio",
+          nsPerRun: 35,
+          nsAboveFloor: null,
+          samples: [35],
+          repeat: 1000,
+          hitRate: null,
+          derived: false,
+        },
+        {
+          program: "saver+restorer (hit)",
+          strategy: "skb-addr",
+          store: "slots",
+          packet: "prio",
+          nsPerRun: 190,
+          nsAboveFloor: 155,
+          samples: [190],
+          repeat: 1000,
+          hitRate: 1,
+          derived: false,
+        },
+      ],
+    }],
+    cells: [
+      cell("none", 0, null),
+      cell("skb-addr", 100, [0.95, 0.99, 0.98]),
+      cell("skb-data", 90, [1.0], 2),
+    ],
+    sentinels: [{
+      kernel: "host",
+      datapath: "bridge-nat",
+      strategy: "skb-addr",
+      restoration: restoration(100, 0),
+    }],
+    targets: [],
+    notMeasured: [{ what: "agent memory", reason: "not built yet" }],
+  };
+  res.targets = checkTargets(res);
+  return res;
+}
+
+Deno.test("checkTargets reports the pair cost, pps ratio, skb-addr restoration and wrong", () => {
+  const t = fixture().targets;
+  const byName = (s: string) => t.find((x) => x.target.includes(s))!;
+  equal(byName("saver + restorer").met, false);
+  ok(byName("saver + restorer").measured.includes("190 ns"));
+  equal(byName("(skb-addr, UDP floods)").met, true); // median 0.98
+  equal(byName("100 % restoration for skb-addr").met, true);
+  equal(byName("wrong metadata").met, false);
+  ok(byName("wrong metadata").measured.startsWith("2 wrong"));
+});
+
+Deno.test("wrongByStrategy sums cells and sentinels", () => {
+  deepStrictEqual(
+    [...wrongByStrategy(fixture()).entries()],
+    [["none", 0], ["skb-addr", 0], ["skb-data", 2]],
+  );
+});
+
+Deno.test("report and plots render, and say what is not measured", () => {
+  const res = fixture();
+  const md = renderReport(res);
+  ok(md.includes("skb-addr (no tracker)"));
+  ok(md.includes("not measured yet"));
+  ok(md.includes("agent memory"));
+  for (const [name, svg] of renderPlots(res)) {
+    ok(name.endsWith(".svg"));
+    checkSvg(svg);
+  }
+  ok(stdoutSummary(res, "/tmp/x").includes("[MISS]"));
+});
+
+Deno.test("writeReport writes every file and results.json parses back", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const res = fixture();
+    await writeReport(dir, res);
+    for (const f of Object.values(REPORT_FILES)) await Deno.stat(join(dir, f));
+    const back = JSON.parse(await Deno.readTextFile(join(dir, REPORT_FILES.results)));
+    deepStrictEqual(back, JSON.parse(JSON.stringify(res)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
