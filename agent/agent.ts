@@ -33,13 +33,15 @@ import { NodeDatapath } from "./datapath.ts";
 import { CniHandler } from "./handler.ts";
 import { installPlugin, uninstallPlugin } from "./install.ts";
 import { kubernetesLookup, type PodLookup } from "./k8s.ts";
+import { createLog, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
 import { type CniServer, serveCni, socketInUse } from "./server.ts";
 
 /** Options of {@link runAgent}. */
 export interface RunOptions {
-  readonly log?: (msg: string) => void;
+  /** Default: stderr in the config's `logFormat`. */
+  readonly log?: Log;
   /** Overrides the API lookup (tests). */
   readonly lookup?: PodLookup;
 }
@@ -60,19 +62,19 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function defaultLog(msg: string): void {
-  console.error(`tsnproxy agent: ${msg}`);
-}
-
 /** Starts the agent for cfg; resolves once it serves. */
 export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise<RunningAgent> {
-  const log = opts.log ?? defaultLog;
+  const log = opts.log ?? createLog(cfg.logFormat);
   const strategy = getStrategy(cfg.strategy);
   const metrics = new AgentMetrics(() => datapath.stats());
   const step = (name: string, ok: boolean) =>
     metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" });
   if (!cfg.policy.configured) {
-    log("no priority policy configured: opted-in pods may use any priority (see agent/README.md)");
+    log(
+      "WARNING no priority policy configured: opted-in pods may use any priority " +
+        "(see agent/README.md)",
+      { event: "policy.missing", level: "warn" },
+    );
   }
 
   // 1. datapath
@@ -93,12 +95,38 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
         `datapath ${r.adopted ? "adopted" : "loaded"}: ${strategy.name}, restorers on ` +
           `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ")}, ` +
           `${r.state.pods.length} pod saver(s)`,
+        {
+          event: r.adopted ? "datapath.adopted" : "datapath.loaded",
+          strategy: strategy.name,
+          store: r.state.store,
+          bpffs: r.state.bpffs,
+          restorers: r.state.restorers.map((x) => ({ ifname: x.ifname, mode: x.mode.kind })),
+          savers: r.state.pods.length,
+        },
       );
-      for (const d of r.degraded) log(`WARNING strategy ${strategy.name} degraded: tracker ${d}`);
+      for (const t of r.state.trackers.filter((t) => t.state === "unavailable")) {
+        log(
+          `WARNING strategy ${strategy.name} degraded: tracker ${t.program}: ` +
+            `${t.reason ?? "unavailable"}`,
+          {
+            event: "tracker.unavailable",
+            level: "warn",
+            strategy: strategy.name,
+            program: t.program,
+            reason: t.reason ?? "unavailable",
+          },
+        );
+      }
       return true;
     } catch (e) {
       step("datapath", false);
-      log(`${message(e)}; retrying in 5 s`);
+      log(`${message(e)}; retrying in 5 s`, {
+        event: "datapath.up_failed",
+        level: "error",
+        strategy: strategy.name,
+        error: message(e),
+        retryInMs: 5000,
+      });
       return false;
     }
   };
@@ -133,7 +161,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   });
   if (datapath.notReady() === null) {
     const n = handler.sweep();
-    if (n) log(`sweep: removed ${n} attachment(s) whose pod is gone`);
+    if (n) {
+      log(`sweep: removed ${n} attachment(s) whose pod is gone`, { event: "sweep", removed: n });
+    }
   }
   const sweeper = setInterval(() => {
     if (datapath.notReady() === null) handler.sweep();
@@ -149,13 +179,22 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
         `plugin in ${cfg.cni.binDir}: ${
           r.written.length ? `wrote ${r.written.join(", ")}` : "up to date"
         }`,
+        { event: "plugin.installed", binDir: cfg.cni.binDir, written: r.written },
       );
     } catch (e) {
       step("plugin", false);
-      log(`cannot install the plugin: ${message(e)}`);
+      log(`cannot install the plugin: ${message(e)}`, {
+        event: "plugin.install_failed",
+        level: "error",
+        binDir: cfg.cni.binDir,
+        error: message(e),
+      });
     }
   } else {
-    log("cni.pluginDir not set (nor $TSN_PROXY_PLUGIN_DIR): not installing the plugin");
+    log("cni.pluginDir not set (nor $TSN_PROXY_PLUGIN_DIR): not installing the plugin", {
+      event: "plugin.not_configured",
+      level: "warn",
+    });
   }
 
   // 4. socket
@@ -170,7 +209,18 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
         (performance.now() - t0) / 1000,
       );
       if (!res.ok) {
-        log(`${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`);
+        log(
+          `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
+          {
+            event: "cni.error",
+            level: "error",
+            command: req.command,
+            containerId: req.containerId,
+            code: res.code,
+            error: res.msg,
+            details: res.details ?? "",
+          },
+        );
       }
       return res;
     }, log);
@@ -190,7 +240,12 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       step("metrics", true);
     } catch (e) {
       step("metrics", false);
-      log(`metrics server on ${cfg.metricsAddress} failed: ${message(e)}`);
+      log(`metrics server on ${cfg.metricsAddress} failed: ${message(e)}`, {
+        event: "metrics.failed",
+        level: "error",
+        address: cfg.metricsAddress,
+        error: message(e),
+      });
     }
   }
 
@@ -200,10 +255,20 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     step("conf", r.state === "in-place" || r.state === "written");
     log(
       `conf: ${r.state}${"file" in r ? ` ${r.file}` : ""}${"reason" in r ? ` (${r.reason})` : ""}`,
+      {
+        event: "conf.state",
+        state: r.state,
+        ...("file" in r ? { file: r.file } : {}),
+        ...("reason" in r ? { reason: r.reason } : {}),
+      },
     );
   } else {
     step("conf", false);
-    log(`${launcher} missing: not touching the CNI config (pods would fail without the plugin)`);
+    log(`${launcher} missing: not touching the CNI config (pods would fail without the plugin)`, {
+      event: "conf.skipped",
+      level: "error",
+      reason: `${launcher} missing`,
+    });
   }
 
   return {
@@ -232,7 +297,10 @@ export interface UninstallResult {
  * Removes tsn-proxy from the node: the conf entries, every saver and restorer, the pins, the
  * plugin, the state files and the socket. Refuses while an agent answers on the socket.
  */
-export async function uninstall(cfg: AgentConfig, log = defaultLog): Promise<UninstallResult> {
+export async function uninstall(
+  cfg: AgentConfig,
+  log: Log = createLog(cfg.logFormat),
+): Promise<UninstallResult> {
   if (await socketInUse(cfg.socketPath)) {
     throw new Error(`an agent is running (it answers on ${cfg.socketPath}); stop it first`);
   }
@@ -243,7 +311,13 @@ export async function uninstall(cfg: AgentConfig, log = defaultLog): Promise<Uni
   });
   // The conf entry first: from here on no runtime calls the plugin for new pods.
   const confFiles = await reconciler.removeAll();
-  for (const f of confFiles) log(`removed the tsn-proxy entry from ${f}`);
+  for (const f of confFiles) {
+    log(`removed the tsn-proxy entry from ${f}`, {
+      event: "conf.removed",
+      file: f,
+      reason: "uninstall",
+    });
+  }
   const datapath = new NodeDatapath({
     strategy: getStrategy(cfg.strategy),
     bpffs: cfg.bpffs,
@@ -252,11 +326,17 @@ export async function uninstall(cfg: AgentConfig, log = defaultLog): Promise<Uni
     maxAgeMs: cfg.maxAgeMs,
   });
   datapath.down(log);
-  log(`datapath removed (${cfg.bpffs})`);
+  log(`datapath removed (${cfg.bpffs})`, { event: "datapath.removed", bpffs: cfg.bpffs });
   new AttachmentIndex(indexFileOf(cfg)).clear();
   await Deno.remove(cfg.socketPath).catch(() => {});
   const pluginFiles = await uninstallPlugin(cfg.cni.binDir);
-  if (pluginFiles.length) log(`removed ${pluginFiles.join(", ")} from ${cfg.cni.binDir}`);
+  if (pluginFiles.length) {
+    log(`removed ${pluginFiles.join(", ")} from ${cfg.cni.binDir}`, {
+      event: "plugin.removed",
+      binDir: cfg.cni.binDir,
+      files: pluginFiles,
+    });
+  }
   await Deno.remove(cfg.stateDir).catch(() => {}); // only when empty
   return { confFiles, pluginFiles };
 }

@@ -16,13 +16,16 @@
 import { parseArgs } from "node:util";
 import { runAgent, uninstall } from "./agent.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { createLog, LOG_FORMATS, type LogFormat } from "./log.ts";
 
 /** Usage text. */
 export const AGENT_USAGE = `usage: tsnproxy agent --config FILE [--uninstall | --check]
+                      [--log-format text|json]
 
-  --config FILE   agent configuration (YAML or JSON; see agent/README.md)
-  --uninstall     remove the conf entry, every saver, the pins, the plugin and the state
-  --check         validate the configuration and exit
+  --config FILE      agent configuration (YAML or JSON; see agent/README.md)
+  --uninstall        remove the conf entry, every saver, the pins, the plugin and the state
+  --check            validate the configuration and exit
+  --log-format FMT   text (default) or json: one JSON object per line (overrides logFormat)
 `;
 
 /** Entry point of `tsnproxy agent`; resolves with the exit code. */
@@ -35,6 +38,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
         config: { type: "string" },
         uninstall: { type: "boolean" },
         check: { type: "boolean" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -51,6 +55,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     console.error(`tsnproxy agent: --config is required\n\n${AGENT_USAGE}`);
     return 2;
   }
+  const format = values["log-format"];
+  if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) {
+    console.error(`tsnproxy agent: --log-format must be text or json, got "${format}"`);
+    return 2;
+  }
   let cfg;
   try {
     cfg = await loadConfig(values.config);
@@ -58,28 +67,30 @@ export async function agentCommand(argv: string[]): Promise<number> {
     console.error(`tsnproxy agent: config error: ${(e as Error).message}`);
     return e instanceof ConfigError ? 2 : 1;
   }
+  if (format !== undefined) cfg = { ...cfg, logFormat: format as LogFormat };
+  const log = createLog(cfg.logFormat);
   if (values.check) {
     console.log(JSON.stringify(cfg, null, 2));
     return 0;
   }
   try {
     if (values.uninstall) {
-      await uninstall(cfg);
-      console.error("tsnproxy agent: uninstalled");
+      await uninstall(cfg, log);
+      log("uninstalled", { event: "agent.uninstalled" });
       return 0;
     }
-    const agent = await runAgent(cfg);
-    console.error(`tsnproxy agent: serving on ${cfg.socketPath}`);
+    const agent = await runAgent(cfg, { log });
+    log(`serving on ${cfg.socketPath}`, { event: "agent.serving", socket: cfg.socketPath });
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       Deno.addSignalListener("SIGTERM", stop);
       Deno.addSignalListener("SIGINT", stop);
     });
-    console.error("tsnproxy agent: stopping (datapath and conf entry stay in place)");
+    log("stopping (datapath and conf entry stay in place)", { event: "agent.stopping" });
     await agent.stop();
     return 0;
   } catch (e) {
-    console.error(`tsnproxy agent: ${(e as Error).message}`);
+    log((e as Error).message, { event: "agent.failed", level: "error" });
     return 1;
   }
 }

@@ -12,6 +12,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { join } from "node:path";
+import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 
 /** A configuration error; its message names the field. */
@@ -62,6 +63,8 @@ export interface AgentConfig {
   };
   /** The namespace priority policy. */
   readonly policy: Policy;
+  /** `text` (default) or `json`: one JSON object per line, one line per decision. */
+  readonly logFormat: LogFormat;
 }
 
 /** Defaults of every optional field. */
@@ -145,6 +148,7 @@ const TOP_KEYS = [
   "metricsAddress",
   "kubernetes",
   "policy",
+  "logFormat",
 ] as const;
 
 /** Parses and validates a config text (YAML, of which JSON is a subset). */
@@ -207,6 +211,10 @@ export function parseConfig(
     }
   }
   const bpffs = r.path(doc.bpffs, "bpffs", DEFAULTS.bpffs);
+  const logFormat = r.string(doc.logFormat, "logFormat", "text");
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw r.err("logFormat", `must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
+  }
   if (bpffs === "/sys/fs/bpf") throw r.err("bpffs", "must be a directory below the bpffs root");
 
   return {
@@ -240,6 +248,7 @@ export function parseConfig(
     metricsAddress,
     kubernetes: { enabled: r.bool(k8s.enabled, "kubernetes.enabled", true), kubeconfig },
     policy: parsePolicy(doc.policy, (field, problem) => r.err(`policy.${field}`, problem)),
+    logFormat: logFormat as LogFormat,
   };
 }
 

@@ -50,3 +50,12 @@ Deno.test("parseConfig() errors name the field", () => {
     );
   }
 });
+
+Deno.test("parseConfig() takes logFormat text (default) or json and refuses others", () => {
+  equal(parseConfig("restoreOn: [eth1]\n").logFormat, "text");
+  equal(parseConfig("restoreOn: [eth1]\nlogFormat: json\n").logFormat, "json");
+  throws(
+    () => parseConfig("restoreOn: [eth1]\nlogFormat: xml\n", "a.yaml"),
+    (e: unknown) => e instanceof ConfigError && e.message.startsWith("a.yaml: logFormat: must be"),
+  );
+});

@@ -15,6 +15,7 @@ import { ENABLED_ANNOTATION, ErrorCode } from "@tsn-proxy/cni";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
+import type { Log } from "./log.ts";
 import { maxPriorityFor, type Policy } from "./policy.ts";
 
 /** The datapath as the handler needs it (the real one wraps @tsn-proxy/bpf/datapath). */
@@ -31,10 +32,17 @@ export interface DatapathPort {
   missingPins(id: string): string[];
 }
 
+/** What the agent decided for a pod (ADD) or an attachment (DEL, GC, sweep). */
+export type PodDecision = "attached" | "skipped" | "refused" | "failed" | "detached";
+
 /** Counters the handler feeds. */
 export interface HandlerMetrics {
   optInLookup(result: "opted-in" | "not-opted-in" | "not-found" | "error"): void;
   attachments(n: number): void;
+  /** One per decision. */
+  decision?(d: PodDecision): void;
+  /** An opted-in pod got a priority clamp from the policy (namespace "" when unknown). */
+  clamp?(namespace: string): void;
 }
 
 /** What the handler needs. */
@@ -46,7 +54,7 @@ export interface HandlerDeps {
   readonly lookup?: PodLookup;
   /** Why the node is not ready (STATUS), or null. */
   readonly ready: () => string | null;
-  readonly log: (msg: string) => void;
+  readonly log: Log;
   readonly metrics?: HandlerMetrics;
 }
 
@@ -141,16 +149,47 @@ export class CniHandler {
     } catch (e) {
       // Fail open: a pod that did not opt in must never be blocked by an API outage.
       this.deps.metrics?.optInLookup("error");
-      this.deps.log(`opt-in lookup of ${ns}/${name} failed (${message(e)}); not attaching`);
+      this.deps.log(`opt-in lookup of ${ns}/${name} failed (${message(e)}); not attaching`, {
+        event: "optin.lookup_failed",
+        level: "warn",
+        namespace: ns,
+        pod: name,
+        error: message(e),
+      });
       return { optedIn: false, source: `API lookup failed: ${message(e)}` };
     }
   }
 
   async #add(req: AgentRequest): Promise<AgentResponse> {
     const decision = await this.#decide(req);
-    if (!decision.optedIn) return ok({ attached: false, detail: decision.source });
+    const namespace = req.args.K8S_POD_NAMESPACE;
+    const podName = req.args.K8S_POD_NAME;
+    const who = {
+      containerId: req.containerId,
+      ifname: req.ifname,
+      ...(namespace ? { namespace } : {}),
+      ...(podName ? { pod: podName } : {}),
+    };
+    const label = podName ? `${namespace ?? "?"}/${podName}` : req.containerId;
+    if (!decision.optedIn) {
+      this.deps.metrics?.decision?.("skipped");
+      this.deps.log(`skipped ${label}: not opted in (${decision.source})`, {
+        event: "pod.skipped",
+        ...who,
+        reason: decision.source,
+      });
+      return ok({ attached: false, detail: decision.source });
+    }
     const why = this.deps.datapath.notReady();
     if (why !== null) {
+      this.deps.metrics?.decision?.("refused");
+      this.deps.log(`refused ${label} (CNI error 11, the runtime retries): ${why}`, {
+        event: "pod.refused",
+        level: "warn",
+        ...who,
+        code: ErrorCode.TryAgainLater,
+        reason: why,
+      });
       return fail(ErrorCode.TryAgainLater, "tsn-proxy datapath is not ready on this node", why);
     }
     const { datapath, index } = this.deps;
@@ -159,9 +198,18 @@ export class CniHandler {
     if (known?.status === "attached" && known.netns === req.netns && datapath.has(id)) {
       return ok({ attached: true, detail: `already attached as ${id}` });
     }
-    const namespace = req.args.K8S_POD_NAMESPACE;
-    const podName = req.args.K8S_POD_NAME;
     const maxPriority = maxPriorityFor(this.deps.policy, namespace);
+    if (maxPriority !== null) {
+      const rule = namespace !== undefined && Object.hasOwn(this.deps.policy.namespaces, namespace)
+        ? `namespaces.${namespace}`
+        : "defaultMaxPriority";
+      this.deps.metrics?.clamp?.(namespace ?? "");
+      this.deps.log(
+        `policy: ${label} may carry priorities up to ${maxPriority} (${rule}); ` +
+          "higher ones are clamped",
+        { event: "policy.clamp", ...who, id, maxPriority, rule },
+      );
+    }
     const record: AttachmentRecord = {
       id,
       network: req.network,
@@ -186,6 +234,14 @@ export class CniHandler {
     } catch (e) {
       // attachPod rolled its own steps back; drop the record unless an older attach stands.
       if (!datapath.has(id)) index.remove(id);
+      this.deps.metrics?.decision?.("failed");
+      this.deps.log(`cannot attach ${id} (${label}): ${message(e)}`, {
+        event: "pod.attach_failed",
+        level: "error",
+        ...who,
+        id,
+        error: message(e),
+      });
       return fail(
         ErrorCode.AgentFailure,
         `cannot attach the tsn-proxy saver to ${req.ifname}`,
@@ -199,24 +255,45 @@ export class CniHandler {
       index.remove(id);
       return fail(ErrorCode.AgentFailure, "cannot record the attachment", message(e));
     }
+    this.deps.metrics?.decision?.("attached");
     this.deps.log(
-      `attached ${id} (${podName ? `${namespace}/${podName}` : req.containerId}, ` +
-        `max priority ${maxPriority ?? "unlimited"}, ${decision.source})`,
+      `attached ${id} (${label}, max priority ${maxPriority ?? "unlimited"}, ${decision.source})`,
+      {
+        event: "pod.attached",
+        ...who,
+        id,
+        netns: req.netns,
+        maxPriority,
+        optInSource: decision.source,
+      },
     );
     return ok({ attached: true, detail: id });
   }
 
   #del(req: AgentRequest): AgentResponse {
     const id = attachmentId(req.network, req.containerId, req.ifname);
-    return this.#remove(id) ? ok({ detail: `detached ${id}` }) : ok({ detail: "nothing attached" });
+    return this.#remove(id, "DEL")
+      ? ok({ detail: `detached ${id}` })
+      : ok({ detail: "nothing attached" });
   }
 
   /** Detaches and forgets an id; true when there was something. Throws on kernel errors. */
-  #remove(id: string): boolean {
+  #remove(id: string, reason: string): boolean {
     const { datapath, index } = this.deps;
+    const rec = index.get(id);
     const had = datapath.has(id) ? datapath.detach(id) : false;
     const recorded = index.remove(id);
-    if (had || recorded) this.deps.log(`detached ${id}`);
+    if (had || recorded) {
+      this.deps.metrics?.decision?.("detached");
+      this.deps.log(`detached ${id} (${reason})`, {
+        event: "pod.detached",
+        id,
+        reason,
+        ...(rec?.podNamespace ? { namespace: rec.podNamespace } : {}),
+        ...(rec?.podName ? { pod: rec.podName } : {}),
+        containerId: rec?.containerId,
+      });
+    }
     return had || recorded;
   }
 
@@ -252,7 +329,7 @@ export class CniHandler {
     const stale = this.deps.index.list().filter((r) =>
       r.network === req.network && !valid.has(r.id)
     );
-    for (const r of stale) this.#remove(r.id);
+    for (const r of stale) this.#remove(r.id, "GC: not in the runtime's valid attachments");
     return ok({ detail: `removed ${stale.length} stale attachment(s)` });
   }
 
@@ -267,10 +344,15 @@ export class CniHandler {
       const unfinished = r.status === "pending" && !this.deps.datapath.has(r.id);
       if (!gone && !unfinished) continue;
       try {
-        this.#remove(r.id);
+        this.#remove(r.id, gone ? "sweep: its netns is gone" : "sweep: attach never completed");
         removed++;
       } catch (e) {
-        this.deps.log(`sweep: cannot remove ${r.id}: ${message(e)}`);
+        this.deps.log(`sweep: cannot remove ${r.id}: ${message(e)}`, {
+          event: "sweep.failed",
+          level: "error",
+          id: r.id,
+          error: message(e),
+        });
       }
     }
     this.deps.metrics?.attachments(this.#count());

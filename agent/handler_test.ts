@@ -3,6 +3,7 @@ import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, AttachmentIndex } from "./attachments.ts";
 import { CniHandler, type DatapathPort } from "./handler.ts";
 import type { PodLookup } from "./k8s.ts";
+import type { LogFields } from "./log.ts";
 import { parsePolicy } from "./policy.ts";
 
 class FakeDatapath implements DatapathPort {
@@ -35,13 +36,25 @@ async function setup(lookup?: PodLookup) {
   const dp = new FakeDatapath();
   const index = new AttachmentIndex(`${dir}/attachments.json`);
   const logs: string[] = [];
+  const events: LogFields[] = [];
+  const decisions: string[] = [];
+  const clamps: string[] = [];
   const handler = new CniHandler({
     datapath: dp,
     index,
     policy: parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5, free: "unlimited" } }),
     ...(lookup ? { lookup } : {}),
     ready: () => dp.notReadyReason,
-    log: (m) => logs.push(m),
+    log: (m, f) => {
+      logs.push(m);
+      if (f) events.push(f);
+    },
+    metrics: {
+      optInLookup: () => {},
+      attachments: () => {},
+      decision: (d) => decisions.push(d),
+      clamp: (ns) => clamps.push(ns),
+    },
   });
   const req = (o: Partial<AgentRequest>): AgentRequest => ({
     v: 1,
@@ -63,6 +76,9 @@ async function setup(lookup?: PodLookup) {
     req,
     netns,
     logs,
+    events,
+    decisions,
+    clamps,
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true });
     },
@@ -176,4 +192,42 @@ Deno.test("CniHandler sweep removes attachments whose netns is gone; STATUS foll
   equal(code(await t.handler.handle(t.req({ command: "STATUS" }))), 0);
   t.dp.notReadyReason = "conf entry missing";
   equal(code(await t.handler.handle(t.req({ command: "STATUS" }))), 50);
+});
+
+Deno.test("CniHandler logs one structured event per decision and counts it", async () => {
+  await using t = await setup();
+  await t.handler.handle(t.req({})); // cell: clamped to 5
+  await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
+  await t.handler.handle(t.req({ containerId: "c3", optIn: "unknown" })); // no API: skipped
+  t.dp.notReadyReason = "datapath pins missing";
+  await t.handler.handle(t.req({ containerId: "c4" }));
+  t.dp.notReadyReason = null;
+  t.dp.failAttach = "ENODEV";
+  await t.handler.handle(t.req({ containerId: "c5" }));
+  t.dp.failAttach = null;
+  await t.handler.handle(t.req({ command: "DEL" }));
+  deepEqual(t.events.map((e) => e.event), [
+    "policy.clamp",
+    "pod.attached",
+    "pod.attached",
+    "pod.skipped",
+    "pod.refused",
+    "policy.clamp",
+    "pod.attach_failed",
+    "pod.detached",
+  ]);
+  const attached = t.events[1]!;
+  equal(attached.namespace, "cell");
+  equal(attached.pod, "talker");
+  equal(attached.maxPriority, 5);
+  equal(attached.id, attachmentId("k8s", "c1", "eth0"));
+  equal(t.events[0]!.rule, "namespaces.cell");
+  equal(t.events[2]!.maxPriority, null, "namespace free is unlimited: no clamp event");
+  ok(String(t.events[3]!.reason).includes("API lookup is disabled"));
+  equal(t.events[4]!.level, "warn");
+  equal(t.events[4]!.code, 11);
+  equal(t.events[6]!.error, "ENODEV");
+  equal(t.events[7]!.reason, "DEL");
+  deepEqual(t.decisions, ["attached", "attached", "skipped", "refused", "failed", "detached"]);
+  deepEqual(t.clamps, ["cell", "cell"]);
 });

@@ -3,21 +3,32 @@
  * (200 once the datapath is loaded and the conf entry is in place, else 503 with the reason) and
  * `/healthz` (the process answers).
  *
- * | metric                                      | kind      | labels           |
- * | ------------------------------------------- | --------- | ---------------- |
- * | tsnproxy_cni_requests_total                 | counter   | command, result  |
- * | tsnproxy_cni_request_duration_seconds       | histogram | command          |
- * | tsnproxy_attachments                        | gauge     |                  |
- * | tsnproxy_optin_lookups_total                | counter   | result           |
- * | tsnproxy_reconciler_rewrites_total          | counter   | reason           |
- * | tsnproxy_reconciler_conflicts_total         | counter   | file             |
- * | tsnproxy_reconciler_errors_total            | counter   |                  |
- * | tsnproxy_install_steps_total                | counter   | step, result     |
- * | tsnproxy_ready                              | gauge     |                  |
- * | tsnproxy_datapath_packets_total             | counter   | counter (BPF)    |
- * | tsnproxy_priority_clamped_packets_total     | counter   |                  |
- * | tsnproxy_datapath_records                   | gauge     |                  |
- * | tsnproxy_datapath_tracker_attached          | gauge     | program          |
+ * | metric                                      | kind      | labels                   |
+ * | ------------------------------------------- | --------- | ------------------------ |
+ * | tsnproxy_cni_requests_total                 | counter   | command, result          |
+ * | tsnproxy_cni_request_duration_seconds       | histogram | command                  |
+ * | tsnproxy_attachments                        | gauge     |                          |
+ * | tsnproxy_pod_decisions_total                | counter   | decision                 |
+ * | tsnproxy_policy_clamps_total                | counter   | namespace                |
+ * | tsnproxy_optin_lookups_total                | counter   | result                   |
+ * | tsnproxy_reconciler_rewrites_total          | counter   | reason                   |
+ * | tsnproxy_reconciler_conflicts_total         | counter   | file                     |
+ * | tsnproxy_reconciler_errors_total            | counter   |                          |
+ * | tsnproxy_install_steps_total                | counter   | step, result             |
+ * | tsnproxy_ready                              | gauge     |                          |
+ * | tsnproxy_datapath_info                      | gauge     | strategy, store          |
+ * | tsnproxy_datapath_packets_total             | counter   | counter (BPF), strategy  |
+ * | tsnproxy_priority_clamped_packets_total     | counter   |                          |
+ * | tsnproxy_datapath_records                   | gauge     |                          |
+ * | tsnproxy_datapath_stale_records             | gauge     |                          |
+ * | tsnproxy_datapath_records_capacity          | gauge     |                          |
+ * | tsnproxy_datapath_tracker_attached          | gauge     | program, strategy        |
+ * | tsnproxy_datapath_restorer_attached         | gauge     | ifname, mode             |
+ * | tsnproxy_datapath_savers                    | gauge     | mode                     |
+ * | tsnproxy_datapath_missing_pins              | gauge     |                          |
+ *
+ * The BPF counters are node-wide (one per-CPU array shared by every saver and restorer), so they
+ * carry the strategy, not an interface; what is per interface is the restorer attachment.
  *
  * @example
  * ```ts ignore
@@ -43,6 +54,8 @@ export class AgentMetrics {
   readonly cniDuration: Histogram<"command">;
   readonly attachments: Gauge;
   readonly optInLookups: Counter<"result">;
+  readonly decisions: Counter<"decision">;
+  readonly policyClamps: Counter<"namespace">;
   readonly rewrites: Counter<"reason">;
   readonly conflicts: Counter<"file">;
   readonly reconcileErrors: Counter;
@@ -74,6 +87,20 @@ export class AgentMetrics {
       name: "tsnproxy_optin_lookups_total",
       help: "Opt-in lookups through the Kubernetes API (runtime passed no annotations)",
       labelNames: ["result"],
+      registers,
+    });
+    this.decisions = new Counter({
+      name: "tsnproxy_pod_decisions_total",
+      help: "What the agent decided per pod: attached, skipped (not opted in), refused (not " +
+        "ready, CNI error 11), failed (attach error), detached (DEL, GC, sweep)",
+      labelNames: ["decision"],
+      registers,
+    });
+    this.policyClamps = new Counter({
+      name: "tsnproxy_policy_clamps_total",
+      help: "Opted-in pods whose saver got a priority clamp from the policy, by namespace " +
+        '("" when the runtime passed none)',
+      labelNames: ["namespace"],
       registers,
     });
     this.rewrites = new Counter({
@@ -118,16 +145,31 @@ export class AgentMetrics {
       }
       return snapshot;
     };
+    new Gauge({
+      name: "tsnproxy_datapath_info",
+      help: "1 while a datapath is loaded, labelled with its strategy and record store",
+      labelNames: ["strategy", "store"],
+      registers,
+      collect() {
+        this.reset();
+        const s = read();
+        if (s) this.set({ strategy: s.state.strategy, store: s.state.store }, 1);
+      },
+    });
     new Counter({
       name: "tsnproxy_datapath_packets_total",
-      help: "BPF datapath counters (saved, restored, rejected_fingerprint, ...), summed over CPUs",
-      labelNames: ["counter"],
+      help:
+        "BPF datapath counters (saved, restored, rejected_fingerprint, ...), summed over CPUs; " +
+        "node-wide, so labelled with the strategy",
+      labelNames: ["counter", "strategy"],
       registers,
       collect() {
         this.reset();
         const s = read();
         if (!s) return;
-        for (const [k, v] of Object.entries(s.counters)) this.inc({ counter: snake(k) }, Number(v));
+        for (const [k, v] of Object.entries(s.counters)) {
+          this.inc({ counter: snake(k), strategy: s.state.strategy }, Number(v));
+        }
       },
     });
     new Counter({
@@ -142,22 +184,79 @@ export class AgentMetrics {
     });
     new Gauge({
       name: "tsnproxy_datapath_records",
-      help: "Records in the datapath map right now",
+      help:
+        "Live records in the datapath's store right now (occupancy; younger than the age bound)",
       registers,
       collect() {
         this.set(read()?.records ?? 0);
       },
     });
     new Gauge({
+      name: "tsnproxy_datapath_stale_records",
+      help: "Records past the age bound (their packet never reached a restorer); every restorer " +
+        "refuses them and the store overwrites them in time",
+      registers,
+      collect() {
+        this.set(read()?.staleRecords ?? 0);
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_records_capacity",
+      help: "Records the store can hold (slots: per-CPU table size x CPUs; lru: map size)",
+      registers,
+      collect() {
+        this.set(read()?.recordsMax ?? 0);
+      },
+    });
+    new Gauge({
       name: "tsnproxy_datapath_tracker_attached",
       help: "1 when a strategy tracker is attached, 0 when the kernel refused it (degraded)",
-      labelNames: ["program"],
+      labelNames: ["program", "strategy"],
       registers,
       collect() {
         this.reset();
-        for (const t of read()?.state.trackers ?? []) {
-          this.set({ program: t.program }, t.state === "attached" ? 1 : 0);
+        const s = read();
+        for (const t of s?.state.trackers ?? []) {
+          this.set(
+            { program: t.program, strategy: s!.state.strategy },
+            t.state === "attached" ? 1 : 0,
+          );
         }
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_restorer_attached",
+      help: "1 per TSN interface whose restorer is attached (0: its link pin is gone)",
+      labelNames: ["ifname", "mode"],
+      registers,
+      collect() {
+        this.reset();
+        const s = read();
+        for (const r of s?.state.restorers ?? []) {
+          const gone = s!.missingPins.some((p) => p.endsWith(`/restore/${r.ifname}`));
+          this.set({ ifname: r.ifname, mode: r.mode.kind }, gone ? 0 : 1);
+        }
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_savers",
+      help: "Pod savers the datapath holds, by attach mode (tcx or clsact)",
+      labelNames: ["mode"],
+      registers,
+      collect() {
+        this.reset();
+        const s = read();
+        if (!s) return;
+        this.set({ mode: "tcx" }, s.state.pods.filter((p) => p.mode.kind === "tcx").length);
+        this.set({ mode: "clsact" }, s.state.pods.filter((p) => p.mode.kind === "clsact").length);
+      },
+    });
+    new Gauge({
+      name: "tsnproxy_datapath_missing_pins",
+      help: "Pins the datapath state names that bpffs no longer has (something removed them)",
+      registers,
+      collect() {
+        this.set(read()?.missingPins.length ?? 0);
       },
     });
   }
@@ -173,6 +272,8 @@ export class AgentMetrics {
     return {
       optInLookup: (result) => this.optInLookups.inc({ result }),
       attachments: (n) => this.attachments.set(n),
+      decision: (decision) => this.decisions.inc({ decision }),
+      clamp: (namespace) => this.policyClamps.inc({ namespace }),
     };
   }
 

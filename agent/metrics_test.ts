@@ -1,4 +1,6 @@
 import { equal, ok } from "node:assert/strict";
+import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
+import { TsnConfig, TsnCounters } from "@tsn-proxy/bpf/gen/tsn_core";
 import { AgentMetrics, serveMetrics, snake } from "./metrics.ts";
 import { httpGetUnix } from "./testing.ts";
 
@@ -33,4 +35,100 @@ Deno.test("serveMetrics() serves /metrics, /readyz and /healthz on a unix socket
 Deno.test("snake() turns BPF counter names into label values", () => {
   equal(snake("rejectedFingerprint"), "rejected_fingerprint");
   equal(snake("saved"), "saved");
+});
+
+/** A datapath snapshot as readStats() returns it: skb-addr, tracker refused, one restorer gone. */
+function fakeStats(): DatapathStats {
+  const counters = TsnCounters.decode(new Uint8Array(TsnCounters.size));
+  counters.saved = 1000n;
+  counters.restored = 990n;
+  counters.missed = 7n;
+  counters.saveClamped = 12n;
+  return {
+    state: {
+      version: 1,
+      bpffs: "/sys/fs/bpf/tsn-proxy",
+      strategy: "skb-addr",
+      store: "slots",
+      maxAgeNs: "100000000",
+      trackers: [{ program: "tsn_track_clone", state: "unavailable", reason: "EPERM: x" }],
+      restorers: [
+        { ifname: "eth1", ifindex: 3, mode: { kind: "tcx" } },
+        { ifname: "eth2", ifindex: 4, mode: { kind: "tcx" } },
+      ],
+      pods: [
+        {
+          id: "a",
+          netns: "/n/a",
+          ifname: "eth0",
+          ifindex: 2,
+          owner: 1,
+          maxPriority: 5,
+          mode: { kind: "tcx" },
+        },
+        {
+          id: "b",
+          netns: "/n/b",
+          ifname: "eth0",
+          ifindex: 2,
+          owner: 2,
+          maxPriority: 5,
+          mode: { kind: "clsact", handle: 1, priority: 1 },
+        },
+      ],
+    },
+    config: TsnConfig.decode(new Uint8Array(TsnConfig.size)),
+    counters,
+    records: 42,
+    staleRecords: 3,
+    recordsMax: 32768,
+    missingPins: ["/sys/fs/bpf/tsn-proxy/restore/eth2"],
+  };
+}
+
+Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, trackers, restorers", async () => {
+  const m = new AgentMetrics(() => fakeStats());
+  m.handler.decision?.("attached");
+  m.handler.decision?.("skipped");
+  m.handler.clamp?.("cell");
+  m.reconciler.conflict("05-cilium.conflist");
+  m.observeRequest("ADD", "11", 0.003);
+  const text = await m.registry.metrics();
+  const want = [
+    'tsnproxy_datapath_info{strategy="skb-addr",store="slots"} 1',
+    'tsnproxy_datapath_packets_total{counter="saved",strategy="skb-addr"} 1000',
+    'tsnproxy_datapath_packets_total{counter="restored",strategy="skb-addr"} 990',
+    'tsnproxy_datapath_packets_total{counter="rejected_fingerprint",strategy="skb-addr"} 0',
+    "tsnproxy_priority_clamped_packets_total 12",
+    "tsnproxy_datapath_records 42",
+    "tsnproxy_datapath_stale_records 3",
+    "tsnproxy_datapath_records_capacity 32768",
+    'tsnproxy_datapath_tracker_attached{program="tsn_track_clone",strategy="skb-addr"} 0',
+    'tsnproxy_datapath_restorer_attached{ifname="eth1",mode="tcx"} 1',
+    'tsnproxy_datapath_restorer_attached{ifname="eth2",mode="tcx"} 0',
+    'tsnproxy_datapath_savers{mode="tcx"} 1',
+    'tsnproxy_datapath_savers{mode="clsact"} 1',
+    "tsnproxy_datapath_missing_pins 1",
+    'tsnproxy_pod_decisions_total{decision="attached"} 1',
+    'tsnproxy_pod_decisions_total{decision="skipped"} 1',
+    'tsnproxy_policy_clamps_total{namespace="cell"} 1',
+    'tsnproxy_reconciler_conflicts_total{file="05-cilium.conflist"} 1',
+    'tsnproxy_cni_requests_total{command="ADD",result="11"} 1',
+    'tsnproxy_cni_request_duration_seconds_bucket{le="0.005",command="ADD"} 1',
+    'tsnproxy_cni_request_duration_seconds_bucket{le="0.001",command="ADD"} 0',
+  ];
+  for (const line of want) ok(text.includes(line), `missing: ${line}\n${text}`);
+});
+
+Deno.test("AgentMetrics reports an empty datapath as zero and survives a failing read", async () => {
+  let calls = 0;
+  const m = new AgentMetrics(() => {
+    calls++;
+    throw new Error("pins gone");
+  });
+  const text = await m.registry.metrics();
+  ok(text.includes("tsnproxy_datapath_records 0"));
+  ok(text.includes("tsnproxy_datapath_records_capacity 0"));
+  ok(!text.includes("tsnproxy_datapath_info{"), "no info series without a datapath");
+  equal(calls, 1, "one read per scrape, shared by every collector");
 });

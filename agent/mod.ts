@@ -20,3 +20,11 @@ export { ConfReconciler, type PassResult, REVERT_HINT } from "./reconciler.ts";
 export { kubernetesLookup, type PodLookup, type PodReader } from "./k8s.ts";
 export { installPlugin, uninstallPlugin } from "./install.ts";
 export { AgentMetrics, serveMetrics } from "./metrics.ts";
+export {
+  createLog,
+  jsonLine,
+  type Log,
+  LOG_FORMATS,
+  type LogFields,
+  type LogFormat,
+} from "./log.ts";

@@ -34,6 +34,7 @@ import {
   withoutEntry,
 } from "./conflist.ts";
 import { compareVersions } from "@tsn-proxy/cni";
+import type { Log } from "./log.ts";
 
 /** Counters the reconciler feeds. */
 export interface ReconcilerMetrics {
@@ -57,7 +58,7 @@ export interface ReconcilerOptions {
   readonly conflictThreshold?: number;
   /** Longest back-off (ms); default 60000. */
   readonly maxBackoffMs?: number;
-  readonly log: (msg: string) => void;
+  readonly log: Log;
   readonly metrics?: ReconcilerMetrics;
 }
 
@@ -177,7 +178,12 @@ export class ConfReconciler {
     } catch (e) {
       this.#o.metrics?.error();
       this.#last = { state: "unusable", reason: `conf dir error: ${(e as Error).message}` };
-      this.#o.log(`reconciler: ${this.#last.reason}`);
+      this.#o.log(`reconciler: ${this.#last.reason}`, {
+        event: "conf.error",
+        level: "error",
+        dir: this.#o.confDir,
+        error: (e as Error).message,
+      });
     }
     this.passes++;
     return this.#last;
@@ -196,7 +202,12 @@ export class ConfReconciler {
       ) continue;
       await this.#write(v.name, withoutEntry(v.list), v.name);
       this.#o.metrics?.rewrite("remove-from-non-primary");
-      this.#o.log(`reconciler: removed the tsn-proxy entry from ${v.name} (not primary)`);
+      this.#o.log(`reconciler: removed the tsn-proxy entry from ${v.name} (not primary)`, {
+        event: "conf.removed",
+        file: v.name,
+        primary: primary?.name ?? null,
+        reason: "not-primary",
+      });
     }
 
     if (!primary) {
@@ -223,6 +234,17 @@ export class ConfReconciler {
         .push(now);
       this.#o.metrics?.conflict(primary.name);
       const n = this.#recentConflicts(primary.name, now);
+      this.#o.log(
+        `reconciler: the tsn-proxy entry was removed from ${primary.name} by someone else`,
+        {
+          event: "conf.conflict",
+          level: "warn",
+          file: primary.name,
+          primaryType: String(primary.list.plugins[0]?.type ?? ""),
+          reverts: n,
+          windowMs: this.#o.conflictWindowMs,
+        },
+      );
       if (n >= this.#o.conflictThreshold) {
         const warned = this.#warnedAt.get(primary.name) ?? 0;
         if (now - warned > this.#o.conflictWindowMs) {
@@ -230,6 +252,7 @@ export class ConfReconciler {
           this.#o.log(
             `reconciler: WARNING ${primary.name} reverted ${n} times in ` +
               `${Math.round(this.#o.conflictWindowMs / 1000)} s: ${REVERT_HINT}`,
+            { event: "conf.backoff", level: "warn", file: primary.name, reverts: n },
           );
         }
       }
@@ -257,6 +280,13 @@ export class ConfReconciler {
         primary.kind === "conf" ? `wrapped ${primary.name} into ${target} and ` : ""
       }` +
         `placed the tsn-proxy entry in ${target} (${reason})`,
+      {
+        event: "conf.rewrite",
+        file: target,
+        ...(target !== primary.name ? { wrapped: primary.name } : {}),
+        primaryType: String(primary.list.plugins[0]?.type ?? ""),
+        reason,
+      },
     );
     return { state: "written", file: target, reason };
   }
@@ -286,7 +316,11 @@ export class ConfReconciler {
     try {
       watcher = Deno.watchFs(this.#o.confDir, { recursive: false });
     } catch (e) {
-      this.#o.log(`reconciler: cannot watch ${this.#o.confDir}: ${(e as Error).message}`);
+      this.#o.log(`reconciler: cannot watch ${this.#o.confDir}: ${(e as Error).message}`, {
+        event: "conf.watch_failed",
+        level: "warn",
+        dir: this.#o.confDir,
+      });
       setTimeout(() => this.#watch(), 1000);
       return;
     }

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { type ConfList, entryCount, hasEntryInPlace, pluginEntry } from "./conflist.ts";
 import { ConfReconciler, type ReconcilerOptions } from "./reconciler.ts";
+import type { LogFields } from "./log.ts";
 
 const TESTDATA = fileURLToPath(new URL("./testdata/", import.meta.url));
 const entry = pluginEntry({ socketPath: "/run/tsn/cni.sock", optIn: "annotation" });
@@ -23,12 +24,16 @@ function names(dir: string): string[] {
 
 function reconciler(dir: string, o: Partial<ReconcilerOptions> = {}) {
   const logs: string[] = [];
+  const events: LogFields[] = [];
   const counts = { rewrites: [] as string[], conflicts: 0 };
   const r = new ConfReconciler({
     confDir: dir,
     entry,
     minRewriteIntervalMs: 10,
-    log: (m) => logs.push(m),
+    log: (m, f) => {
+      logs.push(m);
+      if (f) events.push(f);
+    },
     metrics: {
       rewrite: (reason) => counts.rewrites.push(reason),
       conflict: () => counts.conflicts++,
@@ -36,7 +41,7 @@ function reconciler(dir: string, o: Partial<ReconcilerOptions> = {}) {
     },
     ...o,
   });
-  return { r, logs, counts };
+  return { r, logs, events, counts };
 }
 
 async function until(pred: () => boolean, ms = 3000): Promise<boolean> {
@@ -70,9 +75,16 @@ Deno.test("ConfReconciler appends the entry to the primary and keeps the file mo
 Deno.test("ConfReconciler wraps a lone .conf into a .conflist and removes the .conf", async () => {
   const dir = await confDir(["10-bridge.conf"]);
   try {
-    const { r, counts } = reconciler(dir);
+    const { r, counts, events } = reconciler(dir);
     equal((await r.reconcileOnce()).state, "written");
     deepEqual(names(dir), ["10-bridge.conflist"]);
+    deepEqual(events, [{
+      event: "conf.rewrite",
+      file: "10-bridge.conflist",
+      wrapped: "10-bridge.conf",
+      primaryType: "bridge",
+      reason: "wrap-conf",
+    }]);
     const list = read(dir, "10-bridge.conflist");
     deepEqual(list.plugins.map((p) => p.type), ["bridge", "tsn-proxy"]);
     equal(list.cniVersion, "0.4.0");
@@ -145,7 +157,7 @@ Deno.test("ConfReconciler follows a rename, a removal and a new primary through 
 
 Deno.test("ConfReconciler throttles a component that keeps reverting the file and warns", async () => {
   const dir = await confDir(["05-cilium.conflist"]);
-  const { r, logs, counts } = reconciler(dir, {
+  const { r, logs, events, counts } = reconciler(dir, {
     minRewriteIntervalMs: 40,
     conflictThreshold: 2,
     maxBackoffMs: 2000,
@@ -168,6 +180,11 @@ Deno.test("ConfReconciler throttles a component that keeps reverting the file an
     ok(counts.conflicts >= 2);
     ok(logs.some((l) => l.includes("cni.exclusive=false")), logs.join("\n"));
     equal(logs.filter((l) => l.includes("WARNING")).length, 1, "warned once per window");
+    const conflicts = events.filter((e) => e.event === "conf.conflict");
+    equal(conflicts.length, counts.conflicts, "one conf.conflict line per revert");
+    equal(conflicts[0]?.file, "05-cilium.conflist");
+    equal(conflicts[0]?.primaryType, "cilium-cni");
+    equal(events.filter((e) => e.event === "conf.rewrite").length, counts.rewrites.length);
     // Once the other side stops, the entry comes back.
     ok(await until(() => hasEntryInPlace(read(dir, "05-cilium.conflist"), entry), 4000));
   } finally {

@@ -3,6 +3,8 @@
  *
  *   tsnproxy datapath up|attach|detach|down|stats ...   low-level datapath control
  *   tsnproxy demo [...]                                 the simulated-node demo
+ *   tsnproxy status [--json] [--state-dir D|--bpffs D]  what tsn-proxy does on this node
+ *   tsnproxy doctor [...]                               is this node fit for tsn-proxy?
  *
  * Exit codes: 0 success, 1 failure, 2 bad usage (nothing was changed).
  *
@@ -28,6 +30,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: {
     summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
     load: async () => (await import("./demo.ts")).demoCommand,
+  },
+  status: {
+    summary: "strategy, trackers, restorers, pod savers and counters (works with the agent down)",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  doctor: {
+    summary: "node pre-flight: kernel, BPF, TSN qdiscs, CNI config; exit 0 fit, 1 unfit",
+    load: async () => (await import("./doctor.ts")).doctorCommand,
   },
 };
 

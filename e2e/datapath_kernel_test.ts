@@ -53,6 +53,7 @@ interface Outcome {
   restored: bigint;
   rejected: bigint;
   otherCpu: bigint;
+  store: string;
 }
 
 interface RunOptions {
@@ -68,7 +69,7 @@ async function run(
   opts: RunOptions = {},
 ): Promise<Outcome> {
   let proxy: AttachedProxy | undefined;
-  let recordsLeft = -1, restored = 0n, rejected = 0n, otherCpu = 0n;
+  let recordsLeft = -1, restored = 0n, rejected = 0n, otherCpu = 0n, store = "";
   const { rows } = await runScenario({
     kind,
     taps,
@@ -100,6 +101,7 @@ async function run(
         recordsLeft = s.records;
         restored = s.counters.restored;
         otherCpu = s.counters.restoredOtherCpu;
+        store = s.state.store;
         rejected = s.counters.rejectedFingerprint + s.counters.rejectedStale;
         proxy!.down();
       },
@@ -110,6 +112,7 @@ async function run(
     recordsLeft,
     restored,
     rejected,
+    store,
     otherCpu,
   };
 }
@@ -182,6 +185,7 @@ for (const kind of KINDS) {
 
 Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", async () => {
   const o = await run("bridge-nat", "skb-addr", false, { store: "lru" });
+  equal(o.store, "lru", "the datapath ran another store");
   assertNothingWrong(o, "skb-addr lru");
   assertAllRestored(o, "skb-addr lru");
 });

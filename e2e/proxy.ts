@@ -52,6 +52,8 @@ export interface ProxyOptions {
   readonly trackers?: boolean;
   /** Interfaces of node1 that get a restorer; default `[topo.node.nic]`. */
   readonly restoreOn?: readonly string[];
+  /** Record store (default: the datapath's default). */
+  readonly store?: StoreName;
 }
 
 /** Loads the datapath into node1 of `topo` and attaches savers to the opted-in pods. */
@@ -66,7 +68,14 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
   const restoreOn = opts.restoreOn ?? [topo.node.nic];
   const state = withNetns(
     topo.node.ns.path,
-    () => up({ strategy, bpffs, restoreOn, stateFile }),
+    () =>
+      up({
+        strategy,
+        bpffs,
+        restoreOn,
+        stateFile,
+        ...(opts.store === undefined ? {} : { store: opts.store }),
+      }),
   );
   let isDown = false;
   const proxy: AttachedProxy = {

@@ -1,0 +1,91 @@
+/**
+ * `tsnproxy doctor` on this host, as root: its verdicts must match what FACTS.md measured on the
+ * machines this project runs on (6.18: BTF, bpffs, TCX, the per-CPU lookup helper, the datapath
+ * loads, fexit refused with EPERM), and its interface and CNI checks must read a real netns (a
+ * 4-queue veth with htb, no TSN qdisc: the host has no taprio) and a real conf dir.
+ */
+import { equal, match, ok } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import {
+  BIN,
+  createNetns,
+  deleteNetns,
+  exec,
+  ipBatch,
+  requireKernelTests,
+  run,
+  uniquePrefix,
+} from "@tsn-proxy/e2e";
+import type { DoctorReport } from "./doctor.ts";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+const KINDNET = fileURLToPath(new URL("./testdata/doctor/netd-kindnet", import.meta.url));
+
+function check(r: DoctorReport, id: string) {
+  const c = r.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check ${id} in ${JSON.stringify(r.checks.map((x) => x.id))}`);
+  return c;
+}
+
+Deno.test("tsnproxy doctor on this host matches FACTS.md and reads a real netns and conf dir", async () => {
+  requireKernelTests();
+  const prefix = uniquePrefix();
+  const ns = await createNetns(`${prefix}-node`);
+  const dir = await Deno.makeTempDir({ prefix: `${prefix}-doctor-` });
+  try {
+    await ipBatch(ns, [
+      "link add tsn0 numtxqueues 4 numrxqueues 4 type veth peer name tsn0p",
+      "link set tsn0 up",
+    ]);
+    await run(ns, [BIN.tc, "qdisc", "add", "dev", "tsn0", "root", "handle", "1:", "htb"]);
+    const confDir = join(dir, "net.d");
+    await Deno.mkdir(confDir);
+    await Deno.copyFile(join(KINDNET, "10-kindnet.conflist"), join(confDir, "10-kindnet.conflist"));
+    const config = join(dir, "agent.json");
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({ strategy: "skb-addr", restoreOn: ["tsn0", "nope0"], cni: { confDir } }),
+    );
+    const doctor = (...args: string[]) =>
+      exec([Deno.execPath(), "run", "-A", MAIN, "doctor", "--json", "--netns", ns.path, ...args], {
+        allowFail: true,
+        timeoutMs: 60_000,
+      });
+
+    const t0 = performance.now();
+    const unfit = await doctor("--config", config);
+    const ms = Math.round(performance.now() - t0);
+    equal(unfit.code, 1, `a missing TSN interface makes the node unfit\n${unfit.stderr}`);
+    const r = JSON.parse(unfit.stdout) as DoctorReport;
+    equal(r.fit, false);
+    equal(r.config, config);
+    const kernel = check(r, "kernel");
+    equal(kernel.verdict, "ok");
+    match(kernel.detail, /survive it \(6\.11\+\)/, "FACTS: 6.18 keeps TAI txtimes");
+    for (const id of ["root", "btf", "bpffs", "tcx", "percpu-lookup", "core-load"]) {
+      equal(check(r, id).verdict, "ok", `${id}: ${check(r, id).detail}`);
+    }
+    match(check(r, "tcx").detail, /^TCX/, "FACTS: TCX present");
+    const tracker = check(r, "tracker");
+    equal(tracker.verdict, "warn", tracker.detail);
+    match(tracker.detail, /tsn_track_clone \(fexit\) refused: .*EPERM/, "FACTS: fexit EPERM");
+    const tsn0 = check(r, "interface:tsn0");
+    equal(tsn0.verdict, "warn", "FACTS: no taprio here, so no TSN qdisc");
+    match(tsn0.detail, /root qdisc htb, 4 TX queue\(s\)/);
+    equal(check(r, "interface:nope0").verdict, "fail");
+    match(check(r, "cni-conf").detail, /owned by ptp/);
+
+    const fit = await doctor("--config", config, "--restore-on", "tsn0");
+    equal(fit.code, 0, fit.stdout);
+    const f = JSON.parse(fit.stdout) as DoctorReport;
+    ok(f.fit && f.warnings === 2, JSON.stringify(f.checks.filter((c) => c.verdict !== "ok")));
+
+    const usage = await doctor("--strategy", "skb-hash");
+    equal(usage.code, 2, usage.stderr);
+    console.log(`doctor on this host: ${ms} ms`);
+  } finally {
+    await deleteNetns(ns);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

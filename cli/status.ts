@@ -1,0 +1,469 @@
+/**
+ * `tsnproxy status`: what tsn-proxy is doing on this node, read from the datapath's state file and
+ * its pins, so it works while the agent is down (stopped, crash-looping, being upgraded).
+ *
+ *   tsnproxy status [--json] [--state-dir DIR | --bpffs DIR]
+ *
+ * - `--state-dir DIR` (default `/var/run/tsn-proxy`, the agent's `stateDir`): `datapath.json`
+ *   (kernel side) and `attachments.json` (CNI side: which pod each saver belongs to), and the
+ *   agent's socket, asked for its readiness.
+ * - `--bpffs DIR`: the datapath pinned there. Its state file is found when one names DIR (the
+ *   agent's, or the one `tsnproxy datapath` keeps); without one, status is rebuilt from the pins
+ *   alone (strategy and clamps from the pinned `.rodata`, savers and restorers from the pin
+ *   directories; pod netns unknown).
+ *
+ * Shows the strategy, tracker state, restorers, per-pod attachments (with missing pins and gone
+ * netns), records (live, stale, capacity) and the BPF counters. Exit code 0 when the datapath is
+ * up and intact, 1 when it is not up or something is missing, 2 on bad usage.
+ *
+ * @example
+ * ```sh
+ * sudo tsnproxy status --json
+ * ```
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import {
+  type DatapathState,
+  type DatapathStats,
+  loadState,
+  NO_CLAMP,
+  PinLayout,
+  type PodState,
+  readStats,
+  type TrackerState,
+} from "@tsn-proxy/bpf/datapath";
+import { BpfMap } from "@tsn-proxy/bpf/libbpf";
+import { TsnConfig, TsnStore, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
+import { STRATEGIES } from "@tsn-proxy/strategies";
+import { AgentUnavailableError, callAgent } from "@tsn-proxy/cni/protocol";
+import { UsageError } from "./args.ts";
+import { defaultStateFile } from "./datapath.ts";
+
+/** The agent's default state dir (agent config `stateDir`). */
+export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
+
+/** The CNI side of an attachment (the agent's attachments.json). */
+export interface CniSide {
+  readonly network: string;
+  readonly containerId: string;
+  readonly podNamespace?: string;
+  readonly podName?: string;
+  readonly optInSource: string;
+  readonly status: string;
+  readonly since: string;
+}
+
+/** One pod saver. */
+export interface PodStatus {
+  readonly id: string;
+  readonly netns: string;
+  /** null: unknown (pins-only view). */
+  readonly netnsExists: boolean | null;
+  readonly ifname: string;
+  readonly mode: string;
+  /** null: no clamp. */
+  readonly maxPriority: number | null;
+  readonly missingPins: readonly string[];
+  readonly cni?: CniSide;
+}
+
+/** The agent as its socket answers. */
+export interface AgentStatus {
+  readonly socket: string;
+  readonly state: "ready" | "not-ready" | "down" | "unknown";
+  readonly detail?: string;
+}
+
+/** Everything `tsnproxy status` reports. */
+export interface NodeStatus {
+  /** Where it was read from. */
+  readonly source: {
+    readonly bpffs: string;
+    readonly stateFile: string | null;
+    readonly attachmentsFile: string | null;
+    readonly pinsOnly: boolean;
+  };
+  readonly up: boolean;
+  readonly strategy: string | null;
+  readonly store: string | null;
+  readonly maxAgeMs: number | null;
+  readonly trackers: readonly TrackerState[];
+  readonly restorers: ReadonlyArray<{ ifname: string; mode: string; attached: boolean }>;
+  readonly pods: readonly PodStatus[];
+  readonly records: { live: number; stale: number; capacity: number } | null;
+  readonly counters: Readonly<Record<string, string>>;
+  readonly missingPins: readonly string[];
+  /** Attachments the agent recorded that the datapath does not hold (or the reverse). */
+  readonly orphans: readonly string[];
+  readonly agent: AgentStatus | null;
+  /** What is wrong, one line each; empty when healthy. */
+  readonly problems: readonly string[];
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listDir(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+function readRodata(pin: string): TsnConfig | null {
+  try {
+    using map = BpfMap.fromPinned(pin);
+    const bytes = map.lookup(new Uint8Array(4));
+    return bytes ? TsnConfig.decode(bytes, VARIABLES.tsnCfg.offset) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A datapath state rebuilt from the pins of `bpffs` alone: the node `.rodata` gives strategy,
+ * store and age bound; `restore/`, `trackers/` and `pods/` give the attachments (pod netns and
+ * interface are unknown, a pod without a link pin was attached with legacy tc).
+ */
+export function stateFromPins(bpffs: string): DatapathState | null {
+  const pins = new PinLayout(bpffs);
+  const cfg = readRodata(pins.nodeConfig);
+  if (!cfg) return null;
+  const strategy = STRATEGIES.find((s) => s.keyMode === cfg.keyMode)?.name ?? `key-${cfg.keyMode}`;
+  const pods: PodState[] = listDir(join(bpffs, "pods")).map((id) => {
+    const podCfg = readRodata(pins.podConfig(id));
+    return {
+      id,
+      netns: "",
+      ifname: "?",
+      ifindex: 0,
+      owner: podCfg?.owner ?? 0,
+      maxPriority: podCfg?.maxPriority ?? NO_CLAMP,
+      mode: exists(pins.podLink(id)) ? { kind: "tcx" } : { kind: "clsact", handle: 0, priority: 0 },
+    };
+  });
+  return {
+    version: 1,
+    bpffs,
+    strategy,
+    store: cfg.store === TsnStore.TSN_STORE_LRU ? "lru" : "slots",
+    maxAgeNs: cfg.maxAgeNs.toString(),
+    trackers: listDir(pins.trackersDir).map((program) => ({ program, state: "attached" })),
+    restorers: listDir(pins.restoreDir).map((ifname) => ({
+      ifname,
+      ifindex: 0,
+      mode: { kind: "tcx" },
+    })),
+    pods,
+  };
+}
+
+/** Reads stats of a state that lives only in memory (pins-only view). */
+function statsOf(state: DatapathState): DatapathStats {
+  const dir = Deno.makeTempDirSync({ prefix: "tsnproxy-status-" });
+  try {
+    const file = join(dir, "datapath.json");
+    Deno.writeTextFileSync(file, JSON.stringify(state));
+    return readStats(file);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+async function agentStatus(socket: string): Promise<AgentStatus> {
+  if (!exists(socket)) return { socket, state: "down", detail: "no socket" };
+  try {
+    const res = await callAgent(socket, {
+      v: 1,
+      command: "STATUS",
+      network: "",
+      cniVersion: "1.1.0",
+      containerId: "",
+      netns: "",
+      ifname: "",
+      args: {},
+      optIn: "unknown",
+      optInSource: "tsnproxy status",
+    }, 2000);
+    if (res.ok) return { socket, state: "ready" };
+    return { socket, state: "not-ready", detail: res.details ?? res.msg };
+  } catch (e) {
+    if (e instanceof AgentUnavailableError) return { socket, state: "down", detail: e.message };
+    return { socket, state: "unknown", detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function readAttachments(path: string): Map<string, CniSide> {
+  const out = new Map<string, CniSide>();
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return out;
+  }
+  const doc = JSON.parse(text) as { attachments?: Array<CniSide & { id: string }> };
+  for (const a of doc.attachments ?? []) {
+    out.set(a.id, {
+      network: a.network,
+      containerId: a.containerId,
+      ...(a.podNamespace ? { podNamespace: a.podNamespace } : {}),
+      ...(a.podName ? { podName: a.podName } : {}),
+      optInSource: a.optInSource,
+      status: a.status,
+      since: a.since,
+    });
+  }
+  return out;
+}
+
+/** Where to read from. */
+export interface StatusOptions {
+  /** The agent's state dir (datapath.json, attachments.json, cni.sock). */
+  readonly stateDir?: string;
+  /** A datapath's bpffs dir (state file looked up, else pins only). */
+  readonly bpffs?: string;
+}
+
+/** Finds the state file that names `bpffs`, if any. */
+export function stateFileFor(bpffs: string, candidates: readonly string[]): string | null {
+  for (const file of candidates) {
+    try {
+      if (loadState(file)?.bpffs === bpffs) return file;
+    } catch { /* a corrupt or foreign file is not ours */ }
+  }
+  return null;
+}
+
+/** Reads the node's tsn-proxy status. Needs root for the pins (BPF syscalls). */
+export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> {
+  let stateFile: string | null;
+  let attachmentsFile: string | null = null;
+  let socket: string | null = null;
+  let bpffs: string;
+  if (o.bpffs !== undefined) {
+    bpffs = o.bpffs.replace(/\/+$/, "");
+    stateFile = stateFileFor(bpffs, [
+      join(DEFAULT_STATE_DIR, "datapath.json"),
+      defaultStateFile(bpffs),
+    ]);
+    if (stateFile?.startsWith(DEFAULT_STATE_DIR + "/")) {
+      attachmentsFile = join(DEFAULT_STATE_DIR, "attachments.json");
+      socket = join(DEFAULT_STATE_DIR, "cni.sock");
+    }
+  } else {
+    const dir = (o.stateDir ?? DEFAULT_STATE_DIR).replace(/\/+$/, "");
+    stateFile = join(dir, "datapath.json");
+    attachmentsFile = join(dir, "attachments.json");
+    socket = join(dir, "cni.sock");
+    bpffs = loadState(stateFile)?.bpffs ?? "";
+  }
+  const agent = socket ? await agentStatus(socket) : null;
+  const state = stateFile ? loadState(stateFile) : undefined;
+  const pinsOnly = state === undefined && o.bpffs !== undefined;
+  const effective = state ?? (pinsOnly ? stateFromPins(bpffs) : null);
+  const cni = attachmentsFile ? readAttachments(attachmentsFile) : new Map<string, CniSide>();
+  const problems: string[] = [];
+  const source = {
+    bpffs,
+    stateFile: state ? stateFile : null,
+    attachmentsFile: cni.size ? attachmentsFile : null,
+    pinsOnly,
+  };
+  if (!effective) {
+    problems.push(
+      o.bpffs !== undefined
+        ? `no datapath pinned in ${bpffs}`
+        : `the datapath is not up (no ${stateFile})`,
+    );
+    return {
+      source,
+      up: false,
+      strategy: null,
+      store: null,
+      maxAgeMs: null,
+      trackers: [],
+      restorers: [],
+      pods: [],
+      records: null,
+      counters: {},
+      missingPins: [],
+      orphans: [...cni.keys()],
+      agent,
+      problems: agent?.state === "ready"
+        ? problems
+        : [...problems, `agent: ${agent?.state ?? "unknown"}`],
+    };
+  }
+  const stats = state ? readStats(stateFile!) : statsOf(effective);
+  const pins = new PinLayout(effective.bpffs);
+  const pods: PodStatus[] = effective.pods.map((p) => {
+    const missing = stats.missingPins.filter((m) => m.startsWith(pins.podDir(p.id) + "/"));
+    const side = cni.get(p.id);
+    return {
+      id: p.id,
+      netns: p.netns,
+      netnsExists: p.netns ? exists(p.netns) : null,
+      ifname: p.ifname,
+      mode: p.mode.kind,
+      maxPriority: p.maxPriority === NO_CLAMP ? null : p.maxPriority,
+      missingPins: missing,
+      ...(side ? { cni: side } : {}),
+    };
+  });
+  const restorers = effective.restorers.map((r) => ({
+    ifname: r.ifname,
+    mode: r.mode.kind,
+    attached: !stats.missingPins.includes(pins.restorerLink(r.ifname)),
+  }));
+  const orphans = [
+    ...[...cni.keys()].filter((id) => !effective.pods.some((p) => p.id === id)).map((id) =>
+      `${id}: recorded by the agent, no saver in the datapath`
+    ),
+  ];
+  for (const t of effective.trackers) {
+    if (t.state !== "attached") {
+      problems.push(`tracker ${t.program} unavailable (${t.reason ?? "?"}): strategy degraded`);
+    }
+  }
+  if (stats.missingPins.length) problems.push(`missing pins: ${stats.missingPins.join(", ")}`);
+  for (const p of pods) {
+    if (p.netnsExists === false) {
+      problems.push(`${p.id}: its netns ${p.netns} is gone (the agent's sweep removes it)`);
+    }
+  }
+  problems.push(...orphans);
+  if (agent && agent.state !== "ready") {
+    problems.push(`agent ${agent.state}${agent.detail ? `: ${agent.detail}` : ""}`);
+  }
+  return {
+    source,
+    up: true,
+    strategy: effective.strategy,
+    store: effective.store,
+    maxAgeMs: Number(BigInt(effective.maxAgeNs) / 1_000_000n),
+    trackers: effective.trackers,
+    restorers,
+    pods,
+    records: { live: stats.records, stale: stats.staleRecords, capacity: stats.recordsMax },
+    counters: Object.fromEntries(Object.entries(stats.counters).map(([k, v]) => [k, String(v)])),
+    missingPins: stats.missingPins,
+    orphans,
+    agent,
+    problems,
+  };
+}
+
+/** Exit code of a status: 0 up and intact, 1 otherwise. A degraded tracker is not a failure. */
+export function statusExitCode(s: NodeStatus): number {
+  if (!s.up || s.missingPins.length) return 1;
+  if (s.pods.some((p) => p.netnsExists === false)) return 1;
+  return 0;
+}
+
+const COUNTERS_SHOWN = [
+  "saved",
+  "restored",
+  "restoredTstamp",
+  "tstampKept",
+  "missed",
+  "rejectedFingerprint",
+  "rejectedStale",
+  "saveClamped",
+  "clonesTracked",
+  "saveErrors",
+  "errors",
+];
+
+/** The human-readable view. */
+export function formatStatus(s: NodeStatus): string {
+  const lines: string[] = [];
+  const src = s.source.pinsOnly
+    ? `${s.source.bpffs} (pins only: no state file names it)`
+    : `${s.source.stateFile ?? "-"} (pins in ${s.source.bpffs || "-"})`;
+  lines.push(`datapath      ${s.up ? "up" : "NOT UP"}, from ${src}`);
+  if (s.agent) {
+    lines.push(
+      `agent         ${s.agent.state}${
+        s.agent.detail ? ` (${s.agent.detail})` : ""
+      }, ${s.agent.socket}`,
+    );
+  }
+  if (s.up) {
+    lines.push(`strategy      ${s.strategy}, store ${s.store}, max age ${s.maxAgeMs} ms`);
+    lines.push(
+      `trackers      ${
+        s.trackers.map((t) => `${t.program}: ${t.state}${t.reason ? ` (${t.reason})` : ""}`)
+          .join("; ") || "none (the strategy needs none)"
+      }`,
+    );
+    lines.push(
+      `restorers     ${
+        s.restorers.map((r) => `${r.ifname} (${r.mode}${r.attached ? "" : ", LINK PIN GONE"})`)
+          .join(", ") || "none"
+      }`,
+    );
+    if (s.records) {
+      lines.push(
+        `records       ${s.records.live} live, ${s.records.stale} stale, capacity ${s.records.capacity}`,
+      );
+    }
+    lines.push(`pods          ${s.pods.length} saver(s)`);
+    for (const p of s.pods) {
+      const who = p.cni?.podName
+        ? `${p.cni.podNamespace ?? "?"}/${p.cni.podName}`
+        : p.cni
+        ? p.cni.containerId.slice(0, 12)
+        : "(not recorded by the agent)";
+      const clamp = p.maxPriority === null ? "no clamp" : `max priority ${p.maxPriority}`;
+      const netns = p.netnsExists === false
+        ? `, NETNS GONE (${p.netns})`
+        : p.netns
+        ? `, ${p.netns}`
+        : "";
+      const missing = p.missingPins.length ? `, MISSING ${p.missingPins.join(" ")}` : "";
+      lines.push(`  ${p.id}  ${who}  ${p.ifname} ${p.mode}, ${clamp}${netns}${missing}`);
+    }
+    lines.push("counters");
+    for (const k of COUNTERS_SHOWN) {
+      if (k in s.counters) lines.push(`  ${k.padEnd(22)} ${s.counters[k]}`);
+    }
+  }
+  lines.push(s.problems.length ? "problems" : "problems      none");
+  for (const p of s.problems) lines.push(`  - ${p}`);
+  return lines.join("\n");
+}
+
+/** Entry point of `tsnproxy status`. */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean", default: false },
+      "state-dir": { type: "string" },
+      bpffs: { type: "string" },
+    },
+    strict: true,
+  });
+  if (values["state-dir"] !== undefined && values.bpffs !== undefined) {
+    throw new UsageError("give --state-dir or --bpffs, not both");
+  }
+  for (const [flag, v] of [["state-dir", values["state-dir"]], ["bpffs", values.bpffs]]) {
+    if (v !== undefined && !v.startsWith("/")) {
+      throw new UsageError(`--${flag} must be an absolute path, got "${v}"`);
+    }
+  }
+  const s = await collectStatus({
+    ...(values["state-dir"] !== undefined ? { stateDir: values["state-dir"] } : {}),
+    ...(values.bpffs !== undefined ? { bpffs: values.bpffs } : {}),
+  });
+  console.log(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+  return statusExitCode(s);
+}

@@ -1,0 +1,121 @@
+/**
+ * `tsnproxy status` against a real datapath with the agent down: from the agent's state dir
+ * (kernel side + CNI side), from the pins alone (`--bpffs`, no state file), after a pod's netns
+ * went away, and once the datapath is down.
+ */
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { attachPod, down, removePodAttachment, up } from "@tsn-proxy/bpf/datapath";
+import { withNetns } from "@tsn-proxy/bpf/libbpf";
+import { getStrategy } from "@tsn-proxy/strategies";
+import { AttachmentIndex } from "@tsn-proxy/agent";
+import {
+  createNetns,
+  deleteNetns,
+  exec,
+  ipBatch,
+  requireKernelTests,
+  uniquePrefix,
+} from "@tsn-proxy/e2e";
+import type { NodeStatus } from "./status.ts";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+async function status(...args: string[]): Promise<{ code: number; s: NodeStatus; text: string }> {
+  const json = await exec([Deno.execPath(), "run", "-A", MAIN, "status", "--json", ...args], {
+    allowFail: true,
+  });
+  const text = await exec([Deno.execPath(), "run", "-A", MAIN, "status", ...args], {
+    allowFail: true,
+  });
+  equal(json.code, text.code, "the same verdict with and without --json");
+  return { code: json.code, s: JSON.parse(json.stdout) as NodeStatus, text: text.stdout };
+}
+
+Deno.test("tsnproxy status reads state and pins with the agent down, and from the pins alone", async () => {
+  requireKernelTests();
+  const prefix = uniquePrefix();
+  const node = await createNetns(`${prefix}-node`);
+  const pod = await createNetns(`${prefix}-pod`);
+  const stateDir = await Deno.makeTempDir({ prefix: `${prefix}-state-` });
+  const bpffs = `/sys/fs/bpf/${prefix}`;
+  const stateFile = join(stateDir, "datapath.json");
+  try {
+    await ipBatch(node, [
+      "link add nic0 type veth peer name nic0p",
+      "link set nic0 up",
+      `link add vethpod type veth peer name eth0 netns ${pod.name}`,
+      "link set vethpod up",
+    ]);
+    await ipBatch(pod, ["link set eth0 up"]);
+    withNetns(
+      node.path,
+      () => up({ strategy: getStrategy("skb-addr"), bpffs, restoreOn: ["nic0"], stateFile }),
+    );
+    const id = "c0ffee000001-eth0-12345678";
+    attachPod({ stateFile, id, netns: pod.path, ifname: "eth0", maxPriority: 3 });
+    new AttachmentIndex(join(stateDir, "attachments.json")).put({
+      id,
+      network: "k8s-pod-network",
+      containerId: "c0ffee0000011111",
+      ifname: "eth0",
+      netns: pod.path,
+      podNamespace: "cell",
+      podName: "talker",
+      maxPriority: 3,
+      optInSource: "annotation tsn-proxy.io/enabled",
+      status: "attached",
+      since: new Date().toISOString(),
+    });
+
+    const full = await status("--state-dir", stateDir);
+    equal(full.code, 0, full.text);
+    const s = full.s;
+    ok(s.up && !s.source.pinsOnly);
+    equal(s.strategy, "skb-addr");
+    deepEqual(s.trackers.map((t) => [t.program, t.state]), [["tsn_track_clone", "unavailable"]]);
+    match(s.trackers[0]!.reason ?? "", /^EPERM/, "FACTS: fexit refused on this host");
+    deepEqual(s.restorers, [{ ifname: "nic0", mode: "tcx", attached: true }]);
+    equal(s.pods.length, 1);
+    equal(s.pods[0]!.maxPriority, 3);
+    equal(s.pods[0]!.netnsExists, true);
+    equal(s.pods[0]!.cni?.podName, "talker");
+    equal(s.agent?.state, "down", "no agent runs: status still works");
+    ok(s.records && s.records.capacity > 0);
+    equal(s.counters.saved, "0");
+    match(full.text, /cell\/talker {2}eth0 tcx, max priority 3/);
+    match(full.text, /agent +down/);
+    console.log(`tsnproxy status --state-dir ${stateDir}:\n${full.text}`);
+
+    const pinned = await status("--bpffs", bpffs);
+    equal(pinned.code, 0, pinned.text);
+    ok(pinned.s.source.pinsOnly, "no state file names this bpffs dir: pins only");
+    equal(pinned.s.strategy, "skb-addr", "from the pinned .rodata");
+    deepEqual(pinned.s.pods.map((p) => [p.id, p.maxPriority, p.mode]), [[id, 3, "tcx"]]);
+    deepEqual(pinned.s.restorers.map((r) => r.ifname), ["nic0"]);
+    deepEqual(pinned.s.missingPins, []);
+    match(pinned.text, /pins only/);
+
+    await deleteNetns(pod);
+    const gone = await status("--state-dir", stateDir);
+    equal(gone.code, 1, "a saver whose pod is gone");
+    ok(gone.s.problems.some((p) => p.includes("is gone")), gone.text);
+
+    withNetns(node.path, () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)));
+    const off = await status("--state-dir", stateDir);
+    equal(off.code, 1);
+    equal(off.s.up, false);
+    equal((await status("--bpffs", bpffs)).code, 1);
+    const usage = await exec(
+      [Deno.execPath(), "run", "-A", MAIN, "status", "--bpffs", "x", "--state-dir", "/y"],
+      { allowFail: true },
+    );
+    equal(usage.code, 2);
+  } finally {
+    await deleteNetns(pod);
+    await deleteNetns(node);
+    await Deno.remove(stateDir, { recursive: true });
+    await Deno.remove(bpffs, { recursive: true }).catch(() => {});
+  }
+});
