@@ -110,7 +110,8 @@ export async function buildAgent(outDir: string, pluginDir?: string): Promise<st
   } else {
     await buildPlugin(plugin);
   }
-  await bundle(join(ROOT, "agent/main.ts"), join(outDir, AGENT_FILES.bundle));
+  // The shipped tsnproxy: agent, status and doctor (cli/shipped.ts), not the demo.
+  await bundle(join(ROOT, "cli/shipped.ts"), join(outDir, AGENT_FILES.bundle));
   await Deno.copyFile(join(ROOT, "bpf/obj/tsn_core.bpf.o"), join(outDir, AGENT_FILES.object));
   const launcher = join(outDir, AGENT_FILES.launcher);
   await writeExecutable(launcher, AGENT_LAUNCHER);
