@@ -195,3 +195,27 @@ Deno.test("datapath attach that fails half-way rolls back: no saver, no pins, no
     equal(withNetns(node, () => datapath(["down", ...base])), 0);
   });
 });
+
+Deno.test("datapath restorer on a dotted interface name (a VLAN such as nic0.100) pins and detaches", async () => {
+  await withNode(({ node, bpffs, state }) => {
+    const base = ["--bpffs", bpffs, "--state", state];
+    withNetns(node, () => {
+      // No 8021q here: a veth with a dotted name stands in for the VLAN device.
+      new Deno.Command("ip", {
+        args: ["link", "add", "nic0.100", "type", "veth", "peer", "name", "v100p"],
+      })
+        .outputSync();
+    });
+    equal(
+      withNetns(
+        node,
+        () => datapath(["up", "--strategy", "skb-addr", "--restore-on", "nic0.100", ...base]),
+      ),
+      0,
+      lastError,
+    );
+    equal(withNetns(node, () => tcxQuery(ifindex("nic0.100"), "egress")).length, 1);
+    equal(withNetns(node, () => datapath(["down", ...base])), 0);
+    equal(withNetns(node, () => tcxQuery(ifindex("nic0.100"), "egress")).length, 0);
+  });
+});

@@ -49,11 +49,11 @@ export class PinLayout {
   }
   /** The TCX link of the restorer on one interface. */
   restorerLink(ifname: string): string {
-    return join(this.restoreDir, ifname);
+    return join(this.restoreDir, pinName(ifname));
   }
   /** Directory of one pod attachment. */
   podDir(id: string): string {
-    return join(this.dir, "pods", id);
+    return join(this.dir, "pods", pinName(id));
   }
   /** A pod's saver program instance. */
   podSaver(id: string): string {
@@ -67,6 +67,15 @@ export class PinLayout {
   podLink(id: string): string {
     return join(this.podDir(id), "link");
   }
+}
+
+/**
+ * A name as bpffs accepts it. bpffs refuses any name with a dot (bpf_lookup(): "reserved for future
+ * extensions"), and interface names such as `eth1.100` (VLANs) have them: '%' and '.' are
+ * percent-encoded, which keeps distinct names distinct.
+ */
+export function pinName(name: string): string {
+  return name.replaceAll("%", "%25").replaceAll(".", "%2e");
 }
 
 /** Pod attachment ids become directory names: keep them to a safe alphabet. */
