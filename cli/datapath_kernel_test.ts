@@ -3,7 +3,7 @@
  * down leave the kernel and bpffs exactly as they found them.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createNetns, deleteNetns, ipBatch, uniquePrefix } from "@tsn-proxy/e2e";
 import { ifindex, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { datapath as runDatapath } from "./datapath.ts";
@@ -199,13 +199,22 @@ Deno.test("datapath attach that fails half-way rolls back: no saver, no pins, no
 Deno.test("datapath restorer on a dotted interface name (a VLAN such as nic0.100) pins and detaches", async () => {
   await withNode(({ node, bpffs, state }) => {
     const base = ["--bpffs", bpffs, "--state", state];
-    withNetns(node, () => {
-      // No 8021q here: a veth with a dotted name stands in for the VLAN device.
-      new Deno.Command("ip", {
-        args: ["link", "add", "nic0.100", "type", "veth", "peer", "name", "v100p"],
-      })
-        .outputSync();
-    });
+    // No 8021q here: a veth with a dotted name stands in for the VLAN device.
+    const made = new Deno.Command("ip", {
+      args: [
+        "-n",
+        basename(node),
+        "link",
+        "add",
+        "nic0.100",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "v100p",
+      ],
+    }).outputSync();
+    equal(made.success, true, new TextDecoder().decode(made.stderr));
     equal(
       withNetns(
         node,
