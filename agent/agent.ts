@@ -5,6 +5,8 @@
  * 1. datapath `up` for the configured strategy, or adoption of the one a previous agent left
  *    pinned (a tracker the kernel refuses degrades the strategy and is reported; a failing `up`,
  *    e.g. a TSN interface not there yet, is retried every 5 s while the agent reports not ready);
+ *    from then on the restorers are checked every `restorerCheckIntervalMs`: a TSN interface that
+ *    was deleted and created again gets its restorer back (counted, logged);
  * 2. sweep: attachments whose netns is gone (DELs missed while no agent ran) are removed;
  * 3. the plugin is installed into the CNI bin dir;
  * 4. the plugin socket is served;
@@ -130,11 +132,75 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       return false;
     }
   };
+  // 1b. restorers: a TSN interface that is deleted and created again (driver reload, VF reset)
+  // comes back with a new ifindex and without its restorer; re-attach it and record the index.
+  const lost = new Set<string>();
+  const failing = new Map<string, string | undefined>();
+  const checkRestorers = () => {
+    let checks;
+    try {
+      checks = datapath.checkRestorers();
+    } catch (e) {
+      if (failing.get("") === message(e)) return;
+      failing.set("", message(e));
+      log(`restorer check failed: ${message(e)}`, {
+        event: "restorer.check_failed",
+        level: "error",
+        error: message(e),
+      });
+      return;
+    }
+    failing.delete("");
+    for (const c of checks) {
+      if (c.outcome === "gone") {
+        if (!lost.has(c.ifname)) {
+          lost.add(c.ifname);
+          log(
+            `TSN interface ${c.ifname} is gone: its restorer went with it; re-attaching when ` +
+              "it is back",
+            { event: "restorer.lost", level: "warn", ifname: c.ifname },
+          );
+        }
+      } else if (c.outcome === "reattached") {
+        lost.delete(c.ifname);
+        metrics.restorerReattached.inc({ ifname: c.ifname });
+        log(
+          `restorer re-attached to ${c.ifname} (ifindex ${c.previousIfindex} -> ${c.ifindex})`,
+          {
+            event: "restorer.reattached",
+            ifname: c.ifname,
+            ifindex: c.ifindex,
+            previousIfindex: c.previousIfindex,
+          },
+        );
+      } else if (c.outcome === "failed") {
+        // Logged when the reason changes, not on every check.
+        if (failing.get(c.ifname) !== c.error) {
+          failing.set(c.ifname, c.error);
+          log(`cannot re-attach the restorer to ${c.ifname}: ${c.error}`, {
+            event: "restorer.reattach_failed",
+            level: "error",
+            ifname: c.ifname,
+            error: c.error ?? "",
+          });
+        }
+      } else {
+        lost.delete(c.ifname);
+      }
+      if (c.outcome !== "failed") failing.delete(c.ifname);
+    }
+  };
   if (!bringUp()) {
     retry = setInterval(() => {
-      if (bringUp()) clearInterval(retry);
+      if (bringUp()) {
+        clearInterval(retry);
+        checkRestorers();
+      }
     }, 5000);
+  } else {
+    checkRestorers(); // an adopted datapath may predate a re-created interface
   }
+  const restorerTimer = setInterval(checkRestorers, cfg.restorerCheckIntervalMs);
 
   // 2. attachments and the sweep
   const lookup = opts.lookup ??
@@ -145,6 +211,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
     minRewriteIntervalMs: cfg.cni.minRewriteIntervalMs,
+    maxBackoffMs: cfg.cni.maxRewriteBackoffMs,
     resyncIntervalMs: cfg.cni.resyncIntervalMs,
     log,
     metrics: metrics.reconciler,
@@ -159,15 +226,31 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     log,
     metrics: metrics.handler,
   });
-  if (datapath.notReady() === null) {
+  const sweep = () => {
+    if (datapath.notReady() !== null) return;
     const n = handler.sweep();
     if (n) {
       log(`sweep: removed ${n} attachment(s) whose pod is gone`, { event: "sweep", removed: n });
     }
-  }
-  const sweeper = setInterval(() => {
-    if (datapath.notReady() === null) handler.sweep();
-  }, 60_000);
+    try {
+      const orphans = datapath.removeOrphans();
+      if (orphans.length) {
+        log(
+          `sweep: removed ${orphans.length} saver pin dir(s) no state names (an agent stopped ` +
+            `between attach and state write): ${orphans.join(", ")}`,
+          { event: "sweep.orphans", removed: orphans },
+        );
+      }
+    } catch (e) {
+      log(`sweep: cannot remove orphan pins: ${message(e)}`, {
+        event: "sweep.failed",
+        level: "error",
+        error: message(e),
+      });
+    }
+  };
+  sweep();
+  const sweeper = setInterval(sweep, 60_000);
 
   // 3. plugin
   const launcher = join(cfg.cni.binDir, "tsn-proxy");
@@ -229,6 +312,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     step("socket", false);
     clearInterval(retry);
     clearInterval(sweeper);
+    clearInterval(restorerTimer);
     throw e;
   }
 
@@ -280,6 +364,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     async stop() {
       clearInterval(retry);
       clearInterval(sweeper);
+      clearInterval(restorerTimer);
       await reconciler.stop();
       await server.close();
       await metricsServer?.close();

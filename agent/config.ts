@@ -10,7 +10,7 @@
  * console.log(cfg.strategy, cfg.cni.confDir, cfg.policy.defaultMaxPriority);
  * ```
  */
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { join } from "node:path";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
@@ -33,6 +33,8 @@ export interface AgentConfig {
   readonly maxAgeMs: number;
   /** Load the optional kfree/consume cleanup tracers. */
   readonly cleanup: boolean;
+  /** How often the restorers are checked against the TSN interfaces (re-created ones), in ms. */
+  readonly restorerCheckIntervalMs: number;
   readonly cni: {
     /** The runtime's CNI config dir. */
     readonly confDir: string;
@@ -44,6 +46,12 @@ export interface AgentConfig {
     readonly optIn: "annotation" | "all";
     /** Minimum time between two rewrites of one conf file, in ms. */
     readonly minRewriteIntervalMs: number;
+    /**
+     * Longest interval between rewrites when something keeps removing the entry, in ms (never
+     * below minRewriteIntervalMs). Short on purpose: while the entry is missing, new opted-in pods
+     * start without a saver.
+     */
+    readonly maxRewriteBackoffMs: number;
     /** A periodic re-check, in ms (watches get lost when a directory is replaced). */
     readonly resyncIntervalMs: number;
   };
@@ -77,10 +85,17 @@ export const DEFAULTS = {
   stateDir: "/var/run/tsn-proxy",
   metricsAddress: "127.0.0.1:9402",
   minRewriteIntervalMs: 1000,
+  maxRewriteBackoffMs: 1500,
   resyncIntervalMs: 30_000,
+  restorerCheckIntervalMs: 1000,
 } as const;
 
 type Obj = Record<string, unknown>;
+
+/** A key as it appears in an error: plain when it is a plain word, else JSON-quoted (e.g. ""). */
+export function fieldName(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}
 
 function isObject(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -102,7 +117,7 @@ class Reader {
   known(o: Obj, prefix: string, keys: readonly string[]): void {
     for (const k of Object.keys(o)) {
       if (!keys.includes(k)) {
-        throw this.err(`${prefix}${k}`, `unknown field (known: ${keys.join(", ")})`);
+        throw this.err(`${prefix}${fieldName(k)}`, `unknown field (known: ${keys.join(", ")})`);
       }
     }
   }
@@ -141,6 +156,7 @@ const TOP_KEYS = [
   "restoreOn",
   "maxAgeMs",
   "cleanup",
+  "restorerCheckIntervalMs",
   "cni",
   "bpffs",
   "stateDir",
@@ -159,7 +175,12 @@ export function parseConfig(
 ): AgentConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // Warnings (an unresolved tag such as `!x`) fail the config too, instead of being printed on
+    // stderr while the value is taken as a plain string.
+    const parsed = parseDocument(text, { logLevel: "silent" });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS();
   } catch (e) {
     throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
   }
@@ -185,6 +206,7 @@ export function parseConfig(
     "pluginDir",
     "optIn",
     "minRewriteIntervalMs",
+    "maxRewriteBackoffMs",
     "resyncIntervalMs",
   ]);
   const optIn = r.string(cni.optIn, "cni.optIn", "annotation");
@@ -216,24 +238,46 @@ export function parseConfig(
     throw r.err("logFormat", `must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
   }
   if (bpffs === "/sys/fs/bpf") throw r.err("bpffs", "must be a directory below the bpffs root");
+  const minRewriteIntervalMs = r.int(
+    cni.minRewriteIntervalMs,
+    "cni.minRewriteIntervalMs",
+    DEFAULTS.minRewriteIntervalMs,
+    10,
+    600_000,
+  );
+  const maxRewriteBackoffMs = r.int(
+    cni.maxRewriteBackoffMs,
+    "cni.maxRewriteBackoffMs",
+    Math.max(DEFAULTS.maxRewriteBackoffMs, minRewriteIntervalMs),
+    10,
+    600_000,
+  );
+  if (maxRewriteBackoffMs < minRewriteIntervalMs) {
+    throw r.err(
+      "cni.maxRewriteBackoffMs",
+      `must not be below cni.minRewriteIntervalMs (${minRewriteIntervalMs}), got ${maxRewriteBackoffMs}`,
+    );
+  }
 
   return {
     strategy: r.string(doc.strategy, "strategy", DEFAULTS.strategy),
     restoreOn: restoreOn as string[],
     maxAgeMs: r.int(doc.maxAgeMs, "maxAgeMs", DEFAULTS.maxAgeMs, 1, 60_000),
     cleanup: r.bool(doc.cleanup, "cleanup", false),
+    restorerCheckIntervalMs: r.int(
+      doc.restorerCheckIntervalMs,
+      "restorerCheckIntervalMs",
+      DEFAULTS.restorerCheckIntervalMs,
+      100,
+      600_000,
+    ),
     cni: {
       confDir: r.path(cni.confDir, "cni.confDir", DEFAULTS.confDir),
       binDir: r.path(cni.binDir, "cni.binDir", DEFAULTS.binDir),
       pluginDir,
       optIn,
-      minRewriteIntervalMs: r.int(
-        cni.minRewriteIntervalMs,
-        "cni.minRewriteIntervalMs",
-        DEFAULTS.minRewriteIntervalMs,
-        10,
-        600_000,
-      ),
+      minRewriteIntervalMs,
+      maxRewriteBackoffMs,
       resyncIntervalMs: r.int(
         cni.resyncIntervalMs,
         "cni.resyncIntervalMs",

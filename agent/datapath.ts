@@ -12,8 +12,11 @@
  * ```
  */
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import { removeBpffsDir } from "@tsn-proxy/bpf/libbpf";
 import {
   attachPod,
+  checkRestorers,
   type DatapathState,
   type DatapathStats,
   detachPod,
@@ -22,6 +25,7 @@ import {
   PinLayout,
   readStats,
   removePodAttachment,
+  type RestorerCheck,
   up,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
@@ -120,6 +124,39 @@ export class NodeDatapath implements DatapathPort {
     const pins = new PinLayout(state.bpffs);
     const want = [pins.podSaver(id), ...(pod.mode.kind === "tcx" ? [pins.podLink(id)] : [])];
     return want.filter((p) => !existsSync(p));
+  }
+
+  /**
+   * Checks the restorers against the TSN interfaces (agent netns): re-attaches a restorer whose
+   * interface was re-created, reports interfaces that are gone. Nothing to do before `bringUp`.
+   */
+  checkRestorers(): RestorerCheck[] {
+    if (this.#error !== null) return [];
+    return checkRestorers(this.o.stateFile);
+  }
+
+  /**
+   * Removes pod pin directories that the state does not name: what an agent killed between a
+   * saver's attach and the state write leaves (the saver's TCX link goes with its pin). Returns
+   * the ids removed.
+   */
+  removeOrphans(): string[] {
+    if (this.#error !== null) return [];
+    const state = loadState(this.o.stateFile);
+    if (!state) return [];
+    const pins = new PinLayout(state.bpffs);
+    const dir = dirname(pins.podDir("x"));
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    const known = new Set(state.pods.map((p) => p.id));
+    const orphans = names.filter((n) => !known.has(n));
+    for (const id of orphans) removeBpffsDir(pins.podDir(id));
+    return orphans;
   }
 
   /** Stats for metrics; null when the datapath is not up. */

@@ -11,7 +11,7 @@
  * const res = await handler.handle(request);
  * ```
  */
-import { ENABLED_ANNOTATION, ErrorCode } from "@tsn-proxy/cni";
+import { ENABLED_ANNOTATION, ErrorCode, validContainerId, validIfname } from "@tsn-proxy/cni";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
@@ -56,6 +56,18 @@ export interface HandlerDeps {
   readonly ready: () => string | null;
   readonly log: Log;
   readonly metrics?: HandlerMetrics;
+  /** True when a netns path is the agent's own (the node's); default: compares the inodes. */
+  readonly isNodeNetns?: (path: string) => boolean;
+}
+
+/** True when `path` is the network namespace this process runs in (same device and inode). */
+export function isOwnNetns(path: string, own = "/proc/self/ns/net"): boolean {
+  try {
+    const a = Deno.statSync(path), b = Deno.statSync(own);
+    return a.dev === b.dev && a.ino !== null && a.ino === b.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** A decided opt-in. */
@@ -171,6 +183,17 @@ export class CniHandler {
       ...(podName ? { pod: podName } : {}),
     };
     const label = podName ? `${namespace ?? "?"}/${podName}` : req.containerId;
+    const invalid = decision.optedIn ? this.#invalidTarget(req) : null;
+    if (invalid !== null) {
+      this.deps.metrics?.decision?.("failed");
+      this.deps.log(`refused ${label}: ${invalid}`, {
+        event: "pod.attach_failed",
+        level: "error",
+        ...who,
+        error: invalid,
+      });
+      return fail(ErrorCode.InvalidEnv, "invalid attachment for a tsn-proxy saver", invalid);
+    }
     if (!decision.optedIn) {
       this.deps.metrics?.decision?.("skipped");
       this.deps.log(`skipped ${label}: not opted in (${decision.source})`, {
@@ -268,6 +291,27 @@ export class CniHandler {
       },
     );
     return ok({ attached: true, detail: id });
+  }
+
+  /**
+   * Why a saver must not be attached where the request points, or null. The plugin checks the
+   * same, but the agent does not rely on it: a saver in the node's own netns would record every
+   * packet of a node interface.
+   */
+  #invalidTarget(req: AgentRequest): string | null {
+    if (!validContainerId(req.containerId)) {
+      return `container id ${JSON.stringify(req.containerId.slice(0, 80))} is not valid`;
+    }
+    if (!validIfname(req.ifname)) {
+      return `interface name ${JSON.stringify(req.ifname.slice(0, 80))} is not valid`;
+    }
+    if (!req.netns.startsWith("/")) {
+      return `netns ${JSON.stringify(req.netns.slice(0, 200))} is not an absolute path`;
+    }
+    if ((this.deps.isNodeNetns ?? isOwnNetns)(req.netns)) {
+      return `netns ${req.netns} is the node's own network namespace, not a pod's`;
+    }
+    return null;
   }
 
   #del(req: AgentRequest): AgentResponse {

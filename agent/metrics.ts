@@ -24,6 +24,7 @@
  * | tsnproxy_datapath_records_capacity          | gauge     |                          |
  * | tsnproxy_datapath_tracker_attached          | gauge     | program, strategy        |
  * | tsnproxy_datapath_restorer_attached         | gauge     | ifname, mode             |
+ * | tsnproxy_datapath_restorer_reattached_total | counter   | ifname                   |
  * | tsnproxy_datapath_savers                    | gauge     | mode                     |
  * | tsnproxy_datapath_missing_pins              | gauge     |                          |
  *
@@ -61,6 +62,7 @@ export class AgentMetrics {
   readonly reconcileErrors: Counter;
   readonly installSteps: Counter<"step" | "result">;
   readonly ready: Gauge;
+  readonly restorerReattached: Counter<"ifname">;
 
   /** @param stats reads the datapath on each scrape; null when it is not up. */
   constructor(stats: () => DatapathStats | null) {
@@ -124,6 +126,14 @@ export class AgentMetrics {
       name: "tsnproxy_install_steps_total",
       help: "Node install steps (datapath, plugin, socket, conf), by result",
       labelNames: ["step", "result"],
+      registers,
+    });
+    this.restorerReattached = new Counter({
+      name: "tsnproxy_datapath_restorer_reattached_total",
+      help:
+        "Times a TSN interface came back (deleted and created again, new ifindex) or lost its " +
+        "restorer, and the agent attached the restorer again",
+      labelNames: ["ifname"],
       registers,
     });
     this.ready = new Gauge({
@@ -226,14 +236,16 @@ export class AgentMetrics {
     });
     new Gauge({
       name: "tsnproxy_datapath_restorer_attached",
-      help: "1 per TSN interface whose restorer is attached (0: its link pin is gone)",
+      help: "1 per TSN interface whose restorer is attached (0: its link pin is gone, or the " +
+        "interface was deleted and the link is defunct until the agent re-attaches it)",
       labelNames: ["ifname", "mode"],
       registers,
       collect() {
         this.reset();
         const s = read();
         for (const r of s?.state.restorers ?? []) {
-          const gone = s!.missingPins.some((p) => p.endsWith(`/restore/${r.ifname}`));
+          const gone = s!.missingPins.some((p) => p.endsWith(`/restore/${r.ifname}`)) ||
+            s!.detachedRestorers.includes(r.ifname);
           this.set({ ifname: r.ifname, mode: r.mode.kind }, gone ? 0 : 1);
         }
       },

@@ -37,7 +37,7 @@ Deno.test("snake() turns BPF counter names into label values", () => {
   equal(snake("saved"), "saved");
 });
 
-/** A datapath snapshot as readStats() returns it: skb-addr, tracker refused, one restorer gone. */
+/** A readStats() snapshot: skb-addr, tracker refused, a restorer pin gone, a restorer defunct. */
 function fakeStats(): DatapathStats {
   const counters = TsnCounters.decode(new Uint8Array(TsnCounters.size));
   counters.saved = 1000n;
@@ -55,6 +55,7 @@ function fakeStats(): DatapathStats {
       restorers: [
         { ifname: "eth1", ifindex: 3, mode: { kind: "tcx" } },
         { ifname: "eth2", ifindex: 4, mode: { kind: "tcx" } },
+        { ifname: "eth3", ifindex: 5, mode: { kind: "tcx" } },
       ],
       pods: [
         {
@@ -83,6 +84,7 @@ function fakeStats(): DatapathStats {
     staleRecords: 3,
     recordsMax: 32768,
     missingPins: ["/sys/fs/bpf/tsn-proxy/restore/eth2"],
+    detachedRestorers: ["eth3"],
   };
 }
 
@@ -93,6 +95,7 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
   m.handler.clamp?.("cell");
   m.reconciler.conflict("05-cilium.conflist");
   m.observeRequest("ADD", "11", 0.003);
+  m.restorerReattached.inc({ ifname: "eth3" });
   const text = await m.registry.metrics();
   const want = [
     'tsnproxy_datapath_info{strategy="skb-addr",store="slots"} 1',
@@ -106,6 +109,8 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
     'tsnproxy_datapath_tracker_attached{program="tsn_track_clone",strategy="skb-addr"} 0',
     'tsnproxy_datapath_restorer_attached{ifname="eth1",mode="tcx"} 1',
     'tsnproxy_datapath_restorer_attached{ifname="eth2",mode="tcx"} 0',
+    'tsnproxy_datapath_restorer_attached{ifname="eth3",mode="tcx"} 0',
+    'tsnproxy_datapath_restorer_reattached_total{ifname="eth3"} 1',
     'tsnproxy_datapath_savers{mode="tcx"} 1',
     'tsnproxy_datapath_savers{mode="clsact"} 1',
     "tsnproxy_datapath_missing_pins 1",

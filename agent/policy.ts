@@ -37,6 +37,11 @@ export interface Policy {
 
 type Fail = (field: string, problem: string) => Error;
 
+/** A key as it appears in an error: plain when it is a plain word, else JSON-quoted (e.g. ""). */
+function quoted(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
 const defaultFail: Fail = (field, problem) => new Error(`policy.${field}: ${problem}`);
 
 function maxValue(v: unknown, field: string, fail: Fail): MaxPriority {
@@ -57,7 +62,7 @@ export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (k !== "defaultMaxPriority" && k !== "namespaces") {
-      throw fail(k, "unknown field (known: defaultMaxPriority, namespaces)");
+      throw fail(quoted(k), "unknown field (known: defaultMaxPriority, namespaces)");
     }
   }
   const namespaces: Record<string, MaxPriority> = {};
@@ -67,7 +72,7 @@ export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
   }
   for (const [name, max] of Object.entries(ns)) {
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
-      throw fail(`namespaces.${name}`, "not a Kubernetes namespace name");
+      throw fail(`namespaces.${quoted(name)}`, "not a Kubernetes namespace name");
     }
     namespaces[name] = maxValue(max, `namespaces.${name}`, fail);
   }

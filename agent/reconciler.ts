@@ -12,8 +12,13 @@
  * - Old tsn-proxy entries are removed before the entry is appended; entries in files that are no
  *   longer primary are removed.
  * - Writes are atomic (temp file outside libcni's extensions + rename) and keep the file's mode.
+ * - A lone `.conf` whose `.conflist` name is taken by another file is not wrapped (that file would
+ *   be overwritten), nor one without a `name` (libcni refuses a list without one): the node is
+ *   reported not ready with the reason.
  * - Rewrites of one file are rate-limited; when something keeps reverting the file (a primary CNI
- *   that owns the directory), the interval backs off and a warning says what to change.
+ *   that owns the directory), the interval backs off (up to `maxBackoffMs`, 1.5 s by default:
+ *   while the entry is missing, new opted-in pods start without a saver) and a warning says what
+ *   to change.
  *
  * @example
  * ```ts ignore
@@ -30,6 +35,7 @@ import {
   pickPrimary,
   renderList,
   targetName,
+  type ValidConf,
   withEntry,
   withoutEntry,
 } from "./conflist.ts";
@@ -56,7 +62,10 @@ export interface ReconcilerOptions {
   readonly conflictWindowMs?: number;
   /** Reverts in the window before backing off and warning; default 3. */
   readonly conflictThreshold?: number;
-  /** Longest back-off (ms); default 60000. */
+  /**
+   * Longest back-off (ms); default 1500. Kept short: while the entry is missing, opted-in pods
+   * that start get no saver, whereas a write per second costs next to nothing.
+   */
   readonly maxBackoffMs?: number;
   readonly log: Log;
   readonly metrics?: ReconcilerMetrics;
@@ -100,7 +109,7 @@ export class ConfReconciler {
       resyncIntervalMs: 30_000,
       conflictWindowMs: 60_000,
       conflictThreshold: 3,
-      maxBackoffMs: 60_000,
+      maxBackoffMs: 1500,
       ...opts,
     };
   }
@@ -150,6 +159,24 @@ export class ConfReconciler {
     this.#lastWrite.set(name, Date.now());
   }
 
+  /**
+   * True when `target` (the list a lone `.conf` would be wrapped into) exists and is not an
+   * earlier wrap of that same config (one plugin of the same network name and type, with or
+   * without the entry), which may be replaced.
+   */
+  async #taken(target: string, conf: ValidConf, valid: readonly ValidConf[]): Promise<boolean> {
+    try {
+      await Deno.lstat(join(this.#o.confDir, target));
+    } catch {
+      return false;
+    }
+    const old = valid.find((v) => v.name === target);
+    if (!old || old.kind !== "conflist") return true;
+    const rest = withoutEntry(old.list).plugins;
+    return !(rest.length === 1 && old.list.name === conf.list.name &&
+      rest[0]?.type === conf.list.plugins[0]?.type);
+  }
+
   #recentConflicts(file: string, now: number): number {
     const list = (this.#conflicts.get(file) ?? []).filter((t) =>
       now - t < this.#o.conflictWindowMs
@@ -194,10 +221,12 @@ export class ConfReconciler {
     const files = await this.#readDir();
     const { primary, valid } = pickPrimary(files);
 
-    // Entries left in files that are no longer primary (the primary changed) go away.
+    // Entries left in files that are no longer primary (the primary changed) go away; not from
+    // the list a lone primary .conf is about to be wrapped into (it is rewritten below anyway).
+    const wrapTarget = primary?.kind === "conf" ? targetName(primary) : undefined;
     for (const v of valid) {
       if (
-        v === primary || v.kind !== "conflist" ||
+        v === primary || v.name === wrapTarget || v.kind !== "conflist" ||
         withoutEntry(v.list).plugins.length === v.list.plugins.length
       ) continue;
       await this.#write(v.name, withoutEntry(v.list), v.name);
@@ -264,6 +293,21 @@ export class ConfReconciler {
     }
 
     const target = targetName(primary);
+    if (primary.kind === "conf" && primary.list.name === "") {
+      // libcni loads a lone config without a name, but not a list without one: wrapping it would
+      // take the node's network away.
+      return {
+        state: "unusable",
+        reason: `${primary.name} has no "name": it cannot be wrapped into a list for tsn-proxy`,
+      };
+    }
+    if (target !== primary.name && await this.#taken(target, primary, valid)) {
+      return {
+        state: "unusable",
+        reason: `${primary.name} is a lone config; wrapping it into a list would overwrite ` +
+          `${target}, which exists: remove or rename one of them`,
+      };
+    }
     const reason = primary.kind === "conf" ? "wrap-conf" : reverted ? "reverted" : "missing-entry";
     await this.#write(target, withEntry(primary.list, entry), primary.name);
     if (target !== primary.name) {

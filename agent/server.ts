@@ -33,11 +33,21 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
   }
   const r = v as Record<string, unknown>;
   const strings = ["network", "cniVersion", "containerId", "netns", "ifname", "optInSource"];
+  const args = r?.args as Record<string, unknown> | null | undefined;
+  const valid = r?.validAttachments;
   if (
-    typeof v !== "object" || v === null || r.v !== 1 || !COMMANDS.has(String(r.command)) ||
+    typeof v !== "object" || v === null || Array.isArray(v) || r.v !== 1 ||
+    !COMMANDS.has(String(r.command)) ||
     strings.some((k) => typeof r[k] !== "string") ||
-    !["yes", "no", "unknown"].includes(String(r.optIn)) || typeof r.args !== "object" ||
-    r.args === null
+    !["yes", "no", "unknown"].includes(String(r.optIn)) || typeof args !== "object" ||
+    args === null || Array.isArray(args) ||
+    Object.values(args).some((x) => typeof x !== "string") ||
+    (valid !== undefined &&
+      (!Array.isArray(valid) ||
+        valid.some((a) =>
+          typeof a !== "object" || a === null || typeof a.containerID !== "string" ||
+          typeof a.ifname !== "string"
+        )))
   ) {
     return {
       v: 1,
@@ -85,13 +95,37 @@ export async function serveCni(
     throw new Error(`another tsn-proxy agent answers on ${path}; stop it first`);
   }
   await Deno.remove(path).catch(() => {});
-  const listener = Deno.listen({ transport: "unix", path });
-  await Deno.chmod(path, 0o600);
+  // Bound under a temporary name, made 0600, then renamed into place: the socket is never
+  // reachable with the mode the process umask gave it.
+  const tmp = `${path}.tmp`;
+  await Deno.remove(tmp).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path: tmp });
+  try {
+    await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    listener.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
   const inFlight = new Set<Promise<void>>();
 
   const serveConn = async (conn: Deno.UnixConn) => {
     try {
-      const line = await readLine(conn);
+      let line: string;
+      try {
+        line = await readLine(conn);
+      } catch (e) {
+        // Too large (or a broken connection): answer with the reason when the peer still listens.
+        await writeMessage(conn, {
+          v: 1,
+          ok: false,
+          code: ErrorCode.AgentProtocol,
+          msg: "unreadable request",
+          details: e instanceof Error ? e.message : String(e),
+        }).catch(() => {});
+        throw e;
+      }
       const parsed = parseRequest(line);
       const res = "command" in parsed ? await handle(parsed) : parsed;
       await writeMessage(conn, res);

@@ -26,7 +26,14 @@ export {
   type OptInMode,
   parseNetConf,
 } from "./config.ts";
-export { type CniCommand, type CniEnv, parseCniArgs, parseCniEnv, validIfname } from "./env.ts";
+export {
+  type CniCommand,
+  type CniEnv,
+  parseCniArgs,
+  parseCniEnv,
+  validContainerId,
+  validIfname,
+} from "./env.ts";
 export {
   type AgentCommand,
   type AgentRequest,

@@ -181,8 +181,17 @@ export async function callAgent(
   });
   try {
     const exchange = (async () => {
-      await writeAll(conn, encodeMessage(req));
-      const line = await readLine(conn);
+      let line: string;
+      try {
+        await writeAll(conn, encodeMessage(req));
+        line = await readLine(conn);
+      } catch (e) {
+        // The agent went away mid-request (killed, restarted): it is unavailable, not confused.
+        if (isConnectionLoss(e)) {
+          throw new AgentUnavailableError(socketPath, `connection lost: ${(e as Error).message}`);
+        }
+        throw e;
+      }
       if (line === "") throw new AgentUnavailableError(socketPath, "closed without an answer");
       return parseResponse(line);
     })();
@@ -195,6 +204,13 @@ export async function callAgent(
       conn.close();
     } catch { /* already closed */ }
   }
+}
+
+/** True for the errors a connection raises when its peer disappears. */
+function isConnectionLoss(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.UnexpectedEof ||
+    e instanceof Deno.errors.NotConnected;
 }
 
 /** Writes one message to a connection (the agent's side). */

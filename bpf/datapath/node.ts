@@ -17,6 +17,7 @@ import {
   BpfProgram,
   ensureBpffsDir,
   ifindex,
+  isBpfError,
   removeBpffsDir,
   unpin,
 } from "../libbpf/mod.ts";
@@ -41,7 +42,7 @@ import {
   saveState,
   type TrackerState,
 } from "./state.ts";
-import { attachTc, detachTc } from "./tc.ts";
+import { attachTc, detachTc, tcAttached } from "./tc.ts";
 
 /** What `up` needs. */
 export interface UpOptions {
@@ -190,6 +191,81 @@ function loadTracker(
 /** One line for status output: errno name and the first line of the message. */
 function bpfReason(e: BpfError): string {
   return `${e.code}: ${e.message.split("\n")[0]}`;
+}
+
+/** What {@link checkRestorers} found for one TSN interface. */
+export interface RestorerCheck {
+  readonly ifname: string;
+  /**
+   * `ok`: attached to the device the name resolves to; `gone`: no interface of that name (its
+   * restorer went with it); `reattached`: the interface came back (a new ifindex) or lost its
+   * restorer, and the restorer is attached again; `failed`: re-attaching failed (see `error`).
+   */
+  readonly outcome: "ok" | "gone" | "reattached" | "failed";
+  /** The interface's index now (absent when it is gone). */
+  readonly ifindex?: number;
+  /** The index the state recorded before, when it changed. */
+  readonly previousIfindex?: number;
+  /** Why re-attaching failed. */
+  readonly error?: string;
+}
+
+/**
+ * Compares every restorer of the state with the kernel (interfaces of the current netns): a TSN
+ * interface that was deleted and created again (a driver reload, a VF reset, a renamed device)
+ * has a new ifindex and no restorer, and a TCX link of the old device is left defunct. Such a
+ * restorer is attached again (first on the hook, its link pin replaced) and the state file gets
+ * the new ifindex. An interface that is gone is reported, and checked again on the next call.
+ */
+export function checkRestorers(stateFile: string): RestorerCheck[] {
+  const state = loadState(stateFile);
+  if (!state) return [];
+  const pins = new PinLayout(state.bpffs);
+  const out: RestorerCheck[] = [];
+  let changed = false;
+  state.restorers = state.restorers.map((r) => {
+    let index: number;
+    try {
+      index = ifindex(r.ifname);
+    } catch (e) {
+      if (!isBpfError(e, "ENODEV", "ENXIO")) throw e;
+      out.push({ ifname: r.ifname, outcome: "gone" });
+      return r;
+    }
+    const linkPin = pins.restorerLink(r.ifname);
+    if (tcAttached(r.mode, index, linkPin)) {
+      out.push({ ifname: r.ifname, outcome: "ok", ifindex: index });
+      if (index === r.ifindex) return r;
+      changed = true; // the state was behind (e.g. written by an older agent)
+      return { ...r, ifindex: index };
+    }
+    try {
+      const fresh = Rollback.run((rb) => {
+        // The old attachment: a defunct TCX link, or one on a renamed device, or a clsact filter
+        // that went with its device. Removing it also frees the link pin for the new link.
+        detachTc(r.mode, r.ifindex, linkPin);
+        return attachRestorer(pins, r.ifname, index, rb);
+      });
+      changed = true;
+      out.push({
+        ifname: r.ifname,
+        outcome: "reattached",
+        ifindex: index,
+        previousIfindex: r.ifindex,
+      });
+      return fresh;
+    } catch (e) {
+      out.push({
+        ifname: r.ifname,
+        outcome: "failed",
+        ifindex: index,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return r;
+    }
+  });
+  if (changed) saveState(stateFile, state);
+  return out;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 } from "../gen/tsn_core.ts";
 import { PinLayout } from "./layout.ts";
 import { type DatapathState, loadState } from "./state.ts";
+import { tcxLinkIfindex } from "./tc.ts";
 
 /** A snapshot of one datapath. */
 export interface DatapathStats {
@@ -43,6 +44,11 @@ export interface DatapathStats {
   readonly recordsMax: number;
   /** Pins that the state names but bpffs no longer has (something removed them). */
   readonly missingPins: string[];
+  /**
+   * TSN interfaces whose TCX restorer link is pinned but no longer on the recorded device (the
+   * interface was deleted: the link is defunct until the agent re-attaches it).
+   */
+  readonly detachedRestorers: string[];
 }
 
 function exists(path: string): boolean {
@@ -132,5 +138,10 @@ export function readStats(stateFile: string): DatapathStats {
     counters: sumCounters(counters.lookupPerCpu(zero) ?? []),
     recordsMax: state.store === "lru" ? records.maxEntries : slots.maxEntries * possibleCpus(),
     missingPins: expected.filter((p) => !exists(p)),
+    detachedRestorers: state.restorers.filter((r) => {
+      if (r.mode.kind !== "tcx") return false;
+      const at = tcxLinkIfindex(pins.restorerLink(r.ifname));
+      return at !== undefined && at !== r.ifindex;
+    }).map((r) => r.ifname),
   };
 }

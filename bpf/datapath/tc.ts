@@ -17,6 +17,7 @@ import {
   kernelHasTcx,
   tcAttach,
   tcDetach,
+  tcQuery,
 } from "../libbpf/mod.ts";
 import type { AttachMode } from "./state.ts";
 
@@ -73,5 +74,51 @@ export function detachTc(mode: AttachMode, ifindex: number, linkPin: string): vo
     tcDetach(ifindex, "egress", { handle: mode.handle, priority: mode.priority });
   } catch (e) {
     if (!isBpfError(e, "ENOENT", "ENODEV", "EINVAL")) throw e;
+  }
+}
+
+/**
+ * True when what {@link attachTc} attached is still on the device `ifindex` of the current netns:
+ * a TCX link whose pin exists and whose kernel info names that device (a link whose device was
+ * deleted stays pinned but defunct, with ifindex 0), or a clsact filter with our handle and
+ * priority. A device that was deleted and re-created has a new ifindex and none of this.
+ */
+export function tcAttached(mode: AttachMode, ifindex: number, linkPin: string): boolean {
+  if (mode.kind === "tcx") {
+    let link: BpfLink;
+    try {
+      link = BpfLink.fromPinned(linkPin);
+    } catch (e) {
+      if (isBpfError(e, "ENOENT")) return false;
+      throw e;
+    }
+    try {
+      return link.info().tcx?.ifindex === ifindex;
+    } finally {
+      link.close();
+    }
+  }
+  try {
+    return tcQuery(ifindex, "egress", { handle: mode.handle, priority: mode.priority }) !==
+      undefined;
+  } catch (e) {
+    if (isBpfError(e, "ENODEV", "EINVAL", "ENOENT")) return false;
+    throw e;
+  }
+}
+
+/** The device a TCX link pin is attached to (0: defunct, its device is gone); undefined: no pin. */
+export function tcxLinkIfindex(linkPin: string): number | undefined {
+  let link: BpfLink;
+  try {
+    link = BpfLink.fromPinned(linkPin);
+  } catch (e) {
+    if (isBpfError(e, "ENOENT")) return undefined;
+    throw e;
+  }
+  try {
+    return link.info().tcx?.ifindex ?? 0;
+  } finally {
+    link.close();
   }
 }
