@@ -1,22 +1,22 @@
 /**
- * Byte layouts of the observer's map keys and values (e2e/bpf/observer.h), little endian.
- *
- * TODO(gen): a hand-written stand-in. Replace it with the generated bindings
- * (e2e/bpf/gen/observer.ts, emitted from observer.bpf.o's BTF) and delete this file; only
- * e2e/observer.ts imports it.
+ * The observer's map keys and values as the e2e code uses them, on top of the codecs bpf2ts
+ * generates from observer.bpf.o's BTF (e2e/bpf/gen/observer.ts): no layout is written here.
+ * Counters become plain numbers (a test's packet counts fit), the last record a TalkerRecord.
+ * Also bpftool's byte formats, since the observer is driven through bpftool.
  *
  * @module
  */
 
-import { decodeRecord, RECORD_SIZE, type TalkerRecord } from "./talkers/record.ts";
+import * as gen from "./bpf/gen/observer.ts";
+import { decodeRecord, type TalkerRecord } from "./talkers/record.ts";
 
 /** observer_expect.flags: the UDP payload carries a talker record. */
-export const OBSERVER_EXPECT_RECORD = 1;
+export const OBSERVER_EXPECT_RECORD = gen.ObserverExpectFlags.OBSERVER_EXPECT_RECORD;
 
 /** sizeof(struct observer_key). */
-export const OBSERVER_KEY_SIZE = 2;
+export const OBSERVER_KEY_SIZE = gen.ObserverKey.size;
 /** sizeof(struct observer_expect). */
-export const OBSERVER_EXPECT_SIZE = 12;
+export const OBSERVER_EXPECT_SIZE = gen.ObserverExpect.size;
 
 /** struct observer_expect. */
 export interface ObserverExpectValue {
@@ -62,37 +62,29 @@ export type ObserverStats = Record<ObserverCounter, number> & {
 };
 
 /** sizeof(struct observer_stats). */
-export const OBSERVER_STATS_SIZE = OBSERVER_COUNTERS.length * 8 + 3 * 8 + RECORD_SIZE;
+export const OBSERVER_STATS_SIZE = gen.ObserverStats.size;
 
 /** Encodes struct observer_key (the port, host order). */
 export function encodeObserverKey(port: number): Uint8Array {
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`port ${port}`);
-  const out = new Uint8Array(OBSERVER_KEY_SIZE);
-  new DataView(out.buffer).setUint16(0, port, true);
-  return out;
+  return gen.ObserverKey.encode({ port });
 }
 
 /** Decodes struct observer_key. */
 export function decodeObserverKey(bytes: Uint8Array): number {
   if (bytes.length !== OBSERVER_KEY_SIZE) throw new RangeError("observer_key: size");
-  return new DataView(bytes.buffer, bytes.byteOffset).getUint16(0, true);
+  return gen.ObserverKey.decode(bytes).port;
 }
 
 /** Encodes struct observer_expect. */
 export function encodeObserverExpect(v: ObserverExpectValue): Uint8Array {
-  const out = new Uint8Array(OBSERVER_EXPECT_SIZE);
-  const d = new DataView(out.buffer);
-  d.setUint32(0, v.pod, true);
-  d.setUint32(4, v.priority, true);
-  d.setUint32(8, v.flags, true);
-  return out;
+  return gen.ObserverExpect.encode(v);
 }
 
 /** Decodes struct observer_expect. */
 export function decodeObserverExpect(bytes: Uint8Array): ObserverExpectValue {
   if (bytes.length !== OBSERVER_EXPECT_SIZE) throw new RangeError("observer_expect: size");
-  const d = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  return { pod: d.getUint32(0, true), priority: d.getUint32(4, true), flags: d.getUint32(8, true) };
+  return gen.ObserverExpect.decode(bytes);
 }
 
 /** All-zero stats (a talker the observer has not seen). */
@@ -105,18 +97,18 @@ export function decodeObserverStats(bytes: Uint8Array): ObserverStats {
   if (bytes.length !== OBSERVER_STATS_SIZE) {
     throw new RangeError(`observer_stats: ${bytes.length} bytes, want ${OBSERVER_STATS_SIZE}`);
   }
-  const d = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const s = gen.ObserverStats.decode(bytes);
   const counters = {} as Record<ObserverCounter, number>;
-  OBSERVER_COUNTERS.forEach((name, i) => {
-    counters[name] = Number(d.getBigUint64(i * 8, true));
-  });
-  const tail = OBSERVER_COUNTERS.length * 8;
-  const rec = bytes.subarray(tail + 24, tail + 24 + RECORD_SIZE);
+  for (const name of OBSERVER_COUNTERS) counters[name] = Number(s[name]);
+  const rec = bytes.subarray(
+    gen.ObserverStats.fields.lastRecord.offset,
+    gen.ObserverStats.fields.lastRecord.offset + gen.ObserverRecord.size,
+  );
   return {
     ...counters,
-    lastPriority: Number(d.getBigUint64(tail, true)),
-    lastTstamp: d.getBigUint64(tail + 8, true),
-    lastTstampType: Number(d.getBigUint64(tail + 16, true)),
+    lastPriority: Number(s.lastPriority),
+    lastTstamp: s.lastTstamp,
+    lastTstampType: Number(s.lastTstampType),
     lastRecord: rec.some((b) => b !== 0) ? decodeRecord(rec) : null,
   };
 }

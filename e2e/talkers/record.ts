@@ -1,23 +1,16 @@
 /**
  * The talkers' 32-byte record (struct observer_record in e2e/bpf/observer.h): every test datagram
- * carries one, and TCP talkers stream them back to back. Little endian:
- *
- * | off | size | field                                      |
- * | --- | ---- | ------------------------------------------ |
- * | 0   | 4    | magic 0x504e5354 ("TSNP")                  |
- * | 4   | 4    | pod id                                     |
- * | 8   | 4    | seq                                        |
- * | 12  | 4    | expected priority                          |
- * | 16  | 8    | expected txtime (0 = none)                 |
- * | 24  | 1    | txtime clock: 0 none, 1 MONOTONIC, 2 TAI   |
- * | 25  | 7    | zero padding                               |
+ * carries one, and TCP talkers stream them back to back. Its layout comes from the codec bpf2ts
+ * generates (e2e/bpf/gen/observer.ts): magic, pod id, seq, the priority and txtime the talker set,
+ * and the txtime's clock.
  *
  * @module
  */
+import { ObserverRecord } from "../bpf/gen/observer.ts";
 
 /** Size of one record. */
-export const RECORD_SIZE = 32;
-/** "TSNP" read as a little-endian u32. */
+export const RECORD_SIZE = ObserverRecord.size;
+/** "TSNP" read as a little-endian u32 (OBSERVER_RECORD_MAGIC, a #define: not in BTF). */
 export const RECORD_MAGIC = 0x504e5354;
 
 /** The clock a talker's txtime is on. */
@@ -53,33 +46,31 @@ export function encodeRecord(
   if (r.clock === "none" && r.txtime !== 0n) {
     throw new RangeError("encodeRecord: txtime without clock");
   }
-  const v = new DataView(out.buffer, out.byteOffset + offset, RECORD_SIZE);
-  v.setUint32(0, RECORD_MAGIC, true);
-  v.setUint32(4, r.pod, true);
-  v.setUint32(8, r.seq, true);
-  v.setUint32(12, r.priority, true);
-  v.setBigUint64(16, r.txtime, true);
-  v.setUint8(24, CLOCK_CODE[r.clock]);
-  for (let i = 25; i < RECORD_SIZE; i++) v.setUint8(i, 0);
+  ObserverRecord.encode(
+    {
+      magic: RECORD_MAGIC,
+      pod: r.pod,
+      seq: r.seq,
+      priority: r.priority,
+      txtime: r.txtime,
+      clock: CLOCK_CODE[r.clock],
+    },
+    out,
+    offset,
+  );
   return out;
 }
 
 /** Decodes the record at offset; throws on a short buffer, a bad magic or an unknown clock. */
 export function decodeRecord(bytes: Uint8Array, offset = 0): TalkerRecord {
   if (bytes.length < offset + RECORD_SIZE) throw new RangeError("decodeRecord: short buffer");
-  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, RECORD_SIZE);
-  const magic = v.getUint32(0, true);
-  if (magic !== RECORD_MAGIC) throw new Error(`decodeRecord: bad magic 0x${magic.toString(16)}`);
-  const code = v.getUint8(24);
-  const clock = (Object.keys(CLOCK_CODE) as TxClock[]).find((k) => CLOCK_CODE[k] === code);
-  if (clock === undefined) throw new Error(`decodeRecord: unknown clock ${code}`);
-  return {
-    pod: v.getUint32(4, true),
-    seq: v.getUint32(8, true),
-    priority: v.getUint32(12, true),
-    txtime: v.getBigUint64(16, true),
-    clock,
-  };
+  const v = ObserverRecord.decode(bytes, offset);
+  if (v.magic !== RECORD_MAGIC) {
+    throw new Error(`decodeRecord: bad magic 0x${v.magic.toString(16)}`);
+  }
+  const clock = (Object.keys(CLOCK_CODE) as TxClock[]).find((k) => CLOCK_CODE[k] === v.clock);
+  if (clock === undefined) throw new Error(`decodeRecord: unknown clock ${v.clock}`);
+  return { pod: v.pod, seq: v.seq, priority: v.priority, txtime: v.txtime, clock };
 }
 
 /** count records without txtime (seq from firstSeq), back to back: a socat talker's input. */
