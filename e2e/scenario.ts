@@ -43,12 +43,16 @@ export interface TalkerSpec {
   count: number;
   /** txtime tool: pause between datagrams in µs; default 200. */
   intervalUs?: number;
+  /** txtime tool: how far ahead of now each txtime is, in µs; default the sender's (5 ms). */
+  aheadUs?: number;
 }
 
 /** A talker with its resolved pod, port and tool. */
-export interface ResolvedTalker extends Required<Omit<TalkerSpec, "intervalUs">> {
+export interface ResolvedTalker extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs">> {
   /** Pause between datagrams (txtime tool). */
   intervalUs: number;
+  /** txtime lead in µs, when not the sender's default. */
+  aheadUs?: number;
   /** Its destination port: the observer's key. */
   port: number;
   /** Its pod's id (records carry it). */
@@ -85,6 +89,8 @@ export interface ScenarioSpec {
   talkers: readonly TalkerSpec[];
   /** AF_PACKET captures on the pod veths and the bridge during the run. */
   taps?: boolean;
+  /** TX (and RX) queues of node1's NIC veth; default the kernel's (1). See TopologyOptions. */
+  nicTxQueues?: number;
   /** Integration points. */
   hooks?: ScenarioHooks;
   /** Run the talkers one after another instead of all at once. */
@@ -172,6 +178,7 @@ export function resolveTalkers(
       clock,
       count: t.count,
       intervalUs: t.intervalUs ?? 200,
+      ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
       port: basePort + i,
       podId,
     };
@@ -190,6 +197,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     pods,
     taps: spec.taps ?? false,
     ...(spec.prefix === undefined ? {} : { prefix: spec.prefix }),
+    ...(spec.nicTxQueues === undefined ? {} : { nicTxQueues: spec.nicTxQueues }),
   });
   const receivers: Receiver[] = [];
   let observer: Observer | null = null;
@@ -212,7 +220,10 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
         priority: t.priority,
         record: t.protocol === "udp",
       });
-      receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port));
+      const join = topo.far.joinOn === undefined
+        ? {}
+        : { join: { group: topo.far.ip, on: topo.far.joinOn } };
+      receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port, undefined, join));
     }
     const ctx: ScenarioContext = { observer, talkers };
     await spec.hooks?.beforeTraffic?.(topo, ctx);
@@ -307,6 +318,7 @@ export async function runTalker(
     clock: t.clock,
     pod: t.podId,
     intervalUs: t.intervalUs,
+    ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
   }, timeoutMs);
   if (r.errors) throw new Error(`talker ${t.name}: ${r.errors} send errors, errno ${r.lastErrno}`);
   return r.sent;

@@ -10,6 +10,13 @@
  *   subnet. The underlay is 192.0.2.0/24 across the ext bridge, so the encapsulated packets leave
  *   node1 through `nic0`. No NAT between pods.
  *
+ * - `bridge-flood` (the clone path; not in {@linkcode TOPOLOGY_KINDS}): pods on `cni0` as above,
+ *   and `nic0` is itself a port of `cni0` (no address, no NAT): the external TSN bridge is part of
+ *   the pods' L2 segment. Talkers send to the multicast group 239.1.1.1, which the bridge floods to
+ *   every port but the sender's; `br_flood()` hands each port a clone (`skb_clone()`), so the
+ *   packet reaching `nic0` is a clone with a new sk_buff address. ext's `br0` also holds
+ *   10.244.1.254/24, where the receivers join the group.
+ *
  * Every topology has an "ext" netns standing for the external TSN bridge: a bridge `br0`
  * (192.0.2.2/24) whose port `ext0` is the peer of node1's `nic0` (192.0.2.1/24); in `vxlan` its port
  * `ext1` is the peer of node2's `nic0` (192.0.2.3/24). The far end to send to is ext itself
@@ -34,9 +41,9 @@ import {
 import type { Proc } from "./process.ts";
 
 /** The supported node datapaths. */
-export type TopologyKind = "bridge-nat" | "routed-nat" | "vxlan";
+export type TopologyKind = "bridge-nat" | "routed-nat" | "vxlan" | "bridge-flood";
 
-/** All kinds, for tests that loop over them. */
+/** The node paths tests loop over: every kind but the special-purpose `bridge-flood`. */
 export const TOPOLOGY_KINDS: readonly TopologyKind[] = ["bridge-nat", "routed-nat", "vxlan"];
 
 /** A pod to create on node1. */
@@ -55,6 +62,11 @@ export interface TopologyOptions {
   taps?: boolean;
   /** Name prefix; default a fresh `tsnt<4 hex>`. */
   prefix?: string;
+  /**
+   * TX and RX queues of node1's `nic0` veth (and its peer), 1..64; default the kernel's (1). A
+   * multiqueue NIC is what mqprio and taprio need (one queue per traffic class).
+   */
+  nicTxQueues?: number;
 }
 
 /** A simulated node. */
@@ -105,8 +117,10 @@ export interface ExtHandle {
 export interface FarEnd {
   /** The receiver's netns. */
   ns: Netns;
-  /** The destination address. */
+  /** The destination address (bridge-flood: a multicast group). */
   ip: string;
+  /** When `ip` is a multicast group: the local address whose interface the receivers join on. */
+  joinOn?: string;
 }
 
 /** A running capture. */
@@ -161,6 +175,9 @@ export const ADDR = {
   vtep2: "10.244.2.0",
   remotePod: "10.244.2.10",
   clusterCidr: "10.244.0.0/16",
+  /** bridge-flood: ext's address in the pods' subnet, and the group the talkers send to. */
+  floodExt: "10.244.1.254",
+  floodGroup: "239.1.1.1",
 } as const;
 
 /** VXLAN parameters (Flannel's defaults but VNI 42). */
@@ -176,6 +193,10 @@ const BRIDGE = "cni0";
 export async function createTopology(opts: TopologyOptions): Promise<Topology> {
   const prefix = opts.prefix ?? uniquePrefix();
   if (opts.pods.length > 200) throw new Error("createTopology: at most 200 pods");
+  const queues = opts.nicTxQueues;
+  if (queues !== undefined && !(Number.isInteger(queues) && queues >= 1 && queues <= 64)) {
+    throw new RangeError(`createTopology: nicTxQueues ${queues}`);
+  }
   const names = new Set<string>();
   for (const p of opts.pods) {
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(p.name) || names.has(p.name)) {
@@ -208,7 +229,8 @@ class Built implements Topology {
     this.node = {
       ns: netns(`${prefix}-node`),
       nic: NIC,
-      ip: ADDR.node1,
+      // bridge-flood: the NIC is a bridge port without an address; the node's is the bridge's.
+      ip: kind === "bridge-flood" ? ADDR.gateway1 : ADDR.node1,
       bridge: kind === "routed-nat" ? null : BRIDGE,
       vxlan: kind === "vxlan" ? VXLAN.device : null,
       podCidr: ADDR.podCidr1,
@@ -239,14 +261,20 @@ class Built implements Topology {
     await sysctl(node.ns, { "net.ipv4.ip_forward": 1 });
 
     // ext: the TSN bridge, and node1's NIC as one of its ports.
+    const q = opts.nicTxQueues === undefined
+      ? ""
+      : ` numtxqueues ${opts.nicTxQueues} numrxqueues ${opts.nicTxQueues}`;
+    const flood = this.kind === "bridge-flood";
     await ipBatch(node.ns, [
-      `link add ${NIC} type veth peer name ext0 netns ${this.ext.ns.name}`,
-      `addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev ${NIC}`,
+      `link add ${NIC}${q} type veth peer name ext0${q} netns ${this.ext.ns.name}`,
+      ...(flood ? [] : [`addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev ${NIC}`]),
       `link set ${NIC} up`,
     ]);
     const extLines = [
-      "link add br0 type bridge",
+      // No IGMP snooping: an unregistered group is flooded, whoever joined it.
+      `link add br0 type bridge${flood ? " mcast_snooping 0" : ""}`,
       `addr add ${ADDR.ext}/${ADDR.underlayPrefix} dev br0`,
+      ...(flood ? [`addr add ${ADDR.floodExt}/24 dev br0`] : []),
       "link set ext0 master br0",
       "link set ext0 up",
       "link set br0 up",
@@ -298,6 +326,14 @@ class Built implements Topology {
       case "vxlan":
         await this.#bridgePods(node, ADDR.gateway1, VXLAN.mtu);
         await this.#vxlan();
+        break;
+      case "bridge-flood":
+        await this.#bridgePods(node, ADDR.gateway1, 1500);
+        await ipBatch(node.ns, [
+          `link set ${BRIDGE} type bridge mcast_snooping 0`,
+          `link set ${NIC} master ${BRIDGE}`,
+        ]);
+        this.far = { ns: this.ext.ns, ip: ADDR.floodGroup, joinOn: ADDR.floodExt };
         break;
     }
     for (const ns of this.namespaces) await waitLinksReady(ns);

@@ -30,7 +30,7 @@ import { denoBinary } from "./share.ts";
 import { cacheDir, run, sha256Hex, withLock, writeFileAtomic } from "./util.ts";
 
 /** Bump when the layout below changes in a way the input hash cannot see. */
-const LAYOUT_VERSION = "tsnlab-initramfs-3";
+const LAYOUT_VERSION = "tsnlab-initramfs-4";
 
 /** Where the init script lives in the repository. */
 export const INIT_SCRIPT = new URL("./guest/init.sh", import.meta.url);
@@ -61,7 +61,39 @@ export interface HostTools {
   readonly ip: string;
   readonly tc: string;
   readonly bpftool: string;
+  /** More host programs, each at its own path inside the initramfs (the e2e toolkit's). */
+  readonly extras?: readonly HostExtra[];
 }
+
+/** A host program placed at `path` (no leading slash) inside the initramfs. */
+export interface HostExtra {
+  readonly path: string;
+  readonly src: string;
+}
+
+/**
+ * The programs the e2e toolkit (e2e/netns.ts `BIN`) runs, at the same absolute paths as on the
+ * host, so the toolkit runs unchanged in a guest. Each is the host's binary (with its library
+ * closure), found at one of the candidates. ip, tc and bpftool are links to /bin's copies.
+ */
+export const E2E_TOOLS: readonly {
+  readonly path: string;
+  readonly candidates: readonly string[];
+}[] = [
+  { path: "usr/bin/nsenter", candidates: ["/usr/bin/nsenter", "/bin/nsenter"] },
+  { path: "usr/bin/socat", candidates: ["/usr/bin/socat", "/bin/socat"] },
+  { path: "usr/bin/tcpdump", candidates: ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"] },
+  { path: "usr/bin/ss", candidates: ["/usr/bin/ss", "/bin/ss", "/usr/sbin/ss", "/sbin/ss"] },
+  { path: "usr/sbin/nft", candidates: ["/usr/sbin/nft", "/sbin/nft"] },
+  { path: "usr/sbin/sysctl", candidates: ["/usr/sbin/sysctl", "/sbin/sysctl"] },
+];
+
+/** Links at the e2e toolkit's paths to the initramfs' own iproute2 and bpftool. */
+export const E2E_LINKS: readonly { readonly path: string; readonly target: string }[] = [
+  { path: "usr/sbin/ip", target: "../../bin/ip" },
+  { path: "usr/sbin/tc", target: "../../bin/tc" },
+  { path: "usr/sbin/bpftool", target: "../../bin/bpftool" },
+];
 
 /** Options of {@link buildInitramfs}. */
 export interface InitramfsOptions {
@@ -96,11 +128,17 @@ export async function findHostTools(): Promise<HostTools> {
       `host program ${name} not found (looked at ${candidates.join(", ")}); run ./dev setup`,
     );
   };
+  const extras: HostExtra[] = [];
+  for (const t of E2E_TOOLS) {
+    const name = t.path.slice(t.path.lastIndexOf("/") + 1);
+    extras.push({ path: t.path, src: await first(`${name} (e2e toolkit)`, t.candidates) });
+  }
   return {
     busybox: await first("busybox (busybox-static)", ["/bin/busybox", "/usr/bin/busybox"]),
     ip: await first("ip (iproute2)", ["/usr/bin/ip", "/bin/ip", "/usr/sbin/ip", "/sbin/ip"]),
     tc: await first("tc (iproute2)", ["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc"]),
     bpftool: await first("bpftool", ["/usr/sbin/bpftool", "/sbin/bpftool", "/usr/bin/bpftool"]),
+    extras,
   };
 }
 
@@ -154,6 +192,11 @@ export function planInitramfs(args: {
   add({ type: "host", path: "bin/ip", src: args.tools.ip, mode: 0o755 });
   add({ type: "host", path: "bin/tc", src: args.tools.tc, mode: 0o755 });
   add({ type: "host", path: "bin/bpftool", src: args.tools.bpftool, mode: 0o755 });
+  // Before the applets: a real program (util-linux nsenter) wins over busybox's applet.
+  for (const e of args.tools.extras ?? []) {
+    add({ type: "host", path: e.path, src: e.src, mode: 0o755 });
+  }
+  for (const l of E2E_LINKS) add({ type: "symlink", path: l.path, target: l.target });
   for (const applet of args.applets) {
     add({ type: "symlink", path: applet, target: busyboxTarget(applet) });
   }
@@ -192,10 +235,18 @@ export function planInitramfs(args: {
   add({
     type: "inline",
     path: "etc/passwd",
-    data: enc.encode("root:x:0:0:root:/root:/bin/sh\n"),
+    // tcpdump drops its privileges to the user "tcpdump" and exits when there is none.
+    data: enc.encode(
+      "root:x:0:0:root:/root:/bin/sh\ntcpdump:x:101:101::/nonexistent:/bin/false\n",
+    ),
     mode: 0o644,
   });
-  add({ type: "inline", path: "etc/group", data: enc.encode("root:x:0:\n"), mode: 0o644 });
+  add({
+    type: "inline",
+    path: "etc/group",
+    data: enc.encode("root:x:0:\ntcpdump:x:101:\n"),
+    mode: 0o644,
+  });
   add({ type: "inline", path: "init", data: args.init, mode: 0o755 });
   add({ type: "char", path: "dev/console", mode: 0o600, major: 5, minor: 1 });
   add({ type: "char", path: "dev/null", mode: 0o666, major: 1, minor: 3 });
@@ -317,6 +368,7 @@ export async function buildInitramfs(
     tools.ip,
     tools.tc,
     tools.bpftool,
+    ...(tools.extras ?? []).map((e) => e.src),
     ...(opts.closureOf ?? [await denoBinary()]),
   ]);
   if (!closure.loader) throw new Error("ldd reported no dynamic loader for ip/tc/bpftool");

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { readNewc } from "./cpio.ts";
+import { BIN } from "../e2e/netns.ts";
 import {
   appletLinks,
   busyboxTarget,
+  E2E_LINKS,
+  E2E_TOOLS,
   hashPlan,
   INIT_SCRIPT,
   materialize,
@@ -47,8 +50,9 @@ Deno.test("planInitramfs + materialize: init, tools, libraries, modules in load 
         ip: await host("ip"),
         tc: await host("tc"),
         bpftool: await host("bpftool"),
+        extras: [{ path: "usr/bin/nsenter", src: await host("nsenter") }],
       },
-      applets: ["bin/sh", "sbin/insmod"],
+      applets: ["bin/sh", "sbin/insmod", "usr/bin/nsenter"],
       libs: new Map([["libc.so.6", await host("libc")]]),
       loader: await host("ld"),
       init: await Deno.readFile(INIT_SCRIPT),
@@ -63,6 +67,11 @@ Deno.test("planInitramfs + materialize: init, tools, libraries, modules in load 
     assert.equal(text("bin/bpftool"), "binary bpftool");
     assert.equal(text("bin/sh"), "../bin/busybox");
     assert.equal(get("sbin/ip"), undefined);
+    // The e2e toolkit's programs at its own paths; the real nsenter wins over busybox's applet.
+    assert.equal(text("usr/bin/nsenter"), "binary nsenter");
+    assert.equal(text("usr/sbin/ip"), "../../bin/ip");
+    assert.equal(text("usr/sbin/bpftool"), "../../bin/bpftool");
+    assert.match(text("etc/passwd"), /^tcpdump:x:101:101:/m);
     assert.equal(text("lib64/ld-linux-x86-64.so.2"), "binary ld");
     assert.equal(text("lib/x86_64-linux-gnu/libc.so.6"), "binary libc");
     assert.equal(get("dev/console")?.rdevMajor, 5);
@@ -92,4 +101,9 @@ Deno.test("planInitramfs + materialize: init, tools, libraries, modules in load 
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("every program the e2e toolkit runs is in the initramfs at its path", () => {
+  const paths = new Set([...E2E_TOOLS, ...E2E_LINKS].map((t) => `/${t.path}`));
+  for (const [name, path] of Object.entries(BIN)) assert.ok(paths.has(path), `${name}: ${path}`);
 });

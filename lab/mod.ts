@@ -28,6 +28,7 @@ import { exists, repoRoot } from "./util.ts";
 export { KERNEL_IDS, type KernelId, type KernelPin, KERNELS } from "./kernels.ts";
 export type { LabEvent, RunSummary, ScenarioResult } from "./protocol.ts";
 export type { Accel } from "./qemu.ts";
+export { VM_REPO_PATHS, VM_SCENARIOS, VM_SUITE } from "./suite.ts";
 
 /** The lab's own smoke scenarios, in the order they run best in one boot. */
 export const SMOKE_SCENARIOS: readonly string[] = [

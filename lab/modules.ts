@@ -27,6 +27,9 @@ export const BASE_MODULES: readonly string[] = [
   "sch_prio",
   "sch_ingress",
   "cls_bpf",
+  // test-side steering (tc u32 + skbedit) in the etf scenario
+  "cls_u32",
+  "act_skbedit",
   "8021q",
   "vxlan",
   "bridge",

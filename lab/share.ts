@@ -49,6 +49,7 @@ export interface LabBpfObject {
 /** The lab's own BPF objects (the project's objects are committed and shared through repo/). */
 export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
   { name: "fexit_skb_clone", source: "lab/bpf/fexit_skb_clone.bpf.c" },
+  { name: "vlan_pcp", source: "lab/bpf/vlan_pcp.bpf.c" },
 ];
 
 /** Options of {@link prepareShare}. */
@@ -112,6 +113,9 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
+    // Keep the modification time: build steps compare it (e2e/bpf/build.ts rebuilds an object
+    // older than its sources, which a guest without clang and a read-only share cannot do).
+    if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;
   }
   if (!st.isDirectory) return 0;
@@ -133,7 +137,7 @@ export function checkRepoPath(p: string): string {
   return clean;
 }
 
-/** The workspace members named by a deno.json text (the guest needs their deno.json files). */
+/** The workspace members named by a deno.json text. */
 export function workspaceMembers(denoJson: string): string[] {
   const parsed: unknown = JSON.parse(denoJson);
   if (typeof parsed !== "object" || parsed === null) return [];
@@ -142,6 +146,20 @@ export function workspaceMembers(denoJson: string): string[] {
   return Array.isArray(list)
     ? list.filter((m): m is string => typeof m === "string").map(checkRepoPath)
     : [];
+}
+
+/**
+ * The root deno.json as the guest sees it: the workspace lists only the members whose folders are
+ * shared (`paths`), so Deno neither misses a member's config nor fetches its npm packages.
+ */
+export function sharedRootConfig(denoJson: string, paths: readonly string[]): string {
+  const parsed = JSON.parse(denoJson) as Record<string, unknown>;
+  const shared = (m: string) => paths.some((p) => m === p || m.startsWith(`${p}/`));
+  const members = workspaceMembers(denoJson).filter(shared).map((m) => `./${m}`);
+  const ws = parsed["workspace"];
+  if (Array.isArray(ws)) parsed["workspace"] = members;
+  else if (typeof ws === "object" && ws !== null) parsed["workspace"] = { ...ws, members };
+  return JSON.stringify(parsed, null, 2) + "\n";
 }
 
 /** Compiles the lab's BPF objects (cached under .cache/lab/obj by a hash of their inputs). */
@@ -227,12 +245,6 @@ export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
     }
 
     const paths = new Set([...DEFAULT_REPO_PATHS, ...(opts.repoPaths ?? [])].map(checkRepoPath));
-    // A workspace root config needs its members' configs, or Deno refuses to start.
-    if (paths.has("deno.json")) {
-      for (const m of workspaceMembers(await Deno.readTextFile(`${root}/deno.json`))) {
-        if (await exists(`${root}/${m}/deno.json`)) paths.add(`${m}/deno.json`);
-      }
-    }
     // Folders first, so that a member's deno.json inside a copied folder is not copied twice.
     const sorted = [...paths].sort((a, b) => a.length - b.length);
     for (const p of sorted) {
@@ -241,6 +253,12 @@ export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
       const parent = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "";
       if (parent) await Deno.mkdir(`${dir}/repo/${parent}`, { recursive: true });
       await copyTree(`${root}/${p}`, `${dir}/repo/${p}`);
+    }
+    // The guest has no network: a root config naming members that are not shared (whose npm
+    // imports Deno would try to fetch at start) is cut down to the members that are.
+    if (paths.has("deno.json")) {
+      const text = await Deno.readTextFile(`${root}/deno.json`);
+      await Deno.writeTextFile(`${dir}/repo/deno.json`, sharedRootConfig(text, [...paths]));
     }
   } catch (e) {
     await cleanup();

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { checkRepoPath, GUEST_RUNNER, prepareShare, workspaceMembers } from "./share.ts";
+import {
+  checkRepoPath,
+  GUEST_RUNNER,
+  prepareShare,
+  sharedRootConfig,
+  workspaceMembers,
+} from "./share.ts";
 import { exists } from "./util.ts";
 
 Deno.test("checkRepoPath accepts relative paths only", () => {
@@ -14,6 +20,18 @@ Deno.test("workspaceMembers reads both workspace forms", () => {
   assert.deepEqual(workspaceMembers('{"workspace":["./bpf","./e2e"]}'), ["bpf", "e2e"]);
   assert.deepEqual(workspaceMembers('{"workspace":{"members":["./cli"]}}'), ["cli"]);
   assert.deepEqual(workspaceMembers("{}"), []);
+});
+
+Deno.test("sharedRootConfig keeps only the shared members, in both workspace forms", () => {
+  const text = '{"workspace":["./bpf","./e2e","./agent"],"nodeModulesDir":"auto"}';
+  assert.deepEqual(JSON.parse(sharedRootConfig(text, ["deno.json", "lab", "bpf", "e2e"])), {
+    workspace: ["./bpf", "./e2e"],
+    nodeModulesDir: "auto",
+  });
+  const obj = '{"workspace":{"members":["./cli","./lab"]}}';
+  assert.deepEqual(JSON.parse(sharedRootConfig(obj, ["lab"])), {
+    workspace: { members: ["./lab"] },
+  });
 });
 
 Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, repo copy", async () => {
@@ -37,13 +55,15 @@ Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, r
       ]
     ) assert.ok(await has(p), p);
     assert.equal(GUEST_RUNNER, "/lab/repo/lab/guest/run.sh");
-    // Every workspace member's deno.json rides along, or Deno refuses the root config.
+    // The shared root config names exactly the members that are shared, each with its config.
     const root = JSON.parse(await Deno.readTextFile(`${share.dir}/repo/deno.json`));
-    for (const m of workspaceMembers(JSON.stringify(root))) {
-      if (await exists(new URL(`../${m}/deno.json`, import.meta.url).pathname)) {
-        assert.ok(await has(`repo/${m}/deno.json`), m);
-      }
-    }
+    const members = workspaceMembers(JSON.stringify(root));
+    assert.deepEqual(members.sort(), ["lab", "strategies"]);
+    for (const m of members) assert.ok(await has(`repo/${m}/deno.json`), m);
+    // The mtime rides along (build steps compare it).
+    const src = await Deno.stat(new URL("./guest/run.sh", import.meta.url));
+    const dst = await Deno.stat(`${share.dir}/repo/lab/guest/run.sh`);
+    assert.equal(dst.mtime?.getTime(), src.mtime?.getTime());
     // The BPF object is an ELF for the BPF machine (EM_BPF = 247), without DWARF.
     const obj = await Deno.readFile(`${share.dir}/obj/fexit_skb_clone.bpf.o`);
     assert.deepEqual([...obj.slice(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);

@@ -30,18 +30,27 @@ export interface Receiver {
   stop(): Promise<void>;
 }
 
+/** More options of {@linkcode startReceiver}. */
+export interface ReceiverOptions {
+  /** UDP: join this IPv4 multicast group on the interface that holds the local address `on`. */
+  join?: { group: string; on: string };
+}
+
 /** Starts a receiver in ns and waits until it listens (throws after timeoutMs). */
 export async function startReceiver(
   ns: Netns,
   protocol: Protocol,
   port: number,
   timeoutMs = 3000,
+  opts: ReceiverOptions = {},
 ): Promise<Receiver> {
+  if (opts.join && protocol !== "udp") throw new Error("startReceiver: multicast needs UDP");
+  const join = opts.join ? `,ip-add-membership=${opts.join.group}:${opts.join.on}` : "";
   // UDP has no flow control: a receiver starved of CPU on a busy machine drops datagrams once its
   // buffer is full (VXLAN-decapsulated skbs are large), so it gets 16 MiB by SO_RCVBUFFORCE
   // (SOL_SOCKET 1, option 33), which socat applies before bind.
   const address = protocol === "udp"
-    ? `UDP4-RECV:${port},reuseaddr,setsockopt-listen=1:33:x00008000`
+    ? `UDP4-RECV:${port},reuseaddr,setsockopt-listen=1:33:x00008000${join}`
     : `TCP4-LISTEN:${port},reuseaddr,fork`;
   const proc = spawnIn(ns, [BIN.socat, "-u", address, "STDOUT"]);
   const rx: Receiver = {

@@ -32,6 +32,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
     String(a.pod),
     "--interval-us",
     String(a.intervalUs),
+    ...(a.aheadUs === undefined ? [] : ["--ahead-us", String(a.aheadUs)]),
   ];
 }
 

@@ -1,5 +1,6 @@
 /**
- * A timed UDP talker: SO_PRIORITY, and SO_TXTIME with one SCM_TXTIME (now + 5 ms) per datagram.
+ * A timed UDP talker: SO_PRIORITY, and SO_TXTIME with one SCM_TXTIME (now + 5 ms, or
+ * `--ahead-us`) per datagram.
  * Each datagram is one 32-byte record (./record.ts). Run it inside a pod:
  *
  * ```sh
@@ -31,13 +32,15 @@ export interface SenderArgs {
   pod: number;
   /** Pause between datagrams, in µs. */
   intervalUs: number;
+  /** How far ahead of now each txtime is, in µs; default {@linkcode TXTIME_AHEAD_NS}. */
+  aheadUs?: number;
 }
 
 /** How far ahead of now each txtime is. */
 export const TXTIME_AHEAD_NS = 5_000_000n;
 
 const USAGE = "usage: txtime_sender.ts --dst IP --port N --count N --priority P " +
-  "--clock tai|mono|none --pod ID [--interval-us N]";
+  "--clock tai|mono|none --pod ID [--interval-us N] [--ahead-us N]";
 
 /** Parses argv; throws with a usage line on anything unexpected. */
 export function parseSenderArgs(argv: readonly string[]): SenderArgs {
@@ -64,7 +67,16 @@ export function parseSenderArgs(argv: readonly string[]): SenderArgs {
   }
   const dst = raw.get("dst");
   if (dst === undefined) throw new Error(`missing --dst\n${USAGE}`);
-  const known = new Set(["dst", "port", "count", "priority", "clock", "pod", "interval-us"]);
+  const known = new Set([
+    "dst",
+    "port",
+    "count",
+    "priority",
+    "clock",
+    "pod",
+    "interval-us",
+    "ahead-us",
+  ]);
   for (const k of raw.keys()) if (!known.has(k)) throw new Error(`unknown --${k}\n${USAGE}`);
   return {
     dst,
@@ -74,6 +86,7 @@ export function parseSenderArgs(argv: readonly string[]): SenderArgs {
     clock,
     pod: int("pod", 0, 0xffffffff),
     intervalUs: int("interval-us", 0, 1_000_000, 0),
+    ...(raw.has("ahead-us") ? { aheadUs: int("ahead-us", 0, 10_000_000) } : {}),
   };
 }
 
@@ -91,6 +104,7 @@ export interface SenderResult {
 export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
   const clockid = args.clock === "none" ? null : CLOCK_ID[args.clock];
   const sock = new TxtimeSocket(args.dst, args.port, args.priority, clockid, RECORD_SIZE);
+  const ahead = args.aheadUs === undefined ? TXTIME_AHEAD_NS : BigInt(args.aheadUs) * 1000n;
   const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
   try {
     const start = performance.now();
@@ -98,7 +112,7 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
       const due = start + (seq * args.intervalUs) / 1000;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const txtime = clockid === null ? null : sock.now(clockid) + TXTIME_AHEAD_NS;
+      const txtime = clockid === null ? null : sock.now(clockid) + ahead;
       encodeRecord({
         pod: args.pod,
         seq,

@@ -1,0 +1,134 @@
+/**
+ * The clone path on the host: topology `bridge-flood` (nic0 is a port of the pods' bridge) with
+ * talkers sending to a multicast group, so br_flood() hands nic0 a clone of every packet. The
+ * host refuses fexit, so skb-addr runs without its clone tracker here ("unavailable"): it restores
+ * none of the clones, and refuses every record a clone's recycled address happens to find; skb-data
+ * (clones share skb->data) restores them all. Nothing is ever wrong. With the tracker (the QEMU
+ * guests, lab/guest/scenarios/vm-clone.ts), skb-addr restores them all. Needs root.
+ */
+import { equal, ok } from "node:assert/strict";
+import { type AttachedProxy, attachProxy } from "./proxy.ts";
+import { requireKernelTests } from "./require_root.ts";
+import { runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
+import { ADDR, createTopology, leftovers } from "./topology.ts";
+import { BIN, run } from "./netns.ts";
+
+const COUNT = 100;
+
+const TALKERS: TalkerSpec[] = [
+  {
+    pod: "a",
+    protocol: "udp",
+    tool: "txtime",
+    clock: "tai",
+    priority: 5,
+    count: COUNT,
+    name: "a-tai",
+  },
+  { pod: "b", protocol: "udp", tool: "socat", priority: 6, count: COUNT, name: "b-socat" },
+  {
+    pod: "c",
+    protocol: "udp",
+    tool: "txtime",
+    clock: "tai",
+    priority: 3,
+    count: COUNT,
+    name: "c-optout",
+  },
+];
+
+interface Outcome {
+  rows: Map<string, TalkerRow>;
+  trackers: string[];
+  restored: bigint;
+  refused: bigint;
+}
+
+async function run1(strategy: string): Promise<Outcome> {
+  requireKernelTests();
+  let proxy: AttachedProxy | undefined;
+  let restored = 0n, refused = 0n;
+  const { rows } = await runScenario({
+    kind: "bridge-flood",
+    talkers: TALKERS,
+    hooks: {
+      beforeTraffic(topo) {
+        proxy = attachProxy(topo, { strategy, optedIn: ["a", "b"] });
+      },
+      afterTraffic() {
+        const c = proxy!.stats().counters;
+        restored = c.restored;
+        refused = c.missed + c.rejectedFingerprint + c.rejectedStale;
+        proxy!.down();
+      },
+    },
+  });
+  return {
+    rows: new Map(rows.map((r) => [r.talker, r])),
+    trackers: (proxy?.trackers ?? []).map((t) => `${t.program}=${t.state}`),
+    restored,
+    refused,
+  };
+}
+
+function row(o: Outcome, name: string): TalkerRow {
+  const r = o.rows.get(name);
+  ok(r, `no row for ${name}`);
+  return r;
+}
+
+function assertNothingWrong(o: Outcome, label: string) {
+  for (const r of o.rows.values()) {
+    const where = `${label} ${r.talker}`;
+    equal(r.seen, COUNT, `${where}: records seen at nic0`);
+    equal(r.received, COUNT, `${where}: records the far end received`);
+    equal(r.prioWrong, 0, `${where}: packets with another priority`);
+    equal(r.txtimeWrong, 0, `${where}: packets with another txtime`);
+    equal(r.typeWrong, 0, `${where}: txtimes with the wrong clock type`);
+    equal(r.invented, 0, `${where}: tstamps nobody set`);
+  }
+  equal(row(o, "c-optout").prioRight, 0, `${label}: c-optout got a priority`);
+  // The host kernel (>= 6.11) keeps the TAI txtime on the clone by itself.
+  for (const name of ["a-tai", "c-optout"]) {
+    equal(row(o, name).txtimeRight, COUNT, `${label} ${name}: txtimes`);
+  }
+}
+
+Deno.test("topology bridge-flood: nic0 is an addressless port of the pods' bridge; nothing left", async () => {
+  requireKernelTests();
+  const topo = await createTopology({ kind: "bridge-flood", pods: [{ name: "a" }] });
+  try {
+    equal(topo.far.ip, ADDR.floodGroup);
+    equal(topo.far.joinOn, ADDR.floodExt);
+    const link = await run(topo.node.ns, [BIN.ip, "-d", "link", "show", topo.node.nic]);
+    ok(link.stdout.includes("master cni0"), link.stdout);
+    const addr = await run(topo.node.ns, [BIN.ip, "-4", "addr", "show", "dev", topo.node.nic]);
+    equal(addr.stdout.trim(), "", "nic0 carries no address");
+  } finally {
+    await topo.destroy();
+  }
+  equal((await leftovers(topo.prefix)).length, 0);
+});
+
+Deno.test("bridge-flood skb-addr without its tracker: clones at nic0 are never restored, never wrong", async () => {
+  const o = await run1("skb-addr");
+  equal(o.trackers.join(","), "tsn_track_clone=unavailable", "the host refuses fexit");
+  assertNothingWrong(o, "skb-addr");
+  for (const name of ["a-tai", "b-socat"]) {
+    const r = row(o, name);
+    equal(r.prioRight, 0, `skb-addr ${name}: a clone was restored without a tracker`);
+    equal(r.prioZero, r.packets, `skb-addr ${name}`);
+  }
+  equal(o.restored, 0n);
+  ok(o.refused >= BigInt(2 * COUNT), `lookups missed or refused: ${o.refused}`);
+});
+
+Deno.test("bridge-flood skb-data: clones share skb->data, every one restored", async () => {
+  const o = await run1("skb-data");
+  assertNothingWrong(o, "skb-data");
+  for (const name of ["a-tai", "b-socat"]) {
+    const r = row(o, name);
+    equal(r.prioRight, r.packets, `skb-data ${name}: ${r.prioRight}/${r.packets}`);
+  }
+  equal(o.restored, BigInt(2 * COUNT));
+});

@@ -1,0 +1,131 @@
+/**
+ * VM suite, datapath matrix: e2e/datapath_kernel_test.ts's talkers on bridge-nat, routed-nat and
+ * vxlan, with and without taps, for skb-addr and skb-data, through the real loader (e2e/proxy.ts)
+ * with the strategy's trackers loaded. First a run without the proxy, with observers on the pods'
+ * eth0 too, to measure what the socket gave and what the kernel alone delivers.
+ * Result: lab/vm/results.ts DatapathResult; checks: lab/vm/checks.ts checkDatapath.
+ */
+import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
+import { installObserver, type Observer } from "../../../e2e/observer.ts";
+import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
+import type { TopologyKind } from "../../../e2e/topology.ts";
+import { checkDatapath, DATAPATH_COUNT } from "../../vm/checks.ts";
+import type { DatapathResult, ProxyOut, TalkerOut } from "../../vm/results.ts";
+import { finish, guestKernel, observerOut, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+
+const COUNT = DATAPATH_COUNT;
+
+/** Opted-in pods a and b, and c which did not opt in (as in e2e/datapath_kernel_test.ts). */
+const TALKERS: TalkerSpec[] = [
+  {
+    pod: "a",
+    protocol: "udp",
+    tool: "txtime",
+    clock: "tai",
+    priority: 5,
+    count: COUNT,
+    name: "a-tai",
+  },
+  { pod: "a", protocol: "tcp", tool: "socat", priority: 2, count: COUNT, name: "a-tcp" },
+  {
+    pod: "b",
+    protocol: "udp",
+    tool: "txtime",
+    clock: "mono",
+    priority: 4,
+    count: COUNT,
+    name: "b-mono",
+  },
+  { pod: "b", protocol: "udp", tool: "socat", priority: 6, count: COUNT, name: "b-socat" },
+  {
+    pod: "c",
+    protocol: "udp",
+    tool: "txtime",
+    clock: "tai",
+    priority: 3,
+    count: COUNT,
+    name: "c-optout",
+  },
+];
+
+const kernel = guestKernel();
+
+const baseline = await timedRun<DatapathResult["baseline"]>("baseline bridge-nat", async () => {
+  const observers: { pod: string; observer: Observer }[] = [];
+  const pod: TalkerOut[] = [];
+  const { rows, timings: phases } = await runScenario({
+    kind: "bridge-nat",
+    talkers: TALKERS,
+    hooks: {
+      async beforeTraffic(topo, ctx) {
+        // A second observer on each pod's eth0: what the socket gave, before the crossing.
+        for (const p of topo.pods) {
+          const observer = await installObserver({
+            ns: p.ns,
+            ifname: p.ifname,
+            bpffsDir: `${topo.bpffsDir}/pod-${p.name}`,
+          });
+          observers.push({ pod: p.name, observer });
+          for (const t of ctx.talkers.filter((x) => x.pod === p.name)) {
+            await observer.expect(t.port, {
+              pod: t.podId,
+              priority: t.priority,
+              record: t.protocol === "udp",
+            });
+          }
+        }
+      },
+      async afterTraffic(_topo, ctx) {
+        for (const { pod: name, observer } of observers) {
+          const stats = await observer.allStats();
+          for (const t of ctx.talkers.filter((x) => x.pod === name)) {
+            const s = stats.get(t.port);
+            if (!s) throw new Error(`no pod-side stats for ${t.name}`);
+            pod.push(observerOut(t.name, t.protocol, s));
+          }
+          await observer.destroy();
+        }
+      },
+    },
+  });
+  return { rows: rows.map(talkerOut), phases, proxy: null, pod };
+}, () => ({ pod: [] }));
+
+const runs: DatapathResult["runs"][number][] = [];
+for (const kind of ["bridge-nat", "routed-nat", "vxlan"] as TopologyKind[]) {
+  for (const taps of [false, true]) {
+    for (const strategy of ["skb-addr", "skb-data"]) {
+      const label = `${kind}${taps ? " taps" : ""} ${strategy}`;
+      runs.push(
+        await timedRun(label, async () => {
+          let proxy: AttachedProxy | undefined;
+          let stats: ProxyOut | null = null;
+          const { rows, timings: phases } = await runScenario({
+            kind,
+            taps,
+            talkers: TALKERS,
+            hooks: {
+              beforeTraffic(topo) {
+                proxy = attachProxy(topo, { strategy, optedIn: ["a", "b"] });
+              },
+              afterTraffic() {
+                stats = proxyOut(proxy!.stats());
+                proxy!.down();
+              },
+            },
+          });
+          return { kind, taps, strategy, rows: rows.map(talkerOut), phases, proxy: stats };
+        }, () => ({ kind, taps, strategy })),
+      );
+    }
+  }
+}
+
+const result: Omit<DatapathResult, "failures"> = {
+  scenario: "vm-datapath",
+  kernel,
+  count: COUNT,
+  baseline,
+  runs,
+};
+await finish({ ...result, failures: checkDatapath(result) });

@@ -1,0 +1,85 @@
+/**
+ * VM suite, taprio: node1's NIC is a 4-queue veth with taprio (software mode, CLOCK_TAI, base-time
+ * 0, 40 us cycle: 0-10 us TC1, 10-20 us TC2, 20-40 us TC3, best effort). Priority 1 maps to TC1,
+ * 2 to TC2, everything else (0 included) to TC3; TC0 is unused. Pods a (priority 1) and b
+ * (priority 2) opted in, pod c is best effort. The children's counters say which class each
+ * packet went through (6.1's `tc -s class show` repeats the root's totals for every class).
+ * Result: lab/vm/results.ts TaprioResult; checks: lab/vm/checks.ts checkTaprio.
+ */
+import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
+import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
+import { checkTaprio, TAPRIO, TAPRIO_COUNT } from "../../vm/checks.ts";
+import type { ProxyOut, QdiscStats, TaprioResult } from "../../vm/results.ts";
+import {
+  classStats,
+  finish,
+  guestKernel,
+  proxyOut,
+  qdiscStats,
+  talkerOut,
+  tc,
+  timedRun,
+} from "../vm/common.ts";
+
+const COUNT = TAPRIO_COUNT;
+const TALKERS: TalkerSpec[] = [
+  { pod: "a", protocol: "udp", tool: "txtime", priority: 1, count: COUNT, name: "a-prio1" },
+  { pod: "b", protocol: "udp", tool: "socat", priority: 2, count: COUNT, name: "b-prio2" },
+  { pod: "c", protocol: "udp", tool: "txtime", priority: 0, count: COUNT, name: "c-best-effort" },
+];
+
+const kernel = guestKernel();
+const runs: TaprioResult["runs"][number][] = [];
+for (const strategy of [null, "skb-addr", "skb-data"]) {
+  const label = `taprio ${strategy ?? "no proxy"}`;
+  runs.push(
+    await timedRun(label, async () => {
+      let proxy: AttachedProxy | undefined;
+      let stats: ProxyOut | null = null;
+      let classes: Record<string, number> = {};
+      let classShow: Record<string, number> = {};
+      let qdiscs: QdiscStats[] = [];
+      const { rows, timings: phases } = await runScenario({
+        kind: "bridge-nat",
+        nicTxQueues: 4,
+        talkers: TALKERS,
+        hooks: {
+          async beforeTraffic(topo) {
+            await tc(topo.node.ns, ["qdisc", "replace", "dev", topo.node.nic, ...TAPRIO.args]);
+            if (strategy) proxy = attachProxy(topo, { strategy, optedIn: ["a", "b"] });
+          },
+          async afterTraffic(topo) {
+            qdiscs = await qdiscStats(topo.node.ns, topo.node.nic);
+            classShow = await classStats(topo.node.ns, topo.node.nic);
+            classes = Object.fromEntries(
+              qdiscs.filter((q) => q.parent.startsWith(`${TAPRIO.handle}:`)).map((
+                q,
+              ) => [q.parent, q.sentPackets]),
+            );
+            if (proxy) {
+              stats = proxyOut(proxy.stats());
+              proxy.down();
+            }
+          },
+        },
+      });
+      return {
+        strategy,
+        rows: rows.map(talkerOut),
+        phases,
+        proxy: stats,
+        classes,
+        classShow,
+        qdiscs,
+      };
+    }, () => ({ strategy, classes: {}, classShow: {}, qdiscs: [] })),
+  );
+}
+
+const result: Omit<TaprioResult, "failures"> = {
+  scenario: "vm-taprio",
+  kernel,
+  count: COUNT,
+  runs,
+};
+await finish({ ...result, failures: checkTaprio(result) });
