@@ -39,6 +39,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "node pre-flight: kernel, BPF, TSN qdiscs, CNI config; exit 0 fit, 1 unfit",
     load: async () => (await import("./doctor.ts")).doctorCommand,
   },
+  manifest: {
+    summary: "print the Kubernetes manifest (namespace, RBAC, config, policy, DaemonSet)",
+    load: async () => (await import("@tsn-proxy/k8s")).manifestCommand,
+  },
 };
 
 /** Usage text listing every command. */

@@ -1,0 +1,49 @@
+/**
+ * Stages the build context of the kind e2e image (./Containerfile.e2e): the probe and talker
+ * bundles and the e2e observer object, laid out so the bundled observer module finds its object
+ * (e2e/bpf/build.ts resolves it as `../../e2e/bpf/obj/observer.bpf.o` from its own URL, which in
+ * a bundle is the bundle's URL).
+ *
+ * @example
+ * ```ts ignore
+ * import { stageE2eContext } from "./stage.ts";
+ * const dir = await stageE2eContext(await Deno.makeTempDir());
+ * ```
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { OBSERVER_OBJ, REPO_ROOT } from "../../e2e/bpf/build.ts";
+import { KIND } from "./scenario.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+
+/** Where, relative to the image root, the observer object must be for a bundle at `bundle`. */
+export function observerObjectFor(bundle: string): string {
+  const root = new URL("../../", `file://${bundle}`).pathname.replace(/\/$/, "");
+  return join(root, OBSERVER_OBJ);
+}
+
+async function bundle(entry: string, out: string): Promise<void> {
+  await Deno.mkdir(dirname(out), { recursive: true });
+  const res = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", out, entry],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!res.success) {
+    throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(res.stderr)}`);
+  }
+}
+
+/** Writes the context into dir (created); returns dir. */
+export async function stageE2eContext(dir: string): Promise<string> {
+  await bundle(join(HERE, "probe.ts"), join(dir, KIND.probeJs));
+  await bundle(join(HERE, "talker.ts"), join(dir, KIND.talkerJs));
+  const obj = join(dir, observerObjectFor(KIND.probeJs));
+  await Deno.mkdir(dirname(obj), { recursive: true });
+  await Deno.copyFile(join(REPO_ROOT, OBSERVER_OBJ), obj);
+  await Deno.copyFile(join(HERE, "Containerfile.e2e"), join(dir, "Containerfile.e2e"));
+  return dir;
+}
