@@ -19,7 +19,11 @@ int tsn_saver(struct __sk_buff *skb)
 	struct tsn_windows w = {};
 	struct tsn_record rec = {};
 
-	/* MONOTONIC delivery times survive the crossing on every kernel >= 5.18: nothing to save. */
+	/*
+	 * A tstamp the kernel typed MONOTONIC (mono_delivery_time: TCP's EDT; on 6.11+ any txtime on
+	 * CLOCK_MONOTONIC) survives the crossing: nothing to save. On 6.1 a UDP SCM_TXTIME is untyped
+	 * here and cleared at the crossing whatever its clock (kernel lab), so it is saved.
+	 */
 	if (!priority && (!tstamp || (tstamp_type == BPF_SKB_CLOCK_MONOTONIC &&
 				      !(tsn_cfg.flags & TSN_CFG_SAVE_MONO_ONLY)))) {
 		TSN_COUNT(save_skipped);
