@@ -11,6 +11,7 @@ import { kernelTestBlocker } from "@tsn-proxy/e2e";
 import type { FloodTool } from "./flood/launch.ts";
 import { toolName } from "./flood/launch.ts";
 import { HostRunner, type Log } from "./host_runner.ts";
+import { measureNodeCost } from "./node_cost.ts";
 import { type Datapath, DATAPATHS, type KernelId, TRAFFIC, type Traffic } from "./matrix.ts";
 import { checkTargets, writeReport } from "./report.ts";
 import { type Runner, RunnerUnavailableError } from "./runner.ts";
@@ -35,6 +36,8 @@ export interface BenchOptions {
   /** BPF_PROG_TEST_RUN repeat and samples. */
   readonly repeat: number;
   readonly samples: number;
+  /** Pods per chain for CNI ADD latency and agent memory on the host (0: not measured). */
+  readonly cniPods: number;
   /** Flood tools to calibrate (the best is used), or one fixed tool. */
   readonly floodTools: readonly FloodTool[];
   /** Calibration flood length (0: use the first tool without calibrating). */
@@ -63,6 +66,7 @@ export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log)
     floodMs: quick ? 400 : 1000,
     repeat: quick ? 200_000 : 1_000_000,
     samples: quick ? 3 : 5,
+    cniPods: quick ? 5 : 15,
     floodTools: [
       { kind: "ffi", procs: cpus },
       { kind: "ffi", procs: 1 },
@@ -146,6 +150,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       repeat: opts.repeat,
       samples: opts.samples,
       calibrateMs: opts.calibrateMs,
+      cniPods: opts.cniPods,
       floodTools: opts.floodTools.map(toolName),
     },
     kernels: [],
@@ -155,16 +160,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     cells: [],
     sentinels: [],
     targets: [],
-    notMeasured: [
-      {
-        what: "agent memory",
-        reason: "the agent (agent/) is being built now; column kept, no number until it runs",
-      },
-      {
-        what: "CNI ADD latency",
-        reason: "the CNI plugin (cni/) is being built now; column kept, no number until it runs",
-      },
-    ],
+    nodeCost: null,
+    notMeasured: [],
   };
   let tool = opts.floodTools[0]!;
   let calibrated = false;
@@ -235,6 +232,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     } finally {
       await runner.close();
     }
+  }
+  if (opts.kernels.includes("host") && opts.cniPods > 0) {
+    opts.signal?.throwIfAborted();
+    try {
+      res.nodeCost = await measureNodeCost({ pods: opts.cniPods, log });
+    } catch (e) {
+      const reason = `failed: ${e instanceof Error ? e.message : String(e)}`.replace(/\n/g, " ");
+      res.notMeasured.push({ what: "CNI ADD latency and agent memory", reason });
+      log(`node cost: ${reason}`);
+    }
+  } else {
+    res.notMeasured.push({
+      what: "CNI ADD latency and agent memory",
+      reason: opts.cniPods > 0 ? "host kernel not in the run" : "--cni-pods 0",
+    });
   }
   res.finishedAt = new Date().toISOString();
   res.durationS = Math.round((performance.now() - t0) / 100) / 10;

@@ -67,18 +67,6 @@ export function podOf(t: Traffic): string {
   return t.id;
 }
 
-/** Columns waiting for the agent and the CNI plugin. */
-export const NOT_MEASURED: Cell["notMeasured"] = {
-  agentMemory: {
-    value: null,
-    reason: "not measured yet: the agent (agent/) is being built; needs its RSS under a pod churn",
-  },
-  cniAddLatency: {
-    value: null,
-    reason: "not measured yet: the CNI plugin (cni/) is being built; needs a timed libcni ADD",
-  },
-};
-
 /** Runs the benchmark on the host kernel. */
 export class HostRunner implements Runner {
   readonly kernel: KernelInfo;
@@ -213,7 +201,6 @@ export class HostRunner implements Runner {
           throughput: null,
           bpfStats: null,
           occupancy: null,
-          notMeasured: NOT_MEASURED,
           errors: [],
         };
         cells.set(key, c);

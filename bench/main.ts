@@ -37,6 +37,7 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
   --count N               records per restoration talker
   --repeat N              BPF_PROG_TEST_RUN repeat
   --samples N             BPF_PROG_TEST_RUN samples
+  --cni-pods N            pods per chain for CNI ADD latency and agent memory (0 = skip)
   --tool ffi|socat        flood with this tool, no calibration
   --procs N               flood processes (with --tool)
   -h, --help`;
@@ -72,6 +73,7 @@ export function parseBenchArgs(
       count: { type: "string" },
       repeat: { type: "string" },
       samples: { type: "string" },
+      "cni-pods": { type: "string" },
       tool: { type: "string" },
       procs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -117,6 +119,7 @@ export function parseBenchArgs(
     restorationCount: int("count", values.count, 1, 10_000) ?? d.restorationCount,
     repeat: int("repeat", values.repeat, 1, 100_000_000) ?? d.repeat,
     samples: int("samples", values.samples, 1, 100) ?? d.samples,
+    cniPods: int("cni-pods", values["cni-pods"], 0, 200) ?? d.cniPods,
     floodTools,
     calibrateMs,
   };

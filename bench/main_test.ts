@@ -7,6 +7,7 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   equal(p.opts.mode, "quick");
   equal(p.opts.datapaths.length, 6);
   equal(p.opts.traffic.length, 3);
+  equal(p.opts.cniPods, 5);
   deepStrictEqual(p.opts.strategies, ["skb-addr", "skb-data"]);
   ok(p.opts.outDir.endsWith("bench/results/2026-01-02T03-04-05Z"));
   equal(p.latest, true);
@@ -30,6 +31,8 @@ Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {
     "3",
     "--rounds",
     "0",
+    "--cni-pods",
+    "0",
   ]);
   ok(p !== "help");
   deepStrictEqual(p.opts.datapaths.map((d) => d.id), ["vxlan+taps"]);
@@ -40,6 +43,7 @@ Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {
   deepStrictEqual(p.opts.floodTools, [{ kind: "socat", procs: 3 }]);
   equal(p.opts.calibrateMs, 0);
   equal(p.opts.rounds, 0);
+  equal(p.opts.cniPods, 0);
   equal(parseBenchArgs(["-h"]), "help");
 });
 

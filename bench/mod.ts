@@ -21,7 +21,8 @@ export {
   runBench,
   stamp,
 } from "./bench.ts";
-export { HostRunner, type Log, NOT_MEASURED, restorationOf } from "./host_runner.ts";
+export { HostRunner, type Log, restorationOf } from "./host_runner.ts";
+export { type AgentMemory, measureNodeCost, type NodeCost } from "./node_cost.ts";
 export {
   type Datapath,
   DATAPATHS,

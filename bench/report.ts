@@ -9,6 +9,7 @@ import { NONE } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import { round } from "./stats.ts";
 import { type Bar, barChart, colorOf, intervalChart, type IntervalRow } from "./svg.ts";
+import type { Summary } from "./stats.ts";
 import type { BenchResults, Cell, Restoration, TargetCheck } from "./types.ts";
 
 /** The targets, as the project stated them. */
@@ -227,9 +228,8 @@ function performanceTable(res: BenchResults): string {
   const lines = [
     "| kernel | datapath | traffic | strategy | delivered (median) | vs none: median [min–max] | " +
     "sender CPU per unit (median ns) | CPU none/arm [min–max] | rounds | NIC / far | " +
-    "saver ns (stats, floor) | restorer ns (stats, floor) | records during / after flood | " +
-    "agent RSS | CNI ADD latency |",
-    "|" + " --- |".repeat(15),
+    "saver ns (stats, floor) | restorer ns (stats, floor) | records during / after flood |",
+    "|" + " --- |".repeat(13),
   ];
   for (const c of res.cells) {
     const t = c.throughput;
@@ -245,8 +245,7 @@ function performanceTable(res: BenchResults): string {
         `${nicFar} | ` +
         `${s ? `${num(s.saverNs)} (${num(s.floorPodNs)})` : "–"} | ` +
         `${s ? `${num(s.restorerNs)} (${num(s.floorNicNs)})` : "–"} | ` +
-        `${c.occupancy ? `${num(c.occupancy.during)} / ${num(c.occupancy.after)}` : "–"} | ` +
-        `not measured yet | not measured yet |`,
+        `${c.occupancy ? `${num(c.occupancy.during)} / ${num(c.occupancy.after)}` : "–"} |`,
     );
   }
   return lines.join("\n");
@@ -259,6 +258,30 @@ function cpuMedian(c: Cell): number | null {
   if (!v.length) return null;
   v.sort((a, b) => a - b);
   return v[Math.floor(v.length / 2)]!;
+}
+
+function msText(s: Summary): string {
+  return `${num(s.median, 1)} [${num(s.min, 1)}–${num(s.max, 1)}]`;
+}
+
+/** CNI ADD latency and agent memory: one table per run (they do not depend on the cell). */
+export function nodeCostTable(res: BenchResults): string {
+  const n = res.nodeCost;
+  if (!n) return 'Not measured in this run (see "Not measured yet").';
+  const mib = (k: number) => `${num(k / 1024, 1)} MiB`;
+  const a = n.agent;
+  return [
+    "| what | median [min–max] |",
+    "| --- | --- |",
+    `| CNI ADD, bridge + host-local (ms) | ${msText(n.baseAddMs)} |`,
+    `| CNI ADD, bridge + host-local + tsn-proxy, opted-in pod (ms) | ${msText(n.proxyAddMs)} |`,
+    `| **extra ms per ADD** (pairwise: with − without) | **${msText(n.extraMs)}** |`,
+    `| the tsn-proxy plugin's own exec (ms) | ${msText(n.pluginMs)} |`,
+    `| agent VmRSS: steady / peak during the ADDs / VmHWM | ${mib(a.steadyRssKiB)} / ` +
+    `${mib(a.peakRssKiB)} / ${mib(a.hwmKiB)} |`,
+    `| agent RssAnon: steady / peak during the ADDs | ${mib(a.steadyAnonKiB)} / ` +
+    `${mib(a.peakAnonKiB)} |`,
+  ].join("\n");
 }
 
 /** The SVG plots of a run, by file name. */
@@ -400,6 +423,22 @@ export function renderReport(res: BenchResults): string {
     "## Summary",
     "",
     summaryTable(res),
+    "",
+    "## CNI ADD latency and agent memory",
+    "",
+    ...(res.nodeCost
+      ? [
+        `Kernel ${res.nodeCost.kernel}; ${res.nodeCost.pods} pods per chain, alternating (which ` +
+        "chain goes first flips every pair), each ADD followed by its DEL, timed as the runtime " +
+        "sees it (e2e/cni_driver.ts: libcni's order, nsenter into the node). The agent runs with " +
+        "the DaemonSet's capabilities and appended itself to the conflist " +
+        `(${res.nodeCost.chain.join(" + ")}); opted-in pods get a saver attached during their ` +
+        `ADD. Memory from /proc/PID/status, ${res.nodeCost.agent.samples} samples 100 ms apart: ` +
+        "steady = median over an idle second before the ADDs, peak = highest during them.",
+        "",
+      ]
+      : []),
+    nodeCostTable(res),
     "",
     "## Per-program cost: BPF_PROG_TEST_RUN",
     "",

@@ -1,6 +1,5 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { NOT_MEASURED } from "./host_runner.ts";
 import {
   checkTargets,
   renderPlots,
@@ -70,14 +69,13 @@ function cell(strategy: string, right: number, ratios: number[] | null, wrong = 
       restorerRuns: 1000,
     },
     occupancy: strategy === "none" ? null : { during: 1, after: 0, capacity: 32768 },
-    notMeasured: NOT_MEASURED,
     errors: [],
   };
 }
 
 function fixture(): BenchResults {
   const res: BenchResults = {
-    schema: 1,
+    schema: 2,
     mode: "quick",
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:01:00.000Z",
@@ -132,7 +130,8 @@ function fixture(): BenchResults {
       restoration: restoration(100, 0),
     }],
     targets: [],
-    notMeasured: [{ what: "agent memory", reason: "not built yet" }],
+    nodeCost: null,
+    notMeasured: [{ what: "kernel 6.1 (lab guest)", reason: "no lab runner yet" }],
   };
   res.targets = checkTargets(res);
   return res;
@@ -160,8 +159,34 @@ Deno.test("report and plots render, and say what is not measured", () => {
   const res = fixture();
   const md = renderReport(res);
   ok(md.includes("skb-addr (no tracker)"));
-  ok(md.includes("not measured yet"));
-  ok(md.includes("agent memory"));
+  ok(md.includes("Not measured yet"));
+  ok(md.includes("kernel 6.1 (lab guest)"));
+  ok(md.includes("Not measured in this run"));
+  const ms = summarize([10, 12, 14]);
+  res.nodeCost = {
+    kernel: "6.18",
+    chain: ["bridge", "tsn-proxy"],
+    pods: 3,
+    baseAddMs: ms,
+    proxyAddMs: summarize([60, 70, 80]),
+    extraMs: summarize([50, 58, 66]),
+    pluginMs: summarize([45, 50, 55]),
+    pairs: [[10, 60], [12, 70], [14, 80]],
+    agent: {
+      steadyRssKiB: 256_000,
+      steadyAnonKiB: 215_000,
+      peakRssKiB: 262_144,
+      peakAnonKiB: 220_000,
+      hwmKiB: 262_144,
+      afterRssKiB: 262_144,
+      afterAnonKiB: 220_000,
+      samples: 20,
+      readyMs: 700,
+    },
+  };
+  const withCost = renderReport(res);
+  ok(withCost.includes("**58.0 [50.0–66.0]**"));
+  ok(withCost.includes("250.0 MiB / 256.0 MiB / 256.0 MiB"));
   for (const [name, svg] of renderPlots(res)) {
     ok(name.endsWith(".svg"));
     checkSvg(svg);

@@ -4,19 +4,12 @@
  *
  * @module
  */
+import type { NodeCost } from "./node_cost.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import type { Summary } from "./stats.ts";
 
 /** Version of the results.json layout. */
-export const RESULTS_SCHEMA = 1;
-
-/** What the report says for a column nobody can measure yet. */
-export interface NotMeasured {
-  /** Always null: no fake numbers. */
-  readonly value: null;
-  /** Why, and what it waits for. */
-  readonly reason: string;
-}
+export const RESULTS_SCHEMA = 2;
 
 /** The kernel a runner measured on. */
 export interface KernelInfo {
@@ -174,11 +167,6 @@ export interface Cell {
   throughput: Throughput | null;
   bpfStats: BpfStatsView | null;
   occupancy: Occupancy | null;
-  /** Columns waiting for parts still being built. */
-  notMeasured: {
-    agentMemory: NotMeasured;
-    cniAddLatency: NotMeasured;
-  };
   /** What went wrong while measuring this cell (the cell may be partial). */
   errors: string[];
 }
@@ -227,6 +215,11 @@ export interface BenchResults {
   cells: Cell[];
   sentinels: SentinelRow[];
   targets: TargetCheck[];
+  /**
+   * CNI ADD latency with and without tsn-proxy and the agent's memory, per node (not per cell);
+   * null when not measured (reason in notMeasured).
+   */
+  nodeCost: NodeCost | null;
   /** Kernels or dimensions asked for but not measured, with the reason. */
   notMeasured: Array<{ what: string; reason: string }>;
 }
