@@ -33,17 +33,20 @@ int tsn_restorer(struct __sk_buff *skb)
 	__u64 fingerprint;
 	int where;
 
-	/* Taking consumes: a record is used at most once, whatever the checks below say. */
+	/*
+	 * Taking consumes: a record is used at most once, whatever the checks below say. A record past
+	 * the age bound is refused here (its packet never reached a restorer).
+	 */
 	where = tsn_store_take(tsn_key_of_tc(skb, data), &rec);
+	if (where == TSN_STALE) {
+		TSN_COUNT(rejected_stale);
+		return TC_ACT_UNSPEC;
+	}
 	if (where < 0) {
 		TSN_COUNT(missed);
 		return TC_ACT_UNSPEC;
 	}
 
-	if (bpf_ktime_get_ns() - rec.saved_ns > tsn_cfg.max_age_ns) {
-		TSN_COUNT(rejected_stale);
-		return TC_ACT_UNSPEC;
-	}
 	w.tail_len = rec.tail_len;
 	w.anchor_end = rec.anchor_end;
 	if (tsn_fingerprint(skb, data, data_end, len, w, &fingerprint) || fingerprint != rec.fingerprint) {

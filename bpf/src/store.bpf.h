@@ -42,17 +42,26 @@ static __always_inline int tsn_store_put(__u64 key, struct tsn_record *rec)
 	return 0;
 }
 
+#define TSN_STALE (-2)
+
 /*
  * Copies out the record under `key` from one slot and, when `consume`, claims it. On this CPU's
  * own table nothing can interleave (see above), so a plain store empties the slot; another CPU's
  * slot is claimed with cmpxchg, which fails if its writer moved on while the record was copied.
+ * A record past the age bound is TSN_STALE: a packet that never reached a restorer left it, and
+ * it must not hide a fresh record of the same key on another CPU (skb-data reuses its buffers).
  */
 static __always_inline int tsn_slot_read(struct tsn_slot *slot, __u64 key, struct tsn_record *out,
-					 bool consume, bool own)
+					 bool consume, bool own, __u64 now)
 {
 	if (!slot || slot->key != key)
 		return -1;
 	*out = slot->rec;
+	if (now - out->saved_ns > tsn_cfg.max_age_ns) {
+		if (own && consume)
+			slot->key = 0;
+		return TSN_STALE;
+	}
 	if (own) {
 		if (consume)
 			slot->key = 0;
@@ -64,29 +73,38 @@ static __always_inline int tsn_slot_read(struct tsn_slot *slot, __u64 key, struc
 }
 
 /*
- * Finds the record under `key`: this CPU's table, then the others'. Returns 0 on this CPU, 1 on
- * another one, -1 when there is none.
+ * Finds the fresh record under `key`: this CPU's table, then the others'. Returns 0 on this CPU,
+ * 1 on another one, TSN_STALE when only stale records carry the key, -1 when none does.
  */
 static __always_inline int tsn_slots_find(__u64 key, struct tsn_record *out, bool consume)
 {
 	__u32 idx = tsn_slot_index(key);
 	__u32 self = bpf_get_smp_processor_id();
+	__u64 now = bpf_ktime_get_ns();
+	int found;
+	int seen = -1;
 
-	if (!tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume, true))
+	found = tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume, true, now);
+	if (!found)
 		return 0;
+	if (found == TSN_STALE)
+		seen = TSN_STALE;
 	for (__u32 cpu = 0; cpu < TSN_MAX_CPUS; cpu++) {
 		if (cpu >= tsn_cfg.nr_cpus)
 			break;
 		if (cpu == self)
 			continue;
-		if (!tsn_slot_read(bpf_map_lookup_percpu_elem(&tsn_slots, &idx, cpu), key, out,
-				   consume, false))
+		found = tsn_slot_read(bpf_map_lookup_percpu_elem(&tsn_slots, &idx, cpu), key, out,
+				      consume, false, now);
+		if (!found)
 			return 1;
+		if (found == TSN_STALE)
+			seen = TSN_STALE;
 	}
-	return -1;
+	return seen;
 }
 
-/* Removes and returns the record under `key` (restorer). */
+/* Removes and returns the fresh record under `key` (restorer); see tsn_slots_find(). */
 static __always_inline int tsn_store_take(__u64 key, struct tsn_record *out)
 {
 	struct tsn_key k = { .id = key };
@@ -99,7 +117,7 @@ static __always_inline int tsn_store_take(__u64 key, struct tsn_record *out)
 		return -1;
 	*out = *found;
 	bpf_map_delete_elem(&tsn_records, &k);
-	return 0;
+	return bpf_ktime_get_ns() - out->saved_ns > tsn_cfg.max_age_ns ? TSN_STALE : 0;
 }
 
 /* Returns the record under `key` and leaves it in place (clone tracker). */
