@@ -18,6 +18,12 @@
  *   --strategy NAME   skb-addr (default) or skb-data
  *   --duration S      seconds of traffic per run (default 2, 1..30)
  *   --json            machine-readable result on stdout
+ *   --taprio          the same story on a kernel with taprio, in a kernel-lab guest (QEMU; the
+ *                     host kernel has no taprio): the lab's `vm-taprio` scenario puts a 4-class
+ *                     taprio on the node's NIC (TC1 prio 1, TC2 prio 2, TC3 best effort) and
+ *                     counts packets per class without tsn-proxy and with each strategy; the table
+ *                     shows the `--strategy` asked for, or both when none is given
+ *   --kernel 6.1|6.12 the guest's kernel with --taprio (default 6.12)
  *
  * Progress goes to stderr. Everything lives under one name prefix (netns `tsndemoXXXX-*`, pins
  * `/sys/fs/bpf/tsndemoXXXX`, a temp dir) and is removed on exit, on errors and on Ctrl-C.
@@ -25,6 +31,7 @@
  * @example
  * ```sh
  * sudo ./dev demo --strategy skb-data
+ * sudo ./dev demo --taprio [--strategy NAME] [--kernel 6.1|6.12] [--json]
  * ```
  */
 import { parseArgs } from "node:util";
@@ -66,6 +73,15 @@ import {
   txtimeKeptByKernel,
 } from "./demo_format.ts";
 import { Progress } from "./progress.ts";
+import { KERNEL_IDS, type KernelId } from "@tsn-proxy/lab";
+import {
+  formatTaprio,
+  LabError,
+  resultOfFailedRun,
+  runTaprioDemo,
+  TAPRIO_STEPS,
+  TAPRIO_STRATEGIES,
+} from "./demo_taprio.ts";
 
 export { DEMO_PODS, type DemoCell, type DemoResult, formatDemo, txtimeKeptByKernel };
 
@@ -504,19 +520,29 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      strategy: { type: "string", default: "skb-addr" },
-      duration: { type: "string", default: "2" },
+      strategy: { type: "string" },
+      duration: { type: "string" },
       json: { type: "boolean", default: false },
+      taprio: { type: "boolean", default: false },
+      kernel: { type: "string" },
     },
     strict: true,
   });
+  const strategy = values.strategy ?? "skb-addr";
   try {
-    getStrategy(values.strategy);
+    getStrategy(strategy);
   } catch (e) {
     if (e instanceof UnknownStrategyError) throw new UsageError(e.message);
     throw e;
   }
-  const seconds = parseUint("duration", values.duration, 1, 30);
+  if (values.taprio) {
+    if (values.duration !== undefined) {
+      throw new UsageError("--duration does not apply to --taprio (the lab scenario's own count)");
+    }
+    return await taprioCommand(values.kernel ?? "6.12", values.strategy, values.json);
+  }
+  if (values.kernel !== undefined) throw new UsageError("--kernel needs --taprio");
+  const seconds = parseUint("duration", values.duration ?? "2", 1, 30);
   if (Deno.uid?.() !== 0) throw new UsageError("the demo needs root (network namespaces, BPF)");
   const progress = new Progress(STEPS);
   const resources = new DemoResources(demoPrefix());
@@ -539,7 +565,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const result = await runDemo({ strategy: values.strategy, seconds, progress }, resources);
+    const result = await runDemo({ strategy, seconds, progress }, resources);
     if (emergency) {
       await emergency;
       return 130;
@@ -555,5 +581,40 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * `tsnproxy demo --taprio`: vm-taprio in a kernel-lab guest. A failed guest (timeout, panic, failed
+ * scenario: the lab's LabError, whose message ends with the serial tail) is printed, exit 1.
+ */
+export async function taprioCommand(
+  kernel: string,
+  strategy: string | undefined,
+  json: boolean,
+  run: typeof runTaprioDemo = runTaprioDemo,
+  progress: Progress = new Progress(TAPRIO_STEPS),
+): Promise<number> {
+  if (!(KERNEL_IDS as readonly string[]).includes(kernel)) {
+    throw new UsageError(`--kernel must be one of ${KERNEL_IDS.join(", ")}, not "${kernel}"`);
+  }
+  const strategies = strategy === undefined ? [...TAPRIO_STRATEGIES] : [strategy];
+  if (!strategies.every((s) => (TAPRIO_STRATEGIES as readonly string[]).includes(s))) {
+    throw new UsageError(`--taprio runs ${TAPRIO_STRATEGIES.join(" and ")} only`);
+  }
+  progress.note(
+    `tsn-proxy demo --taprio: the lab's vm-taprio scenario in a ${kernel} guest ` +
+      `(QEMU; the host kernel has no taprio)`,
+  );
+  try {
+    const result = await run({ kernel: kernel as KernelId, strategies, progress });
+    console.log(json ? JSON.stringify(result, null, 2) : formatTaprio(result));
+    return result.failures.length ? 1 : 0;
+  } catch (e) {
+    const what = e instanceof LabError ? "the guest run failed" : "failed";
+    progress.note(`tsn-proxy demo --taprio: ${what}\n${message(e)}`);
+    const partial = e instanceof LabError ? resultOfFailedRun(e, strategies) : undefined;
+    if (partial) console.log(json ? JSON.stringify(partial, null, 2) : formatTaprio(partial));
+    return 1;
   }
 }
