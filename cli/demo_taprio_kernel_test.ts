@@ -7,6 +7,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { spawn } from "@tsn-proxy/e2e";
+import { minRestored } from "../lab/vm/checks.ts";
 import { TAPRIO_PODS, type TaprioDemoResult } from "./demo_taprio.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -37,11 +38,23 @@ Deno.test("tsnproxy demo --taprio --json (6.12): best effort without, own gates 
   for (const run of r.with) {
     const s = run.strategy;
     equal(run.classes.TC0, 0, `${s}: TC0 unused`);
+    // skb-data's key moves with the data buffer: it may lose a few (never misplace one).
+    const min = minRestored(s ?? "", n);
+    let restored = 0;
     for (const p of TAPRIO_PODS) {
-      deepEqual(run.pods[p.talker], { packets: n, prioRight: n }, `${s} ${p.talker}`);
-      if (p.optIn) equal(run.classes[p.tc], run.pods[p.talker]!.prioRight, `${s}: ${p.tc}`);
+      const pod = run.pods[p.talker]!;
+      equal(pod.packets, n, `${s} ${p.talker}: packets`);
+      if (p.optIn) {
+        ok(pod.prioRight >= min, `${s} ${p.talker}: ${pod.prioRight} restored, want >= ${min}`);
+        equal(run.classes[p.tc], pod.prioRight, `${s}: ${p.tc}`);
+        restored += pod.prioRight;
+      } else {
+        equal(pod.prioRight, n, `${s} ${p.talker}: best effort stays 0`);
+      }
     }
-    ok(run.classes.TC3! >= n && run.classes.TC3! < n + 20, `${s}: TC3 ${run.classes.TC3}`);
-    equal(run.restored, 2 * n, `${s}: restored`);
+    // Best effort: pod c, the packets the strategy lost, and the node's own frames (< 20).
+    const extra = run.classes.TC3! - (3 * n - restored);
+    ok(extra >= 0 && extra < 20, `${s}: TC3 ${run.classes.TC3}`);
+    equal(run.restored, restored, `${s}: restored`);
   }
 });

@@ -11,41 +11,12 @@ import { runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
 import type { TopologyKind } from "./topology.ts";
 import { run as nsRun } from "./netns.ts";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
+import { matrixTalkers } from "./matrix_talkers.ts";
 
 const COUNT = 150;
 
-/** Opted-in pods a and b, and c which did not opt in. */
-const TALKERS: TalkerSpec[] = [
-  {
-    pod: "a",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 5,
-    count: COUNT,
-    name: "a-tai",
-  },
-  { pod: "a", protocol: "tcp", tool: "socat", priority: 2, count: COUNT, name: "a-tcp" },
-  {
-    pod: "b",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "mono",
-    priority: 4,
-    count: COUNT,
-    name: "b-mono",
-  },
-  { pod: "b", protocol: "udp", tool: "socat", priority: 6, count: COUNT, name: "b-socat" },
-  {
-    pod: "c",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 3,
-    count: COUNT,
-    name: "c-optout",
-  },
-];
+/** Opted-in pods a and b, and c which did not opt in (e2e/matrix_talkers.ts). */
+const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);
 
 interface Outcome {
   rows: Map<string, TalkerRow>;

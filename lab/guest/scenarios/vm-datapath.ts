@@ -12,41 +12,12 @@ import type { TopologyKind } from "../../../e2e/topology.ts";
 import { checkDatapath, DATAPATH_COUNT } from "../../vm/checks.ts";
 import type { DatapathResult, ProxyOut, TalkerOut } from "../../vm/results.ts";
 import { finish, guestKernel, observerOut, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+import { matrixTalkers } from "../../../e2e/matrix_talkers.ts";
 
 const COUNT = DATAPATH_COUNT;
 
-/** Opted-in pods a and b, and c which did not opt in (as in e2e/datapath_kernel_test.ts). */
-const TALKERS: TalkerSpec[] = [
-  {
-    pod: "a",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 5,
-    count: COUNT,
-    name: "a-tai",
-  },
-  { pod: "a", protocol: "tcp", tool: "socat", priority: 2, count: COUNT, name: "a-tcp" },
-  {
-    pod: "b",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "mono",
-    priority: 4,
-    count: COUNT,
-    name: "b-mono",
-  },
-  { pod: "b", protocol: "udp", tool: "socat", priority: 6, count: COUNT, name: "b-socat" },
-  {
-    pod: "c",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 3,
-    count: COUNT,
-    name: "c-optout",
-  },
-];
+/** Opted-in pods a and b, and c which did not opt in (e2e/matrix_talkers.ts). */
+const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);
 
 const kernel = guestKernel();
 
