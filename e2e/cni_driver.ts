@@ -113,8 +113,13 @@ export class CniRuntime {
       } catch { /* gone */ }
     }, this.o.timeoutMs ?? 30_000);
     const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(conf)));
-    await w.close();
+    try {
+      await w.write(new TextEncoder().encode(JSON.stringify(conf)));
+      await w.close();
+    } catch (e) {
+      // A plugin may exit without reading stdin (EPIPE): its exit status and output tell the story.
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+    }
     const out = await child.output();
     clearTimeout(timer);
     const d = new TextDecoder();
