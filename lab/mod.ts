@@ -28,6 +28,7 @@ import { exists, repoRoot } from "./util.ts";
 export { KERNEL_IDS, type KernelId, type KernelPin, KERNELS } from "./kernels.ts";
 export type { LabEvent, RunSummary, ScenarioResult } from "./protocol.ts";
 export type { Accel } from "./qemu.ts";
+export { GUEST_EXTRA } from "./share.ts";
 export { VM_REPO_PATHS, VM_SCENARIOS, VM_SUITE } from "./suite.ts";
 
 /** The lab's own smoke scenarios, in the order they run best in one boot. */
@@ -49,6 +50,8 @@ export interface LabOptions {
   readonly scenarioTimeoutMs?: number;
   /** Repository paths to share besides deno.json and lab/ (e.g. "bpf", "e2e", "strategies"). */
   readonly repoPaths?: readonly string[];
+  /** Host files the guest finds as `/lab/extra/<name>` (name -> host path). */
+  readonly files?: Readonly<Record<string, string>>;
   /** Kernel modules to load besides the lab's list (missing ones are an error). */
   readonly extraModules?: readonly string[];
   /** Force an accelerator; default: a cached probe decides (TCG unless KVM really works). */
@@ -158,7 +161,10 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
   await checkScenarios(opts.scenarios, opts.repoPaths ?? []);
 
   const kernel = await ensureKernel(opts.kernel);
-  const share = await prepareShare({ repoPaths: opts.repoPaths ?? [] });
+  const share = await prepareShare({
+    repoPaths: opts.repoPaths ?? [],
+    ...(opts.files ? { files: opts.files } : {}),
+  });
   try {
     const img = await buildInitramfs(kernel, { extraModules: opts.extraModules ?? [] });
     const accel = opts.accel ?? await chooseAccel(kernel, img.path);

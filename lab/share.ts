@@ -6,6 +6,7 @@
  * bin/deno                  the pinned Deno binary (hard link when possible)
  * lib/                      ldd closure of deno and of libbpf.so.1 (+ libbpf.so.1 and the loader)
  * obj/<name>.bpf.o          BPF objects the lab compiles on the host (see LAB_BPF_OBJECTS)
+ * extra/<name>              files the caller hands the guest (ShareOptions.files), e.g. a plan
  * repo/<path>               copies of the repository paths the scenarios need
  * ```
  *
@@ -56,7 +57,17 @@ export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
 export interface ShareOptions {
   /** Repository paths (files or folders, relative to the root) to copy in besides the defaults. */
   readonly repoPaths?: readonly string[];
+  /**
+   * Host files to hand the guest as `/lab/extra/<name>` (name -> host path): what a scenario is
+   * told to do, or objects compiled on the host with other flags than the lab's.
+   */
+  readonly files?: Readonly<Record<string, string>>;
 }
+
+/** Where {@link ShareOptions.files} appear in the guest. */
+export const GUEST_EXTRA = `${GUEST_SHARE}/extra`;
+
+const EXTRA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A prepared share folder. */
 export interface Share {
@@ -229,6 +240,11 @@ export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
     await Deno.mkdir(`${dir}/lib`);
     await Deno.mkdir(`${dir}/obj`);
     await Deno.mkdir(`${dir}/repo`);
+    await Deno.mkdir(`${dir}/extra`);
+    for (const [name, path] of Object.entries(opts.files ?? {})) {
+      if (!EXTRA_NAME.test(name)) throw new Error(`bad extra file name ${JSON.stringify(name)}`);
+      await Deno.copyFile(path, `${dir}/extra/${name}`);
+    }
 
     const deno = await denoBinary();
     await linkOrCopy(deno, `${dir}/bin/deno`);

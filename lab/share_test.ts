@@ -35,7 +35,10 @@ Deno.test("sharedRootConfig keeps only the shared members, in both workspace for
 });
 
 Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, repo copy", async () => {
-  const share = await prepareShare({ repoPaths: ["strategies"] });
+  const plan = await Deno.makeTempFile();
+  await Deno.writeTextFile(plan, '{"rounds":3}');
+  const share = await prepareShare({ repoPaths: ["strategies"], files: { "plan.json": plan } });
+  await Deno.remove(plan);
   try {
     const has = (p: string) => exists(`${share.dir}/${p}`);
     for (
@@ -55,6 +58,7 @@ Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, r
       ]
     ) assert.ok(await has(p), p);
     assert.equal(GUEST_RUNNER, "/lab/repo/lab/guest/run.sh");
+    assert.equal(await Deno.readTextFile(`${share.dir}/extra/plan.json`), '{"rounds":3}');
     // The shared root config names exactly the members that are shared, each with its config.
     const root = JSON.parse(await Deno.readTextFile(`${share.dir}/repo/deno.json`));
     const members = workspaceMembers(JSON.stringify(root));
@@ -87,4 +91,8 @@ Deno.test("prepareShare: deno, its libraries, libbpf, the loader, BPF objects, r
 Deno.test("prepareShare refuses a path outside the repository or one that does not exist", async () => {
   await assert.rejects(() => prepareShare({ repoPaths: ["../etc"] }), /relative/);
   await assert.rejects(() => prepareShare({ repoPaths: ["no/such/dir"] }), /does not exist/);
+  await assert.rejects(
+    () => prepareShare({ files: { "../plan.json": "/etc/hostname" } }),
+    /bad extra file name/,
+  );
 });
