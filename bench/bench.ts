@@ -11,12 +11,13 @@ import { kernelTestBlocker } from "@tsn-proxy/e2e";
 import type { FloodTool } from "./flood/launch.ts";
 import { toolName } from "./flood/launch.ts";
 import { HostRunner, type Log } from "./host_runner.ts";
+import { type KernelOutcome, type KernelPlan, measureKernel } from "./kernel_run.ts";
+import { measureLabKernel } from "./lab_runner.ts";
 import { measureNodeCost } from "./node_cost.ts";
 import { type Datapath, DATAPATHS, type KernelId, TRAFFIC, type Traffic } from "./matrix.ts";
 import { checkTargets, writeReport } from "./report.ts";
-import { type Runner, RunnerUnavailableError } from "./runner.ts";
 import { RESULTS_SCHEMA } from "./types.ts";
-import type { BenchResults, CalibrationRow } from "./types.ts";
+import type { BenchResults } from "./types.ts";
 
 /** Everything a run can be told. */
 export interface BenchOptions {
@@ -42,6 +43,8 @@ export interface BenchOptions {
   readonly floodTools: readonly FloodTool[];
   /** Calibration flood length (0: use the first tool without calibrating). */
   readonly calibrateMs: number;
+  /** What the lab kernels (6.1, 6.12 under TCG) measure: a smaller plan, ratios only. */
+  readonly lab: LabOptions;
   /** Where results go. */
   readonly outDir: string;
   /** Progress lines. */
@@ -50,13 +53,31 @@ export interface BenchOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The lab kernels' share of the matrix. TCG emulates every instruction (a topology with its arms
+ * takes 20-40 s, a flood round about as much), so the guests run fewer records and rounds; the
+ * datapaths, traffic and strategies are the host's unless narrowed here.
+ */
+export interface LabOptions {
+  /** Datapath ids measured in the guests (those also chosen for the host). */
+  readonly datapaths: readonly string[];
+  readonly restorationCount: number;
+  readonly rounds: number;
+  readonly floodMs: number;
+  readonly floodTool: FloodTool;
+  readonly repeat: number;
+  readonly samples: number;
+  /** Records per taprio talker (null: no taprio). */
+  readonly taprioCount: number | null;
+}
+
 /** The defaults of each mode (the CLI overrides single fields). */
 export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log): BenchOptions {
   const cpus = Math.max(1, navigator.hardwareConcurrency || 1);
   const quick = mode === "quick";
   return {
     mode,
-    kernels: ["host"],
+    kernels: ["host", "6.1", "6.12"],
     datapaths: DATAPATHS,
     traffic: TRAFFIC,
     strategies: ["skb-addr", "skb-data"],
@@ -74,6 +95,16 @@ export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log)
       { kind: "socat", procs: 2 * cpus },
     ],
     calibrateMs: quick ? 300 : 1500,
+    lab: {
+      datapaths: quick ? ["bridge-nat"] : DATAPATHS.map((d) => d.id),
+      restorationCount: quick ? 50 : 200,
+      rounds: quick ? 0 : 3,
+      floodMs: 500,
+      floodTool: { kind: "ffi", procs: 2 },
+      repeat: quick ? 20_000 : 100_000,
+      samples: 3,
+      taprioCount: quick ? 50 : 100,
+    },
     outDir,
     log,
   };
@@ -112,9 +143,38 @@ function loadavg(): string {
   }
 }
 
-async function createRunner(kernel: KernelId, log: Log): Promise<Runner> {
-  if (kernel === "host") return await HostRunner.create(log);
-  throw new RunnerUnavailableError(kernel);
+/** The host's plan. */
+function hostPlan(opts: BenchOptions): KernelPlan {
+  return {
+    datapaths: opts.datapaths.map((d) => d.id),
+    traffic: opts.traffic.map((t) => t.id),
+    strategies: opts.strategies,
+    store: opts.store,
+    restorationCount: opts.restorationCount,
+    rounds: opts.rounds,
+    floodMs: opts.floodMs,
+    repeat: opts.repeat,
+    samples: opts.samples,
+    floodTools: opts.floodTools,
+    calibrateMs: opts.calibrateMs,
+  };
+}
+
+/** A lab kernel's plan: the host's choices, narrowed to the lab's datapaths and sizes. */
+export function labPlan(opts: BenchOptions): KernelPlan {
+  const chosen = opts.datapaths.map((d) => d.id);
+  const datapaths = chosen.filter((d) => opts.lab.datapaths.includes(d));
+  return {
+    ...hostPlan(opts),
+    datapaths: datapaths.length ? datapaths : chosen.slice(0, 1),
+    restorationCount: Math.min(opts.restorationCount, opts.lab.restorationCount),
+    rounds: Math.min(opts.rounds, opts.lab.rounds),
+    floodMs: opts.lab.floodMs,
+    repeat: Math.min(opts.repeat, opts.lab.repeat),
+    samples: Math.min(opts.samples, opts.lab.samples),
+    floodTools: [opts.lab.floodTool],
+    calibrateMs: 0,
+  };
 }
 
 /** Runs the benchmark and writes the report into `opts.outDir`. */
@@ -152,85 +212,48 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       calibrateMs: opts.calibrateMs,
       cniPods: opts.cniPods,
       floodTools: opts.floodTools.map(toolName),
+      lab: { ...labPlan(opts), taprioCount: opts.lab.taprioCount },
     },
     kernels: [],
     calibration: [],
     floodTool: toolName(opts.floodTools[0]!),
     progCost: [],
+    taprio: [],
     cells: [],
     sentinels: [],
     targets: [],
     nodeCost: null,
     notMeasured: [],
   };
-  let tool = opts.floodTools[0]!;
-  let calibrated = false;
+  const add = (o: KernelOutcome) => {
+    res.kernels.push({ kernel: o.kernel, capabilities: o.capabilities });
+    res.progCost.push({ kernel: o.kernel.id, rows: o.progCost });
+    if (o.kernel.runner === "host") {
+      res.calibration = o.calibration;
+      res.floodTool = o.floodTool;
+    }
+    res.cells.push(...o.cells);
+    res.sentinels.push(...o.sentinels);
+  };
   for (const kernel of opts.kernels) {
-    let runner: Runner;
-    try {
-      runner = await createRunner(kernel, log);
-    } catch (e) {
-      if (!(e instanceof RunnerUnavailableError)) throw e;
-      res.notMeasured.push({
-        what: `kernel ${kernel} (lab guest)`,
-        reason: e.message.replace(/\n/g, " "),
-      });
-      log(`kernel ${kernel}: skipped (lab runner not wired yet)`);
+    opts.signal?.throwIfAborted();
+    if (kernel === "host") {
+      add(await measureKernel(await HostRunner.create(log), hostPlan(opts), log, opts.signal));
       continue;
     }
     try {
-      const caps = await runner.capabilities();
-      res.kernels.push({ kernel: runner.kernel, capabilities: caps });
-      log(`kernel ${runner.kernel.id} ${runner.kernel.release}: ${JSON.stringify(caps)}`);
-      res.progCost.push({
-        kernel: runner.kernel.id,
-        rows: await runner.progCost({
-          strategies: opts.strategies,
-          repeat: opts.repeat,
-          samples: opts.samples,
-        }),
-      });
-      if (opts.rounds > 0 && !calibrated && opts.calibrateMs > 0 && opts.floodTools.length > 1) {
-        const rows: CalibrationRow[] = await runner.calibrate(
-          opts.datapaths[0]!,
-          opts.floodTools,
-          opts.calibrateMs,
-        );
-        res.calibration = rows;
-        const best = rows.reduce((a, b) => (b.pps > a.pps ? b : a), rows[0]!);
-        tool = opts.floodTools.find((t) => toolName(t) === best.tool) ?? tool;
-        // socat cannot carry a txtime nor speak TCP: the FFI sender floods those.
-        if (tool.kind !== "ffi") {
-          const ffi = opts.floodTools.filter((t) => t.kind === "ffi");
-          const bestFfi = rows.filter((r) => ffi.some((t) => toolName(t) === r.tool))
-            .reduce((a, b) => (b.pps > a.pps ? b : a));
-          tool = ffi.find((t) => toolName(t) === bestFfi.tool) ?? tool;
-          log(`calibration: ${best.tool} floods best, but the matrix needs txtime and TCP`);
-        }
-        calibrated = true;
+      const lab = await measureLabKernel(kernel, labPlan(opts), opts.lab.taprioCount, log);
+      add(lab.outcome);
+      if (lab.taprio) res.taprio.push({ kernel, run: lab.taprio });
+      if (lab.taprioError) {
+        res.notMeasured.push({ what: `taprio on ${kernel}`, reason: lab.taprioError });
       }
-      res.floodTool = toolName(tool);
-      for (const dp of opts.datapaths) {
-        opts.signal?.throwIfAborted();
-        const t1 = performance.now();
-        log(`[${dp.id}] start`);
-        const out = await runner.runDatapath({
-          datapath: dp,
-          strategies: opts.strategies,
-          store: opts.store,
-          traffic: opts.traffic,
-          restorationCount: opts.restorationCount,
-          throughput: opts.rounds > 0
-            ? { rounds: opts.rounds, durationMs: opts.floodMs, tool, statsArm: true }
-            : null,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
-        res.cells.push(...out.cells);
-        res.sentinels.push(...out.sentinels);
-        log(`[${dp.id}] done in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-      }
-    } finally {
-      await runner.close();
+      log(`kernel ${kernel}: done in ${lab.bootS} s`);
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      const reason = `failed: ${e instanceof Error ? e.message : String(e)}`.replace(/\n/g, " ");
+      res.notMeasured.push({ what: `kernel ${kernel} (lab guest)`, reason });
+      log(`kernel ${kernel}: ${reason}`);
     }
   }
   if (opts.kernels.includes("host") && opts.cniPods > 0) {

@@ -67,29 +67,46 @@ export function podOf(t: Traffic): string {
   return t.id;
 }
 
-/** Runs the benchmark on the host kernel. */
+/**
+ * Runs the benchmark on the kernel it runs on: this machine's (`host`), or a lab guest's when the
+ * guest scenario builds it from objects compiled on the host ({@link HostRunner.fromObjects}).
+ */
 export class HostRunner implements Runner {
   readonly kernel: KernelInfo;
   #objects: BenchObjects;
-  #dir: string;
+  /** A temp dir this runner owns and removes, or null. */
+  #dir: string | null;
   #log: Log;
 
-  private constructor(dir: string, objects: BenchObjects, log: Log) {
+  private constructor(dir: string | null, objects: BenchObjects, log: Log, kernel: KernelInfo) {
     this.#dir = dir;
     this.#objects = objects;
     this.#log = log;
-    this.kernel = { id: "host", release: Deno.osRelease(), runner: "host" };
+    this.kernel = kernel;
   }
 
-  /** Compiles the bench objects into a temp dir and returns a runner. */
+  /** Compiles the bench objects into a temp dir and returns a runner for this machine's kernel. */
   static async create(log: Log = () => {}): Promise<HostRunner> {
     const dir = await Deno.makeTempDir({ prefix: "tsn-bench-" });
     try {
-      return new HostRunner(dir, await buildBenchObjects(dir), log);
+      const kernel: KernelInfo = { id: "host", release: Deno.osRelease(), runner: "host" };
+      return new HostRunner(dir, await buildBenchObjects(dir), log, kernel);
     } catch (e) {
       await Deno.remove(dir, { recursive: true });
       throw e;
     }
+  }
+
+  /**
+   * A runner on objects compiled elsewhere (a lab guest has no clang), reporting as `kernel`.
+   *
+   * @example
+   * ```ts ignore
+   * const runner = HostRunner.fromObjects(objects, { id: "6.1", release: Deno.osRelease(), runner: "lab" });
+   * ```
+   */
+  static fromObjects(objects: BenchObjects, kernel: KernelInfo, log: Log = () => {}): HostRunner {
+    return new HostRunner(null, objects, log, kernel);
   }
 
   /** The compiled objects (for tests). */
@@ -522,7 +539,7 @@ export class HostRunner implements Runner {
   }
 
   async close(): Promise<void> {
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -27,7 +27,8 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
   --quick                 smoke run (< 5 min): fewer rounds, shorter floods, fewer repeats
   --out DIR               write here (default bench/results/<date>); with --out, latest/ is untouched
   --no-latest             do not copy the run to bench/results/latest
-  --kernel K              host (default); 6.1 / 6.12 are reported as not measured yet (repeatable)
+  --kernel K              host, 6.1, 6.12 (repeatable; default all three). 6.1 and 6.12 boot
+                          lab guests under QEMU and run the lab's share of the matrix + taprio
   --datapath D            bridge-nat, routed-nat, vxlan, and each with +taps (repeatable)
   --traffic T             udp-prio, udp-tai, tcp-prio (repeatable)
   --strategy S            ${strategyNames().join(", ")} (repeatable; none is always measured)

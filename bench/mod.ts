@@ -16,6 +16,8 @@
 export {
   type BenchOptions,
   defaultOptions,
+  type LabOptions,
+  labPlan,
   publishLatest,
   resultsRoot,
   runBench,
@@ -38,11 +40,11 @@ export {
 export {
   type DatapathOutcome,
   type DatapathPlan,
-  LAB_RUNNER_NEEDS,
   type ProgCostPlan,
   type Runner,
-  RunnerUnavailableError,
 } from "./runner.ts";
+export { type KernelOutcome, type KernelPlan, measureKernel } from "./kernel_run.ts";
+export { type LabOutcome, measureLabKernel } from "./lab_runner.ts";
 export { measureProgCosts, type ProgCostOptions, type ProgCostRow } from "./progcost.ts";
 export {
   decodeRunStats,

@@ -75,7 +75,7 @@ function cell(strategy: string, right: number, ratios: number[] | null, wrong = 
 
 function fixture(): BenchResults {
   const res: BenchResults = {
-    schema: 2,
+    schema: 3,
     mode: "quick",
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:01:00.000Z",
@@ -89,6 +89,7 @@ function fixture(): BenchResults {
     }],
     calibration: [{ tool: "ffi sendmmsg x2", pps: 300000, sent: 300000, far: 300000 }],
     floodTool: "ffi sendmmsg x2",
+    taprio: [],
     progCost: [{
       kernel: "host",
       rows: [

@@ -1,14 +1,13 @@
 /**
- * The extension point for kernels: a `Runner` measures the matrix on one kernel. `HostRunner`
- * (./host_runner.ts) runs on this machine's kernel. A lab runner for the QEMU guests of lab/ (6.1,
- * 6.12: fexit loads there, taprio/etf/mqprio exist) implements the same interface; what it needs
- * is listed in {@link LAB_RUNNER_NEEDS} and bench/README.md.
+ * What measures the matrix on one kernel: `HostRunner` (./host_runner.ts) on the kernel it runs
+ * on, this machine's or, inside a lab guest (bench/lab/guest.ts), the guest's. kernel_run.ts
+ * drives it the same way in both places.
  *
  * @module
  */
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import type { FloodTool } from "./flood/launch.ts";
-import type { Datapath, KernelId, Traffic } from "./matrix.ts";
+import type { Datapath, Traffic } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import type { CalibrationRow, Capabilities, Cell, KernelInfo, SentinelRow } from "./types.ts";
 
@@ -68,36 +67,4 @@ export interface Runner {
   runDatapath(plan: DatapathPlan): Promise<DatapathOutcome>;
   /** Releases what the runner holds (objects, temp dirs). */
   close(): Promise<void>;
-}
-
-/**
- * What a lab runner (kernels 6.1 and 6.12 in QEMU) still needs before it can implement
- * {@link Runner}; the CLI prints it when such a kernel is asked for.
- */
-export const LAB_RUNNER_NEEDS: readonly string[] = [
-  "a guest entry point (e.g. bench/lab/guest.ts) that builds a HostRunner inside the guest, runs " +
-  "the DatapathPlan it is given and writes the DatapathOutcome with writeResult(); the host side " +
-  "calls runLab({ kernel, scenarios: ['bench/lab/guest.ts'], repoPaths: ['bench', 'bpf', 'e2e', " +
-  "'strategies'] })",
-  "a way to hand the plan to the guest scenario (runLab option for env or an extra file in the " +
-  "9p share)",
-  "socat, nft, tcpdump, nsenter and sysctl in the initramfs, and e2e's BIN paths resolvable " +
-  "there (/bin/ip and /bin/tc in the guest, /usr/sbin/* on the host)",
-  "the bench and observer BPF objects compiled on the host and shared (no clang in the guest)",
-  "taprio on the guest NIC (software mode, CLOCK_TAI) and a per-class counter read (tc -s class " +
-  "show) as an extra restoration metric: the packet reached the right traffic class",
-  "clsact instead of TCX on 6.1 (the datapath falls back by itself; the floor probe does too)",
-  "throughput under TCG is emulated: report guest ratios only, never compare absolute rates " +
-  "with the host",
-];
-
-/** Error for a kernel no runner exists for yet. */
-export class RunnerUnavailableError extends Error {
-  constructor(readonly kernel: KernelId) {
-    super(
-      `kernel ${kernel}: the lab runner is not wired yet; it needs:\n- ` +
-        LAB_RUNNER_NEEDS.join("\n- "),
-    );
-    this.name = "RunnerUnavailableError";
-  }
 }

@@ -9,7 +9,7 @@ import type { ProgCostRow } from "./progcost.ts";
 import type { Summary } from "./stats.ts";
 
 /** Version of the results.json layout. */
-export const RESULTS_SCHEMA = 2;
+export const RESULTS_SCHEMA = 3;
 
 /** The kernel a runner measured on. */
 export interface KernelInfo {
@@ -212,6 +212,8 @@ export interface BenchResults {
   calibration: CalibrationRow[];
   floodTool: string;
   progCost: Array<{ kernel: string; rows: ProgCostRow[] }>;
+  /** taprio per lab kernel (the host kernel has no sch_taprio). */
+  taprio: Array<{ kernel: string; run: unknown }>;
   cells: Cell[];
   sentinels: SentinelRow[];
   targets: TargetCheck[];

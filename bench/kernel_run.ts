@@ -1,0 +1,142 @@
+/**
+ * The benchmark on one kernel, given a {@link Runner}: capabilities, BPF_PROG_TEST_RUN costs, the
+ * flood-sender calibration, then every datapath. The host bench calls it with a HostRunner; the
+ * lab guest scenario (bench/lab/guest.ts) calls it with a HostRunner inside the guest, so both
+ * kernels are measured by the same code. The plan is plain JSON: it travels to the guest.
+ *
+ * @module
+ */
+import type { StoreName } from "@tsn-proxy/bpf/datapath";
+import type { Log } from "./host_runner.ts";
+import { type FloodTool, toolName } from "./flood/launch.ts";
+import { type Datapath, DATAPATHS, TRAFFIC, type Traffic } from "./matrix.ts";
+import type { ProgCostRow } from "./progcost.ts";
+import type { Runner } from "./runner.ts";
+import type { CalibrationRow, Capabilities, Cell, KernelInfo, SentinelRow } from "./types.ts";
+
+/** What to measure on one kernel (JSON: it is handed to lab guests). */
+export interface KernelPlan {
+  /** Datapath ids (see DATAPATHS). */
+  readonly datapaths: readonly string[];
+  /** Traffic ids (see TRAFFIC). */
+  readonly traffic: readonly string[];
+  readonly strategies: readonly string[];
+  readonly store: StoreName;
+  readonly restorationCount: number;
+  /** Paired throughput rounds (0: no throughput, no bpf_stats). */
+  readonly rounds: number;
+  readonly floodMs: number;
+  readonly repeat: number;
+  readonly samples: number;
+  /** Flood tools to calibrate (the best FFI one is used), or one fixed tool. */
+  readonly floodTools: readonly FloodTool[];
+  /** Calibration flood length (0: use the first tool without calibrating). */
+  readonly calibrateMs: number;
+}
+
+/** What one kernel gave. */
+export interface KernelOutcome {
+  kernel: KernelInfo;
+  capabilities: Capabilities;
+  progCost: ProgCostRow[];
+  calibration: CalibrationRow[];
+  /** The flood tool the throughput rounds used. */
+  floodTool: string;
+  cells: Cell[];
+  sentinels: SentinelRow[];
+}
+
+function pick<T extends { id: string }>(all: readonly T[], ids: readonly string[], what: string) {
+  return ids.map((id) => {
+    const found = all.find((x) => x.id === id);
+    if (!found) throw new Error(`unknown ${what} ${id}`);
+    return found;
+  });
+}
+
+/** The best flood tool of a calibration that can carry txtimes and TCP (the FFI sender). */
+export function chooseTool(rows: readonly CalibrationRow[], tools: readonly FloodTool[]): {
+  tool: FloodTool;
+  note: string | null;
+} {
+  const best = rows.reduce((a, b) => (b.pps > a.pps ? b : a), rows[0]!);
+  const tool = tools.find((t) => toolName(t) === best.tool) ?? tools[0]!;
+  if (tool.kind === "ffi") return { tool, note: null };
+  // socat cannot carry a txtime nor speak TCP: the FFI sender floods those.
+  const ffi = tools.filter((t) => t.kind === "ffi");
+  const bestFfi = rows.filter((r) => ffi.some((t) => toolName(t) === r.tool))
+    .reduce((a, b) => (b.pps > a.pps ? b : a));
+  return {
+    tool: ffi.find((t) => toolName(t) === bestFfi.tool) ?? tool,
+    note: `calibration: ${best.tool} floods best, but the matrix needs txtime and TCP`,
+  };
+}
+
+/**
+ * Measures `plan` with `runner` (closed afterwards).
+ *
+ * @example
+ * ```ts ignore
+ * const out = await measureKernel(await HostRunner.create(log), plan, log);
+ * console.log(out.cells.length);
+ * ```
+ */
+export async function measureKernel(
+  runner: Runner,
+  plan: KernelPlan,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<KernelOutcome> {
+  const datapaths: Datapath[] = pick(DATAPATHS, plan.datapaths, "datapath");
+  const traffic: Traffic[] = pick(TRAFFIC, plan.traffic, "traffic");
+  try {
+    const capabilities = await runner.capabilities();
+    log(`kernel ${runner.kernel.id} ${runner.kernel.release}: ${JSON.stringify(capabilities)}`);
+    const progCost = await runner.progCost({
+      strategies: plan.strategies,
+      repeat: plan.repeat,
+      samples: plan.samples,
+    });
+    let tool = plan.floodTools[0]!;
+    let calibration: CalibrationRow[] = [];
+    if (plan.rounds > 0 && plan.calibrateMs > 0 && plan.floodTools.length > 1) {
+      calibration = await runner.calibrate(datapaths[0]!, plan.floodTools, plan.calibrateMs);
+      const chosen = chooseTool(calibration, plan.floodTools);
+      tool = chosen.tool;
+      if (chosen.note) log(chosen.note);
+    }
+    const out: KernelOutcome = {
+      kernel: runner.kernel,
+      capabilities,
+      progCost,
+      calibration,
+      floodTool: toolName(tool),
+      cells: [],
+      sentinels: [],
+    };
+    for (const dp of datapaths) {
+      signal?.throwIfAborted();
+      const t1 = performance.now();
+      log(`[${runner.kernel.id} ${dp.id}] start`);
+      const r = await runner.runDatapath({
+        datapath: dp,
+        strategies: plan.strategies,
+        store: plan.store,
+        traffic,
+        restorationCount: plan.restorationCount,
+        throughput: plan.rounds > 0
+          ? { rounds: plan.rounds, durationMs: plan.floodMs, tool, statsArm: true }
+          : null,
+        ...(signal ? { signal } : {}),
+      });
+      out.cells.push(...r.cells);
+      out.sentinels.push(...r.sentinels);
+      log(
+        `[${runner.kernel.id} ${dp.id}] done in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+      );
+    }
+    return out;
+  } finally {
+    await runner.close();
+  }
+}
