@@ -4,9 +4,11 @@
  * Start, in this order (each step counted in `tsnproxy_install_steps_total`):
  * 1. datapath `up` for the configured strategy, or adoption of the one a previous agent left
  *    pinned (a tracker the kernel refuses degrades the strategy and is reported; a failing `up`,
- *    e.g. a TSN interface not there yet, is retried every 5 s while the agent reports not ready);
- *    from then on the restorers are checked every `restorerCheckIntervalMs`: a TSN interface that
- *    was deleted and created again gets its restorer back (counted, logged);
+ *    e.g. bpffs not writable, is retried every 5 s while the agent reports not ready). A TSN
+ *    interface that does not exist does not fail `up`: the agent is ready without a restorer on
+ *    it and reports it missing. From then on the restorers are checked every
+ *    `restorerCheckIntervalMs`: a TSN interface that appears gets its restorer, one that was
+ *    deleted and created again gets it back (counted, logged once per transition);
  * 2. sweep: attachments whose netns is gone (DELs missed while no agent ran) are removed;
  * 3. the plugin is installed into the CNI bin dir;
  * 4. the plugin socket is served;
@@ -38,6 +40,7 @@ import { kubernetesLookup, type PodLookup } from "./k8s.ts";
 import { createLog, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
+import { RestorerWatch } from "./restorers.ts";
 import { type CniServer, serveCni, socketInUse } from "./server.ts";
 
 /** Options of {@link runAgent}. */
@@ -54,6 +57,8 @@ export interface RunningAgent {
   readonly reconciler: ConfReconciler;
   readonly datapath: NodeDatapath;
   readonly metrics: AgentMetrics;
+  /** The restorer transitions (TSN interfaces absent at the last check). */
+  readonly restorers: RestorerWatch;
   /** Why the node is not ready, or null. */
   notReady(): string | null;
   /** Stops serving; leaves datapath, plugin and conf entry in place. */
@@ -93,9 +98,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     try {
       const r = datapath.bringUp();
       step("datapath", true);
+      const pending = r.state.pendingRestorers ?? [];
       log(
         `datapath ${r.adopted ? "adopted" : "loaded"}: ${strategy.name}, restorers on ` +
-          `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ")}, ` +
+          `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ") || "none"}` +
+          `${pending.length ? ` (waiting for ${pending.join(", ")})` : ""}, ` +
           `${r.state.pods.length} pod saver(s)`,
         {
           event: r.adopted ? "datapath.adopted" : "datapath.loaded",
@@ -103,6 +110,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
           store: r.state.store,
           bpffs: r.state.bpffs,
           restorers: r.state.restorers.map((x) => ({ ifname: x.ifname, mode: x.mode.kind })),
+          pendingRestorers: pending,
           savers: r.state.pods.length,
         },
       );
@@ -132,63 +140,19 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       return false;
     }
   };
-  // 1b. restorers: a TSN interface that is deleted and created again (driver reload, VF reset)
-  // comes back with a new ifindex and without its restorer; re-attach it and record the index.
-  const lost = new Set<string>();
-  const failing = new Map<string, string | undefined>();
+  // 1b. restorers: a TSN interface that did not exist at `up` gets its restorer when it appears;
+  // one that is deleted and created again (driver reload, VF reset) comes back with a new ifindex
+  // and without its restorer: re-attach it and record the index. Transitions are logged once.
+  const restorers = new RestorerWatch({
+    check: () => datapath.checkRestorers(),
+    log,
+    metrics: {
+      reattached: (ifname) => metrics.restorerReattached.inc({ ifname }),
+      missing: (ifname, missing) => metrics.interfaceMissing.set({ ifname }, missing ? 1 : 0),
+    },
+  });
   const checkRestorers = () => {
-    let checks;
-    try {
-      checks = datapath.checkRestorers();
-    } catch (e) {
-      if (failing.get("") === message(e)) return;
-      failing.set("", message(e));
-      log(`restorer check failed: ${message(e)}`, {
-        event: "restorer.check_failed",
-        level: "error",
-        error: message(e),
-      });
-      return;
-    }
-    failing.delete("");
-    for (const c of checks) {
-      if (c.outcome === "gone") {
-        if (!lost.has(c.ifname)) {
-          lost.add(c.ifname);
-          log(
-            `TSN interface ${c.ifname} is gone: its restorer went with it; re-attaching when ` +
-              "it is back",
-            { event: "restorer.lost", level: "warn", ifname: c.ifname },
-          );
-        }
-      } else if (c.outcome === "reattached") {
-        lost.delete(c.ifname);
-        metrics.restorerReattached.inc({ ifname: c.ifname });
-        log(
-          `restorer re-attached to ${c.ifname} (ifindex ${c.previousIfindex} -> ${c.ifindex})`,
-          {
-            event: "restorer.reattached",
-            ifname: c.ifname,
-            ifindex: c.ifindex,
-            previousIfindex: c.previousIfindex,
-          },
-        );
-      } else if (c.outcome === "failed") {
-        // Logged when the reason changes, not on every check.
-        if (failing.get(c.ifname) !== c.error) {
-          failing.set(c.ifname, c.error);
-          log(`cannot re-attach the restorer to ${c.ifname}: ${c.error}`, {
-            event: "restorer.reattach_failed",
-            level: "error",
-            ifname: c.ifname,
-            error: c.error ?? "",
-          });
-        }
-      } else {
-        lost.delete(c.ifname);
-      }
-      if (c.outcome !== "failed") failing.delete(c.ifname);
-    }
+    restorers.run();
   };
   if (!bringUp()) {
     retry = setInterval(() => {
@@ -198,7 +162,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       }
     }, 5000);
   } else {
-    checkRestorers(); // an adopted datapath may predate a re-created interface
+    checkRestorers(); // reports missing interfaces; an adopted datapath may predate a re-created one
   }
   const restorerTimer = setInterval(checkRestorers, cfg.restorerCheckIntervalMs);
 
@@ -360,6 +324,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     reconciler,
     datapath,
     metrics,
+    restorers,
     notReady: () => existsSync(launcher) ? notReady() : `${launcher} missing`,
     async stop() {
       clearInterval(retry);

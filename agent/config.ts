@@ -11,6 +11,7 @@
  * ```
  */
 import { parseDocument } from "yaml";
+import { isIfname } from "@tsn-proxy/bpf/datapath";
 import { join } from "node:path";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
@@ -27,7 +28,10 @@ export class ConfigError extends Error {
 export interface AgentConfig {
   /** Strategy name (validated against the registry when the agent starts). */
   readonly strategy: string;
-  /** TSN interfaces of the node that get a restorer. */
+  /**
+   * TSN interfaces of the node that get a restorer: valid Linux interface names; one that does not
+   * exist yet gets its restorer when it appears.
+   */
   readonly restoreOn: readonly string[];
   /** Record age bound in ms. */
   readonly maxAgeMs: number;
@@ -192,9 +196,15 @@ export function parseConfig(
   if (!Array.isArray(restoreOn) || restoreOn.length === 0) {
     throw r.err("restoreOn", "must list at least one TSN interface, e.g. [eth1]");
   }
+  // An invalid name is a config error, refused before anything is attached; a valid name whose
+  // interface does not exist (yet) is not: the agent runs without its restorer until it appears.
   restoreOn.forEach((n, i) => {
-    if (typeof n !== "string" || !/^[^/:\s]{1,15}$/.test(n)) {
-      throw r.err(`restoreOn[${i}]`, `not an interface name: ${JSON.stringify(n)}`);
+    if (typeof n !== "string" || !isIfname(n)) {
+      throw r.err(
+        `restoreOn[${i}]`,
+        `not an interface name: ${JSON.stringify(n)} (1-15 bytes, no '/', ':' or spaces, ` +
+          `not "." or "..")`,
+      );
     }
   });
   if (new Set(restoreOn).size !== restoreOn.length) throw r.err("restoreOn", "lists a name twice");

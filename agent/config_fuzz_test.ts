@@ -65,7 +65,12 @@ const DELETE = Symbol("delete");
 
 /** The invariants every accepted config keeps. */
 function invariants(c: AgentConfig): void {
-  ok(c.restoreOn.length > 0 && c.restoreOn.every((n) => /^[^/:\s]{1,15}$/.test(n)));
+  ok(
+    c.restoreOn.length > 0 &&
+      c.restoreOn.every((n) =>
+        /^[^/:\s]+$/.test(n) && new TextEncoder().encode(n).length <= 15 && n !== "." && n !== ".."
+      ),
+  );
   equal(new Set(c.restoreOn).size, c.restoreOn.length);
   for (const p of [c.cni.confDir, c.cni.binDir, c.bpffs, c.stateDir, c.socketPath]) {
     ok(p.startsWith("/"), `not absolute: ${p}`);

@@ -59,3 +59,19 @@ Deno.test("parseConfig() takes logFormat text (default) or json and refuses othe
     (e: unknown) => e instanceof ConfigError && e.message.startsWith("a.yaml: logFormat: must be"),
   );
 });
+
+Deno.test("parseConfig() refuses invalid interface names, not interfaces missing on this host", () => {
+  // A valid name is accepted whether or not the interface exists: the agent attaches its restorer
+  // when it appears. An invalid one can never exist: a config error, before anything is attached.
+  for (const name of ["tsn-not-here0", "eth1.100", "enp3s0f1np1", "éth0"]) {
+    equal(parseConfig(JSON.stringify({ restoreOn: [name] })).restoreOn[0], name);
+  }
+  for (const name of [".", "..", "", "eth 1", "eth/1", "eth:1", "a".repeat(16), "ééééééééé"]) {
+    throws(
+      () => parseConfig(JSON.stringify({ restoreOn: ["eth1", name] }), "f.yaml"),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.startsWith("f.yaml: restoreOn[1]: not an interface"),
+      JSON.stringify(name),
+    );
+  }
+});

@@ -64,8 +64,9 @@ export class NodeDatapath implements DatapathPort {
 
   /**
    * Loads the datapath, or adopts the one already pinned. A state file whose pins are gone (bpffs
-   * remounted) is stale: it is cleared and the datapath loaded anew. Throws (and stays not ready)
-   * when `up` fails.
+   * remounted) is stale: it is cleared and the datapath loaded anew. TSN interfaces that do not
+   * exist get no restorer and are recorded as pending (see {@link checkRestorers}); an invalid
+   * interface name throws. Throws (and stays not ready) when `up` fails.
    */
   bringUp(): BringUpResult {
     try {
@@ -81,6 +82,9 @@ export class NodeDatapath implements DatapathPort {
         stateFile: this.o.stateFile,
         maxAgeNs: BigInt(this.o.maxAgeMs) * 1_000_000n,
         cleanup: this.o.cleanup ?? false,
+        // A TSN interface not there yet (not renamed yet, hot-plugged later) must not keep the
+        // node's pod networking hostage: it is recorded as pending and attached when it appears.
+        allowMissing: true,
       });
       this.#error = null;
       return {
@@ -127,8 +131,9 @@ export class NodeDatapath implements DatapathPort {
   }
 
   /**
-   * Checks the restorers against the TSN interfaces (agent netns): re-attaches a restorer whose
-   * interface was re-created, reports interfaces that are gone. Nothing to do before `bringUp`.
+   * Checks the restorers against the TSN interfaces (agent netns): attaches the restorer of a
+   * pending interface that appeared, re-attaches a restorer whose interface was re-created,
+   * reports interfaces that are missing or gone. Nothing to do before `bringUp`.
    */
   checkRestorers(): RestorerCheck[] {
     if (this.#error !== null) return [];

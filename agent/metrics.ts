@@ -25,6 +25,7 @@
  * | tsnproxy_datapath_tracker_attached          | gauge     | program, strategy        |
  * | tsnproxy_datapath_restorer_attached         | gauge     | ifname, mode             |
  * | tsnproxy_datapath_restorer_reattached_total | counter   | ifname                   |
+ * | tsnproxy_datapath_interface_missing         | gauge     | ifname                   |
  * | tsnproxy_datapath_savers                    | gauge     | mode                     |
  * | tsnproxy_datapath_missing_pins              | gauge     |                          |
  *
@@ -63,6 +64,7 @@ export class AgentMetrics {
   readonly installSteps: Counter<"step" | "result">;
   readonly ready: Gauge;
   readonly restorerReattached: Counter<"ifname">;
+  readonly interfaceMissing: Gauge<"ifname">;
 
   /** @param stats reads the datapath on each scrape; null when it is not up. */
   constructor(stats: () => DatapathStats | null) {
@@ -133,6 +135,13 @@ export class AgentMetrics {
       help:
         "Times a TSN interface came back (deleted and created again, new ifindex) or lost its " +
         "restorer, and the agent attached the restorer again",
+      labelNames: ["ifname"],
+      registers,
+    });
+    this.interfaceMissing = new Gauge({
+      name: "tsnproxy_datapath_interface_missing",
+      help: "1 per TSN interface of restoreOn that did not exist at the last restorer check " +
+        "(never there, or deleted): no restorer on it until it appears; the node stays ready",
       labelNames: ["ifname"],
       registers,
     });
@@ -236,8 +245,9 @@ export class AgentMetrics {
     });
     new Gauge({
       name: "tsnproxy_datapath_restorer_attached",
-      help: "1 per TSN interface whose restorer is attached (0: its link pin is gone, or the " +
-        "interface was deleted and the link is defunct until the agent re-attaches it)",
+      help: "1 per TSN interface whose restorer is attached (0: its link pin is gone, the " +
+        "interface was deleted and the link is defunct until the agent re-attaches it, or " +
+        'mode="none": the interface did not exist yet, the restorer is attached when it appears)',
       labelNames: ["ifname", "mode"],
       registers,
       collect() {
@@ -248,6 +258,7 @@ export class AgentMetrics {
             s!.detachedRestorers.includes(r.ifname);
           this.set({ ifname: r.ifname, mode: r.mode.kind }, gone ? 0 : 1);
         }
+        for (const ifname of s?.state.pendingRestorers ?? []) this.set({ ifname, mode: "none" }, 0);
       },
     });
     new Gauge({

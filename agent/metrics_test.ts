@@ -37,7 +37,10 @@ Deno.test("snake() turns BPF counter names into label values", () => {
   equal(snake("saved"), "saved");
 });
 
-/** A readStats() snapshot: skb-addr, tracker refused, a restorer pin gone, a restorer defunct. */
+/**
+ * A readStats() snapshot: skb-addr, tracker refused, a restorer pin gone, a restorer defunct, a
+ * TSN interface that did not exist at `up` (pending).
+ */
 function fakeStats(): DatapathStats {
   const counters = TsnCounters.decode(new Uint8Array(TsnCounters.size));
   counters.saved = 1000n;
@@ -57,6 +60,7 @@ function fakeStats(): DatapathStats {
         { ifname: "eth2", ifindex: 4, mode: { kind: "tcx" } },
         { ifname: "eth3", ifindex: 5, mode: { kind: "tcx" } },
       ],
+      pendingRestorers: ["eth4"],
       pods: [
         {
           id: "a",
@@ -96,6 +100,8 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
   m.reconciler.conflict("05-cilium.conflist");
   m.observeRequest("ADD", "11", 0.003);
   m.restorerReattached.inc({ ifname: "eth3" });
+  m.interfaceMissing.set({ ifname: "eth4" }, 1);
+  m.interfaceMissing.set({ ifname: "eth1" }, 0);
   const text = await m.registry.metrics();
   const want = [
     'tsnproxy_datapath_info{strategy="skb-addr",store="slots"} 1',
@@ -110,7 +116,10 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
     'tsnproxy_datapath_restorer_attached{ifname="eth1",mode="tcx"} 1',
     'tsnproxy_datapath_restorer_attached{ifname="eth2",mode="tcx"} 0',
     'tsnproxy_datapath_restorer_attached{ifname="eth3",mode="tcx"} 0',
+    'tsnproxy_datapath_restorer_attached{ifname="eth4",mode="none"} 0',
     'tsnproxy_datapath_restorer_reattached_total{ifname="eth3"} 1',
+    'tsnproxy_datapath_interface_missing{ifname="eth4"} 1',
+    'tsnproxy_datapath_interface_missing{ifname="eth1"} 0',
     'tsnproxy_datapath_savers{mode="tcx"} 1',
     'tsnproxy_datapath_savers{mode="clsact"} 1',
     "tsnproxy_datapath_missing_pins 1",

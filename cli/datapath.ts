@@ -2,6 +2,7 @@
  * `tsnproxy datapath`: low-level control of the BPF datapath for operators and research.
  *
  *   up     --strategy NAME --bpffs DIR --restore-on IF[,IF...] [--max-age-ms N] [--cleanup]
+ *          [--allow-missing]
  *   attach --bpffs DIR --netns PATH --ifname IF [--id ID] [--max-priority N]
  *   detach --bpffs DIR (--id ID | --netns PATH --ifname IF)
  *   down   --bpffs DIR
@@ -9,6 +10,10 @@
  *
  * Every command also takes `--state FILE` (default: one file per bpffs dir under
  * /run/tsn-proxy/datapath/). Input is validated before the kernel is touched.
+ *
+ * `up` is strict: an interface of `--restore-on` that does not exist fails it with nothing
+ * attached. `--allow-missing` (what the agent does) attaches the restorers it can and records the
+ * others as pending: the agent's restorer check, or another `up`, attaches them once they exist.
  *
  * @example
  * ```sh
@@ -28,6 +33,7 @@ import {
   removePodAttachment,
   up,
 } from "@tsn-proxy/bpf/datapath";
+import { isBpfError } from "@tsn-proxy/bpf/libbpf";
 import { checkIfname, parseIfnames, parseUint, required, UsageError } from "./args.ts";
 import { formatStats } from "./datapath_format.ts";
 
@@ -69,6 +75,7 @@ export function datapath(argv: string[]): number {
       "restore-on": { type: "string" },
       "max-age-ms": { type: "string" },
       cleanup: { type: "boolean" },
+      "allow-missing": { type: "boolean" },
       netns: { type: "string" },
       ifname: { type: "string" },
       id: { type: "string" },
@@ -94,14 +101,28 @@ export function datapath(argv: string[]): number {
       const maxAgeNs = values["max-age-ms"] === undefined
         ? DEFAULT_MAX_AGE_NS
         : BigInt(parseUint("max-age-ms", values["max-age-ms"], 1, 60_000)) * 1_000_000n;
-      const state = up({
-        strategy,
-        bpffs,
-        restoreOn,
-        stateFile,
-        maxAgeNs,
-        cleanup: !!values.cleanup,
-      });
+      const allowMissing = !!values["allow-missing"];
+      let state;
+      try {
+        state = up({
+          strategy,
+          bpffs,
+          restoreOn,
+          stateFile,
+          maxAgeNs,
+          cleanup: !!values.cleanup,
+          allowMissing,
+        });
+      } catch (e) {
+        if (!allowMissing && isBpfError(e, "ENODEV", "ENXIO")) {
+          throw new Error(
+            `${e.message}: an interface of --restore-on does not exist in this network ` +
+              "namespace; nothing was attached (--allow-missing attaches the others and leaves " +
+              "it pending)",
+          );
+        }
+        throw e;
+      }
       for (const t of state.trackers) {
         if (t.state === "unavailable") {
           console.error(
@@ -110,10 +131,17 @@ export function datapath(argv: string[]): number {
           );
         }
       }
+      const pending = state.pendingRestorers ?? [];
+      if (pending.length) {
+        console.error(
+          `warning: no interface ${pending.join(", ")} in this network namespace: no restorer ` +
+            "on it yet (pending; run 'datapath up' again once it exists)",
+        );
+      }
       console.log(
         `datapath up: ${strategy.name}, restorers on ${
-          state.restorers.map((r) => `${r.ifname} (${r.mode.kind})`).join(", ")
-        }`,
+          state.restorers.map((r) => `${r.ifname} (${r.mode.kind})`).join(", ") || "none"
+        }${pending.length ? `, pending ${pending.join(", ")}` : ""}`,
       );
       return 0;
     }

@@ -21,7 +21,10 @@ export function formatStats(s: DatapathStats): string {
         .join("; ") || "none"
     }`,
     `restorers     ${
-      s.state.restorers.map((r) => `${r.ifname} (${r.mode.kind})`).join(", ") || "none"
+      [
+        ...s.state.restorers.map((r) => `${r.ifname} (${r.mode.kind})`),
+        ...(s.state.pendingRestorers ?? []).map((n) => `${n} (PENDING: no such interface yet)`),
+      ].join(", ") || "none"
     }`,
     `pods          ${s.state.pods.map((p) => `${p.id} (${p.ifname})`).join(", ") || "none"}`,
     "counters",

@@ -4,8 +4,9 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { basename, join } from "node:path";
-import { createNetns, deleteNetns, ipBatch, uniquePrefix } from "@tsn-proxy/e2e";
+import { createNetns, deleteNetns, ipBatch, type Netns, uniquePrefix } from "@tsn-proxy/e2e";
 import { ifindex, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
+import { checkRestorers, loadState } from "@tsn-proxy/bpf/datapath";
 import { datapath as runDatapath } from "./datapath.ts";
 import { UsageError } from "./args.ts";
 
@@ -21,7 +22,9 @@ function datapath(argv: string[]): number {
 }
 
 async function withNode(
-  fn: (ctx: { node: string; pod: string; bpffs: string; state: string }) => void,
+  fn: (
+    ctx: { node: string; pod: string; bpffs: string; state: string; nodeNs: Netns },
+  ) => void | Promise<void>,
 ) {
   const prefix = uniquePrefix();
   const node = await createNetns(`${prefix}-node`);
@@ -36,7 +39,8 @@ async function withNode(
       `link set vethpod up`,
     ]);
     await ipBatch(pod, [`link set eth0 up`]);
-    fn({
+    await fn({
+      nodeNs: node,
       node: node.path,
       pod: pod.path,
       bpffs: `/sys/fs/bpf/${prefix}`,
@@ -81,6 +85,7 @@ Deno.test("datapath up refuses an unknown strategy or interface before touching 
       code = 1;
     }
     equal(code, 1);
+    ok(lastError.includes("ENODEV") && lastError.includes("--allow-missing"), lastError);
     equal(
       exists(join(bpffs, "records")) || exists(state),
       false,
@@ -226,5 +231,69 @@ Deno.test("datapath restorer on a dotted interface name (a VLAN such as nic0.100
     equal(withNetns(node, () => tcxQuery(ifindex("nic0.100"), "egress")).length, 1);
     equal(withNetns(node, () => datapath(["down", ...base])), 0);
     equal(withNetns(node, () => tcxQuery(ifindex("nic0.100"), "egress")).length, 0);
+  });
+});
+
+Deno.test("datapath up --allow-missing: a missing interface is pending, attached when it appears", async () => {
+  await withNode(async ({ node, nodeNs, bpffs, state }) => {
+    const base = ["--bpffs", bpffs, "--state", state];
+    const hook = (ifname: string) => withNetns(node, () => tcxQuery(ifindex(ifname), "egress"));
+    // An invalid name is refused even with the flag: it could never appear.
+    equal(
+      withNetns(
+        node,
+        () =>
+          datapath(["up", "--strategy", "skb-addr", "--restore-on", "nic0,a/b", "--allow-missing"]
+            .concat(base)),
+      ),
+      2,
+    );
+    equal(exists(state), false, "nothing recorded for an invalid name");
+    try {
+      equal(
+        withNetns(node, () =>
+          datapath([
+            "up",
+            "--strategy",
+            "skb-addr",
+            "--restore-on",
+            "nic0,nic9",
+            "--allow-missing",
+            ...base,
+          ])),
+        0,
+        lastError,
+      );
+      const s = loadState(state)!;
+      deepStrictEqual(s.restorers.map((r) => r.ifname), ["nic0"]);
+      deepStrictEqual(s.pendingRestorers, ["nic9"]);
+      equal(hook("nic0").length, 1, "the present interface has its restorer");
+      deepStrictEqual(
+        withNetns(node, () => checkRestorers(state)).map((c) => [c.ifname, c.outcome]),
+        [["nic0", "ok"], ["nic9", "missing"]],
+      );
+
+      await ipBatch(nodeNs, ["link add nic9 type veth peer name nic9p", "link set nic9 up"]);
+      const checks = withNetns(node, () => checkRestorers(state));
+      deepStrictEqual(checks.map((c) => [c.ifname, c.outcome]), [["nic0", "ok"], [
+        "nic9",
+        "attached",
+      ]]);
+      equal(checks[1]!.ifindex, withNetns(node, () => ifindex("nic9")));
+      const after = loadState(state)!;
+      deepStrictEqual(after.restorers.map((r) => r.ifname), ["nic0", "nic9"]);
+      equal(after.pendingRestorers, undefined, "no longer pending");
+      equal(hook("nic9").length, 1, "restorer on the interface that appeared");
+      deepStrictEqual(
+        withNetns(node, () => checkRestorers(state)).map((c) => c.outcome),
+        ["ok", "ok"],
+        "attached once",
+      );
+      equal(hook("nic9").length, 1);
+    } finally {
+      withNetns(node, () => datapath(["down", ...base]));
+    }
+    equal(hook("nic0").length + hook("nic9").length, 0, "down removed both restorers");
+    equal(exists(bpffs) || exists(state), false);
   });
 });

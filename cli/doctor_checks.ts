@@ -293,8 +293,10 @@ export function interfaceCheck(i: InterfaceFacts): Check {
       id,
       verdict: "fail",
       detail: `${i.name} does not exist in this network namespace`,
-      fix: "check restoreOn in the agent config (the NIC's name on this node); the agent keeps " +
-        "retrying and reports not ready until it appears",
+      fix: "check restoreOn in the agent config (the NIC's name on this node). The agent runs " +
+        "without a restorer on it (ready, reported missing: tsnproxy status, " +
+        "tsnproxy_datapath_interface_missing) and attaches one when it appears; until then its " +
+        "packets are not restored",
     };
   }
   const q = i.qdiscs === null ? null : tsnSchedule(parseQdiscs(i.qdiscs));

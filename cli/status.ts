@@ -12,9 +12,10 @@
  *   alone (strategy and clamps from the pinned `.rodata`, savers and restorers from the pin
  *   directories; pod netns unknown).
  *
- * Shows the strategy, tracker state, restorers, per-pod attachments (with missing pins and gone
- * netns), records (live, stale, capacity) and the BPF counters. Exit code 0 when the datapath is
- * up and intact, 1 when it is not up or something is missing, 2 on bad usage.
+ * Shows the strategy, tracker state, restorers (with TSN interfaces that do not exist), per-pod
+ * attachments (with missing pins and gone netns), records (live, stale, capacity) and the BPF
+ * counters. Exit code 0 when the datapath is up and intact (a missing TSN interface is listed as a
+ * problem, not a failure), 1 when it is not up or pins are missing, 2 on bad usage.
  *
  * @example
  * ```sh
@@ -89,7 +90,14 @@ export interface NodeStatus {
   readonly store: string | null;
   readonly maxAgeMs: number | null;
   readonly trackers: readonly TrackerState[];
-  readonly restorers: ReadonlyArray<{ ifname: string; mode: string; attached: boolean }>;
+  /**
+   * One per TSN interface: `attached` false when the link pin is gone, the interface was deleted
+   * (`missing`), or it never existed (`pending`: the datapath was brought up without it; the
+   * agent attaches its restorer when it appears, mode "none" until then).
+   */
+  readonly restorers: ReadonlyArray<
+    { ifname: string; mode: string; attached: boolean; missing?: boolean; pending?: boolean }
+  >;
   readonly pods: readonly PodStatus[];
   readonly records: { live: number; stale: number; capacity: number } | null;
   readonly counters: Readonly<Record<string, string>>;
@@ -318,11 +326,24 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
       ...(side ? { cni: side } : {}),
     };
   });
-  const restorers = effective.restorers.map((r) => ({
-    ifname: r.ifname,
-    mode: r.mode.kind,
-    attached: !stats.missingPins.includes(pins.restorerLink(r.ifname)),
-  }));
+  const restorers: NodeStatus["restorers"] = [
+    ...effective.restorers.map((r) => {
+      const gone = stats.detachedRestorers.includes(r.ifname);
+      return {
+        ifname: r.ifname,
+        mode: r.mode.kind,
+        attached: !gone && !stats.missingPins.includes(pins.restorerLink(r.ifname)),
+        ...(gone ? { missing: true } : {}),
+      };
+    }),
+    ...(effective.pendingRestorers ?? []).map((ifname) => ({
+      ifname,
+      mode: "none",
+      attached: false,
+      missing: true,
+      pending: true,
+    })),
+  ];
   const orphans = [
     ...[...cni.keys()].filter((id) => !effective.pods.some((p) => p.id === id)).map((id) =>
       `${id}: recorded by the agent, no saver in the datapath`
@@ -332,6 +353,15 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
     if (t.state !== "attached") {
       problems.push(`tracker ${t.program} unavailable (${t.reason ?? "?"}): strategy degraded`);
     }
+  }
+  for (const r of restorers.filter((r) => r.missing)) {
+    problems.push(
+      r.pending
+        ? `TSN interface ${r.ifname} does not exist: no restorer on it yet (the agent attaches ` +
+          "one when it appears; packets leaving by it are not restored)"
+        : `TSN interface ${r.ifname} was deleted: its restorer is detached until the agent ` +
+          "re-attaches it to the re-created interface",
+    );
   }
   if (stats.missingPins.length) problems.push(`missing pins: ${stats.missingPins.join(", ")}`);
   for (const p of pods) {
@@ -361,7 +391,10 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
   };
 }
 
-/** Exit code of a status: 0 up and intact, 1 otherwise. A degraded tracker is not a failure. */
+/**
+ * Exit code of a status: 0 up and intact, 1 otherwise. A degraded tracker or a missing TSN
+ * interface (no restorer on it until it appears) is not a failure: the node stays ready.
+ */
 export function statusExitCode(s: NodeStatus): number {
   if (!s.up || s.missingPins.length) return 1;
   if (s.pods.some((p) => p.netnsExists === false)) return 1;
@@ -406,8 +439,13 @@ export function formatStatus(s: NodeStatus): string {
     );
     lines.push(
       `restorers     ${
-        s.restorers.map((r) => `${r.ifname} (${r.mode}${r.attached ? "" : ", LINK PIN GONE"})`)
-          .join(", ") || "none"
+        s.restorers.map((r) =>
+          `${r.ifname} (${
+            r.pending
+              ? "NO SUCH INTERFACE: attached when it appears"
+              : `${r.mode}${r.missing ? ", INTERFACE GONE" : r.attached ? "" : ", LINK PIN GONE"}`
+          })`
+        ).join(", ") || "none"
       }`,
     );
     if (s.records) {

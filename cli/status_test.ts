@@ -135,4 +135,17 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
   equal(statusExitCode(healthy), 0, "a degraded tracker or a stopped agent is not a failure");
   ok(formatStatus(healthy).includes("problems      none"));
   equal(statusExitCode({ ...healthy, missingPins: ["/sys/fs/bpf/tsn-proxy/restorer"] }), 1);
+  const degraded: NodeStatus = {
+    ...healthy,
+    restorers: [
+      { ifname: "eth1", mode: "tcx", attached: false, missing: true },
+      { ifname: "eth2", mode: "none", attached: false, missing: true, pending: true },
+    ],
+    problems: ["TSN interface eth2 does not exist: no restorer on it yet"],
+  };
+  match(
+    formatStatus(degraded),
+    /^restorers +eth1 \(tcx, INTERFACE GONE\), eth2 \(NO SUCH INTERFACE: attached when it appears\)$/m,
+  );
+  equal(statusExitCode(degraded), 0, "a missing TSN interface degrades, the node stays ready");
 });

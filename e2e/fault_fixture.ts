@@ -29,13 +29,13 @@ import {
   startAgent,
   uninstallAgent,
 } from "./cni_fixture.ts";
-import { BIN, createNetns, deleteNetns, exists, type Netns } from "./netns.ts";
+import { BIN, createNetns, deleteNetns, exists, ipBatch, type Netns } from "./netns.ts";
 import { installObserver, type Observer, type ObserverStats } from "./observer.ts";
 import { exec } from "./process.ts";
 import { startReceiver } from "./talkers/receiver.ts";
 import type { TxClock } from "./talkers/record.ts";
 import { runTxtimeSender } from "./talkers/txtime.ts";
-import { createTopology, type Topology, waitLinksReady } from "./topology.ts";
+import { ADDR, createTopology, type Topology, waitLinksReady } from "./topology.ts";
 
 /** The annotation capability key containerd and CRI-O use. */
 export const ANNOTATIONS = "io.kubernetes.cri.pod-annotations";
@@ -244,6 +244,29 @@ export class CniBench {
     await this.topo.destroy();
     await this.node.cleanup();
   }
+}
+
+/**
+ * Deletes the bench's TSN interface nic0 (its veth peer in ext goes with it), as a driver unload
+ * or a NIC not there yet. The observer on it goes first.
+ */
+export async function removeNic(bench: CniBench): Promise<void> {
+  await bench.observer?.destroy().catch(() => {});
+  bench.observer = undefined;
+  await ipBatch(bench.topo.node.ns, [`link del ${bench.topo.node.nic}`]);
+}
+
+/** Creates nic0 again, as the topology did: address, up, peer on ext's bridge. */
+export async function createNic(bench: CniBench): Promise<void> {
+  const { node, ext } = bench.topo;
+  await ipBatch(node.ns, [
+    `link add ${node.nic} type veth peer name ext0 netns ${ext.ns.name}`,
+    `addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev ${node.nic}`,
+    `link set ${node.nic} up`,
+  ]);
+  await ipBatch(ext.ns, ["link set ext0 master br0", "link set ext0 up"]);
+  await waitLinksReady(node.ns);
+  await waitLinksReady(ext.ns);
 }
 
 /** The CNI error code of a failed chain call (rethrows anything else). */

@@ -13,11 +13,10 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
 import { agentHttp } from "./cni_fixture.ts";
-import { CniBench, countOnHook, since, tcxEgress } from "./fault_fixture.ts";
-import { BIN, ipBatch, run } from "./netns.ts";
+import { CniBench, countOnHook, createNic, removeNic, since, tcxEgress } from "./fault_fixture.ts";
+import { BIN, run } from "./netns.ts";
 import { sleep } from "./process.ts";
 import { requireKernelTests } from "./require_root.ts";
-import { ADDR, waitLinksReady } from "./topology.ts";
 
 const COUNT = 200;
 const REATTACH_BOUND_MS = 2500;
@@ -25,26 +24,6 @@ const REATTACH_BOUND_MS = 2500;
 async function metric(bench: CniBench, line: RegExp): Promise<string | undefined> {
   const body = (await agentHttp(bench.node, "/metrics")).body;
   return body.split("\n").find((l) => line.test(l));
-}
-
-/** Deletes nic0 (its veth peer in ext goes with it). */
-async function removeNic(bench: CniBench): Promise<void> {
-  await bench.observer?.destroy().catch(() => {});
-  bench.observer = undefined;
-  await ipBatch(bench.topo.node.ns, ["link del nic0"]);
-}
-
-/** Creates nic0 again, as the topology did: address, up, peer on ext's bridge. */
-async function createNic(bench: CniBench): Promise<void> {
-  const { node, ext } = bench.topo;
-  await ipBatch(node.ns, [
-    `link add nic0 type veth peer name ext0 netns ${ext.ns.name}`,
-    `addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev nic0`,
-    "link set nic0 up",
-  ]);
-  await ipBatch(ext.ns, ["link set ext0 master br0", "link set ext0 up"]);
-  await waitLinksReady(node.ns);
-  await waitLinksReady(ext.ns);
 }
 
 function stateIfindex(bench: CniBench): number | undefined {

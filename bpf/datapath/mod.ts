@@ -23,7 +23,7 @@ export {
   STORES,
 } from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";
-export { checkRestorers, down, type RestorerCheck, up, type UpOptions } from "./node.ts";
+export { checkRestorers, down, isIfname, type RestorerCheck, up, type UpOptions } from "./node.ts";
 export {
   attachPod,
   type AttachPodOptions,

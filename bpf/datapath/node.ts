@@ -59,6 +59,32 @@ export interface UpOptions {
   readonly store?: StoreName;
   /** Also load the optional kfree/consume cleanup tracers. */
   readonly cleanup?: boolean;
+  /**
+   * Tolerate interfaces of `restoreOn` that do not exist (a valid name, no such device yet): they
+   * get no restorer now and are recorded as `pendingRestorers`, which {@link checkRestorers}
+   * attaches when they appear. Default false: a missing interface fails `up`, nothing attached.
+   */
+  readonly allowMissing?: boolean;
+}
+
+/**
+ * A Linux interface name (the kernel's dev_valid_name()): 1..15 bytes, no '/', ':' or whitespace,
+ * not "." or "..". A name that fails this can never exist, so it is an error even where a missing
+ * interface is tolerated.
+ */
+export function isIfname(name: string): boolean {
+  return name.length > 0 && new TextEncoder().encode(name).length <= 15 &&
+    !/[\s/:]/.test(name) && name !== "." && name !== "..";
+}
+
+/** The index of interface `name`, or undefined when there is no such interface (ENODEV). */
+function ifindexIfAny(name: string): number | undefined {
+  try {
+    return ifindex(name);
+  } catch (e) {
+    if (isBpfError(e, "ENODEV", "ENXIO")) return undefined;
+    throw e;
+  }
 }
 
 /** The settings every instance of a datapath shares, from its state. */
@@ -74,10 +100,17 @@ export function stateSettings(state: DatapathState): CoreSettings {
  * Loads the core for `strategy`, pins it, attaches restorers on `restoreOn` and tries the
  * trackers. Idempotent: on a node that is already up with the same strategy it only attaches
  * restorers that are missing; a different strategy is refused (run `down` first). Interface names
- * are resolved before anything is loaded, and a failure undoes every step of this call.
+ * are resolved before anything is loaded (an invalid name always throws; a missing interface
+ * throws unless `allowMissing`), and a failure undoes every step of this call.
  */
 export function up(opts: UpOptions): DatapathState {
-  const ifindexes = opts.restoreOn.map((name) => ({ name, index: ifindex(name) }));
+  for (const name of opts.restoreOn) {
+    if (!isIfname(name)) throw new Error(`invalid interface name ${JSON.stringify(name)}`);
+  }
+  const ifindexes = opts.restoreOn.map((name) => ({
+    name,
+    index: opts.allowMissing ? ifindexIfAny(name) : ifindex(name),
+  }));
   const pins = new PinLayout(ensureBpffsDir(opts.bpffs));
   const existing = loadState(opts.stateFile);
   if (existing && existing.strategy !== opts.strategy.name) {
@@ -96,10 +129,17 @@ export function up(opts: UpOptions): DatapathState {
   const settings = stateSettings(state);
   return Rollback.run((rb) => {
     if (!existing) loadNodeCore(pins, settings, rb);
+    const pending = new Set(state.pendingRestorers ?? []);
     for (const { name, index } of ifindexes) {
       if (state.restorers.some((r) => r.ifname === name)) continue;
+      if (index === undefined) {
+        pending.add(name);
+        continue;
+      }
       state.restorers.push(attachRestorer(pins, name, index, rb));
+      pending.delete(name);
     }
+    setPending(state, pending);
     if (!existing) {
       const trackers = opts.strategy.trackers.map((t) => t.program);
       if (opts.cleanup) {
@@ -110,6 +150,13 @@ export function up(opts: UpOptions): DatapathState {
     saveState(opts.stateFile, state);
     return state;
   });
+}
+
+/** Records the pending restorers (none: the field is left out). */
+function setPending(state: DatapathState, pending: Iterable<string>): void {
+  const names = [...pending];
+  if (names.length) state.pendingRestorers = names;
+  else delete state.pendingRestorers;
 }
 
 function loadNodeCore(pins: PinLayout, settings: CoreSettings, rb: Rollback) {
@@ -199,9 +246,11 @@ export interface RestorerCheck {
   /**
    * `ok`: attached to the device the name resolves to; `gone`: no interface of that name (its
    * restorer went with it); `reattached`: the interface came back (a new ifindex) or lost its
-   * restorer, and the restorer is attached again; `failed`: re-attaching failed (see `error`).
+   * restorer, and the restorer is attached again; `failed`: (re-)attaching failed (see `error`).
+   * For a pending restorer (an interface `up` did not find): `missing`: still no such interface;
+   * `attached`: it appeared and got its first restorer.
    */
-  readonly outcome: "ok" | "gone" | "reattached" | "failed";
+  readonly outcome: "ok" | "gone" | "reattached" | "failed" | "missing" | "attached";
   /** The interface's index now (absent when it is gone). */
   readonly ifindex?: number;
   /** The index the state recorded before, when it changed. */
@@ -216,6 +265,7 @@ export interface RestorerCheck {
  * has a new ifindex and no restorer, and a TCX link of the old device is left defunct. Such a
  * restorer is attached again (first on the hook, its link pin replaced) and the state file gets
  * the new ifindex. An interface that is gone is reported, and checked again on the next call.
+ * Pending restorers (interfaces `up` did not find) are attached once their interface exists.
  */
 export function checkRestorers(stateFile: string): RestorerCheck[] {
   const state = loadState(stateFile);
@@ -264,7 +314,41 @@ export function checkRestorers(stateFile: string): RestorerCheck[] {
       return r;
     }
   });
-  if (changed) saveState(stateFile, state);
+  const pending: string[] = [];
+  for (const name of state.pendingRestorers ?? []) {
+    if (state.restorers.some((r) => r.ifname === name)) {
+      changed = true; // attached meanwhile (an `up` that found it)
+      continue;
+    }
+    const index = ifindexIfAny(name);
+    if (index === undefined) {
+      out.push({ ifname: name, outcome: "missing" });
+      pending.push(name);
+      continue;
+    }
+    try {
+      const fresh = Rollback.run((rb) => {
+        // Nothing should be pinned for it; a leftover link pin would make the new pin fail.
+        detachTc({ kind: "tcx" }, 0, pins.restorerLink(name));
+        return attachRestorer(pins, name, index, rb);
+      });
+      state.restorers.push(fresh);
+      changed = true;
+      out.push({ ifname: name, outcome: "attached", ifindex: index });
+    } catch (e) {
+      pending.push(name);
+      out.push({
+        ifname: name,
+        outcome: "failed",
+        ifindex: index,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+  if (changed) {
+    setPending(state, pending);
+    saveState(stateFile, state);
+  }
   return out;
 }
 

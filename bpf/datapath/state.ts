@@ -56,6 +56,11 @@ export interface DatapathState {
   readonly maxAgeNs: string;
   trackers: TrackerState[];
   restorers: RestorerState[];
+  /**
+   * TSN interfaces `up` was asked to restore on (with `allowMissing`) that did not exist: no
+   * restorer yet; `checkRestorers` (node.ts) attaches one when the interface appears. Absent: none.
+   */
+  pendingRestorers?: string[];
   pods: PodState[];
 }
 
