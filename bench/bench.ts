@@ -13,7 +13,9 @@ import { toolName } from "./flood/launch.ts";
 import { HostRunner, type Log } from "./host_runner.ts";
 import { type KernelOutcome, type KernelPlan, measureKernel } from "./kernel_run.ts";
 import { measureLabKernel } from "./lab_runner.ts";
+import type { TaprioPlan } from "./lab/plan.ts";
 import { measureNodeCost } from "./node_cost.ts";
+import { TAPRIO_TCG_SCALE } from "./taprio.ts";
 import { type Datapath, DATAPATHS, type KernelId, TRAFFIC, type Traffic } from "./matrix.ts";
 import { checkTargets, writeReport } from "./report.ts";
 import { RESULTS_SCHEMA } from "./types.ts";
@@ -67,8 +69,8 @@ export interface LabOptions {
   readonly floodTool: FloodTool;
   readonly repeat: number;
   readonly samples: number;
-  /** Records per taprio talker (null: no taprio). */
-  readonly taprioCount: number | null;
+  /** taprio in the guests (null: not measured). */
+  readonly taprio: TaprioPlan | null;
 }
 
 /** The defaults of each mode (the CLI overrides single fields). */
@@ -103,7 +105,11 @@ export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log)
       floodTool: { kind: "ffi", procs: 2 },
       repeat: quick ? 20_000 : 100_000,
       samples: 3,
-      taprioCount: quick ? 50 : 100,
+      // Quick: only the stretched cycle, whose gating TCG can show (the 40 us one is smeared).
+      taprio: {
+        count: quick ? 50 : 200,
+        scales: quick ? [TAPRIO_TCG_SCALE] : [1, TAPRIO_TCG_SCALE],
+      },
     },
     outDir,
     log,
@@ -212,7 +218,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       calibrateMs: opts.calibrateMs,
       cniPods: opts.cniPods,
       floodTools: opts.floodTools.map(toolName),
-      lab: { ...labPlan(opts), taprioCount: opts.lab.taprioCount },
+      lab: { ...labPlan(opts), taprio: opts.lab.taprio },
     },
     kernels: [],
     calibration: [],
@@ -242,9 +248,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       continue;
     }
     try {
-      const lab = await measureLabKernel(kernel, labPlan(opts), opts.lab.taprioCount, log);
+      const lab = await measureLabKernel(kernel, labPlan(opts), opts.lab.taprio, log);
       add(lab.outcome);
-      if (lab.taprio) res.taprio.push({ kernel, run: lab.taprio });
+      if (lab.taprio.length) res.taprio.push({ kernel, measurements: lab.taprio });
       if (lab.taprioError) {
         res.notMeasured.push({ what: `taprio on ${kernel}`, reason: lab.taprioError });
       }

@@ -13,7 +13,7 @@ import { buildBenchObjects } from "./bpf/build.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, TRAFFIC } from "./matrix.ts";
 import { runStatsOfFd, StatsSession } from "./progstats.ts";
-import { REPORT_FILES, wrongByStrategy } from "./report.ts";
+import { REPORT_FILES, taprioSvgName, wrongByStrategy } from "./report.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults } from "./types.ts";
 
@@ -119,6 +119,20 @@ Deno.test({
         if (f.endsWith(".svg")) checkSvg(body);
       }
       ok((await Deno.readTextFile(join(out, REPORT_FILES.report))).startsWith("# tsn-proxy"));
+      // taprio in both guests: every arm ran, its classes and gate histogram have packets.
+      deepStrictEqual(res.taprio.map((t) => t.kernel), ["6.1", "6.12"]);
+      for (const { kernel, measurements } of res.taprio) {
+        ok(measurements.length > 0, `${kernel}: no taprio measurement`);
+        for (const m of measurements) {
+          for (const a of m.arms) {
+            const where = `taprio ${kernel} x${m.cycleScale} ${a.label}`;
+            equal(a.error, undefined, where);
+            ok(Object.values(a.classes).reduce((x, y) => x + y, 0) > 0, `${where}: classes`);
+            ok(a.histogram.some((r) => r.bins.some((b) => b > 0)), `${where}: histogram`);
+          }
+          checkSvg(await Deno.readTextFile(join(out, taprioSvgName(kernel, m))));
+        }
+      }
     } finally {
       await Deno.remove(out, { recursive: true });
     }

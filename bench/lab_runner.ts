@@ -18,6 +18,7 @@ import {
   type GuestPlan,
   type GuestResult,
   PLAN_FILE,
+  type TaprioPlan,
 } from "./lab/plan.ts";
 
 /** What a lab kernel gave. */
@@ -33,9 +34,11 @@ export interface LabOutcome {
  * A boot limit that grows with the plan: TCG runs a topology with its three arms in 20-40 s and a
  * flood round per traffic in about as much again.
  */
-export function labTimeoutMs(plan: KernelPlan, taprio: boolean): number {
+export function labTimeoutMs(plan: KernelPlan, taprio: TaprioPlan | null): number {
   const perDatapath = 60 + (plan.rounds > 0 ? 40 * plan.rounds * plan.traffic.length : 0);
-  return 1000 * (180 + (taprio ? 120 : 0) + perDatapath * plan.datapaths.length);
+  const perTaprio = 60 * (1 + plan.strategies.length);
+  return 1000 *
+    (180 + perTaprio * (taprio?.scales.length ?? 0) + perDatapath * plan.datapaths.length);
 }
 
 /**
@@ -43,14 +46,14 @@ export function labTimeoutMs(plan: KernelPlan, taprio: boolean): number {
  *
  * @example
  * ```ts ignore
- * const r = await measureLabKernel("6.12", plan, 100, console.error);
+ * const r = await measureLabKernel("6.12", plan, { count: 100, scales: [1, 25] }, console.error);
  * console.log(r.outcome.cells.length, r.taprio);
  * ```
  */
 export async function measureLabKernel(
   kernel: LabKernelId,
   plan: KernelPlan,
-  taprioCount: number | null,
+  taprio: TaprioPlan | null,
   log: Log,
 ): Promise<LabOutcome> {
   const dir = await Deno.makeTempDir({ prefix: "tsn-bench-lab-" });
@@ -64,11 +67,11 @@ export async function measureLabKernel(
         keyof BenchObjects,
         string
       >,
-      taprioCount,
+      taprio,
     };
     const planPath = `${dir}/${PLAN_FILE}`;
     await Deno.writeTextFile(planPath, JSON.stringify(given));
-    const timeoutMs = labTimeoutMs(plan, taprioCount !== null);
+    const timeoutMs = labTimeoutMs(plan, taprio);
     log(`kernel ${kernel}: booting the lab guest (limit ${Math.round(timeoutMs / 1000)} s)`);
     const t0 = performance.now();
     let r;

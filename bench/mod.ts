@@ -66,4 +66,13 @@ export {
   wrongByStrategy,
 } from "./report.ts";
 export { type FloodTool, runFlood, toolName } from "./flood/launch.ts";
+export {
+  measureTaprio,
+  TAPRIO_TCG_SCALE,
+  type TaprioArm,
+  type TaprioMeasurement,
+  type TaprioOptions,
+} from "./taprio.ts";
+export { taprioMarkdown, taprioSvg } from "./taprio_report.ts";
+export { attachGate, type GateOptions, type GateProbe } from "./gate.ts";
 export type * from "./types.ts";

@@ -10,6 +10,8 @@ import type { ProgCostRow } from "./progcost.ts";
 import { round } from "./stats.ts";
 import { type Bar, barChart, colorOf, intervalChart, type IntervalRow } from "./svg.ts";
 import type { Summary } from "./stats.ts";
+import { taprioMarkdown, taprioSvg } from "./taprio_report.ts";
+import { TAPRIO_TCG_SCALE, type TaprioMeasurement } from "./taprio.ts";
 import type { BenchResults, Cell, Restoration, TargetCheck } from "./types.ts";
 
 /** The targets, as the project stated them. */
@@ -47,6 +49,11 @@ function wrongOf(r: Restoration | null): number {
 /** Every strategy cell (not none), in matrix order. */
 function strategyCells(res: BenchResults): Cell[] {
   return res.cells.filter((c) => c.strategy !== NONE);
+}
+
+/** The packets-per-gate picture's file name of one taprio measurement. */
+export function taprioSvgName(kernel: string, m: TaprioMeasurement): string {
+  return `taprio-${kernel}-${Math.round(m.cycleNs / 1000)}us.svg`;
 }
 
 /** A cell's label in plots: the kernel (unless host), datapath, traffic, strategy. */
@@ -405,7 +412,30 @@ export function renderPlots(res: BenchResults): Map<string, string> {
       note: "on-CPU time of the sending threads (softirq path included) per datagram / per KiB",
     }),
   );
+  for (const { kernel, measurements } of res.taprio) {
+    for (const m of measurements) plots.set(taprioSvgName(kernel, m), taprioSvg(m));
+  }
   return plots;
+}
+
+/** The taprio section: per lab kernel, one measurement per cycle scale. */
+function taprioSection(res: BenchResults): string[] {
+  if (!res.taprio.length) return [];
+  return [
+    "## taprio: packets per gate (lab kernels)",
+    "",
+    "The host kernel has no sch_taprio; the guests have. Each arm (no proxy, then each strategy) " +
+    "runs on a fresh topology. What tells the story: the per-class counters (which queue each " +
+    "packet went through) and where in the cycle each talker's packets left the NIC. The 40 us " +
+    "cycle is the project's; under TCG the emulated hrtimers fire tens of microseconds late, " +
+    "wider than its 10 us windows, so its picture is smeared whatever the priority. The same " +
+    `schedule stretched ${TAPRIO_TCG_SCALE}x (same proportions) is within what TCG can time ` +
+    "and shows the gating.",
+    "",
+    ...res.taprio.flatMap(({ kernel, measurements }) =>
+      measurements.map((m) => taprioMarkdown(m, { svg: taprioSvgName(kernel, m), heading: "###" }))
+    ),
+  ];
 }
 
 /** report.md. */
@@ -499,6 +529,7 @@ export function renderReport(res: BenchResults): string {
     "",
     `![restoration](${REPORT_FILES.restoration})`,
     "",
+    ...taprioSection(res),
     "## Throughput, bpf_stats, occupancy",
     "",
     `Flood: ${res.floodTool}, ${p["floodMs"]} ms per arm, ${p["rounds"]} rounds; each round runs ` +

@@ -10,6 +10,7 @@ import {
   wrongByStrategy,
 } from "./report.ts";
 import { summarize } from "./stats.ts";
+import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults, Cell, Restoration } from "./types.ts";
 
@@ -147,6 +148,54 @@ Deno.test("checkTargets reports the pair cost, pps ratio, skb-addr restoration a
   equal(byName("100 % restoration for skb-addr").met, true);
   equal(byName("wrong metadata").met, false);
   ok(byName("wrong metadata").measured.startsWith("2 wrong"));
+});
+
+Deno.test("checkTargets never scores a lab guest's emulated ns or rates", () => {
+  const res = fixture();
+  const before = checkTargets(res);
+  const host = res.progCost[0]!;
+  res.kernels.push({
+    kernel: { id: "6.1", release: "6.1.0-56-amd64", runner: "lab" },
+    capabilities: { tcx: false, fexit: true, fexitReason: null, bpfStats: true, cpus: 2 },
+  });
+  res.progCost.push({
+    kernel: "6.1",
+    rows: host.rows.map((r) => ({ ...r, nsPerRun: r.nsPerRun * 20 })),
+  });
+  const slow = res.cells.filter((c) => c.throughput?.ratio).map((c): Cell => ({
+    ...c,
+    kernel: "6.1",
+    throughput: { ...c.throughput!, ratio: { ...c.throughput!.ratio!, median: 0.3 } },
+  }));
+  res.cells.push(...slow);
+  const after = checkTargets(res);
+  deepStrictEqual(
+    after.filter((t) => !t.target.startsWith("100 %") && !t.target.startsWith("0 packets")),
+    before.filter((t) => !t.target.startsWith("100 %") && !t.target.startsWith("0 packets")),
+  );
+  // Restoration counts are real packets in the guests too: they are scored.
+  const cellsOf = (t: typeof after) =>
+    Number(/\/(\d+) cells/.exec(t.find((x) => x.target.startsWith("100 %"))!.measured)![1]);
+  const guestAddr = slow.filter((c) => c.strategy === "skb-addr" && c.restoration).length;
+  ok(guestAddr > 0);
+  equal(cellsOf(after), cellsOf(before) + guestAddr);
+});
+
+Deno.test("the taprio section and its picture render per lab kernel and scale", () => {
+  const res = fixture();
+  const m = taprioFixture();
+  res.taprio = [{
+    kernel: "6.12",
+    measurements: [m, { ...m, cycleScale: 25, cycleNs: 1_000_000 }],
+  }];
+  const md = renderReport(res);
+  ok(md.includes("## taprio: packets per gate (lab kernels)"));
+  ok(md.includes("](taprio-6.12-40us.svg)"));
+  ok(md.includes("](taprio-6.12-1000us.svg)"));
+  const plots = renderPlots(res);
+  checkSvg(plots.get("taprio-6.12-40us.svg")!);
+  checkSvg(plots.get("taprio-6.12-1000us.svg")!);
+  ok(!renderReport(fixture()).includes("## taprio"), "no section without measurements");
 });
 
 Deno.test("wrongByStrategy sums cells and sentinels", () => {

@@ -7,6 +7,7 @@
 import type { NodeCost } from "./node_cost.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import type { Summary } from "./stats.ts";
+import type { TaprioMeasurement } from "./taprio.ts";
 
 /** Version of the results.json layout. */
 export const RESULTS_SCHEMA = 3;
@@ -212,8 +213,8 @@ export interface BenchResults {
   calibration: CalibrationRow[];
   floodTool: string;
   progCost: Array<{ kernel: string; rows: ProgCostRow[] }>;
-  /** taprio per lab kernel (the host kernel has no sch_taprio). */
-  taprio: Array<{ kernel: string; run: unknown }>;
+  /** taprio per lab kernel, one measurement per cycle scale (the host kernel has no sch_taprio). */
+  taprio: Array<{ kernel: string; measurements: TaprioMeasurement[] }>;
   cells: Cell[];
   sentinels: SentinelRow[];
   targets: TargetCheck[];

@@ -5,7 +5,10 @@
  * - `empty.bpf.o`: `bench_empty`, the floor program;
  * - `costs.bpf.o`: the tsn-proxy core included verbatim, plus `bench_save_restore` (saver then
  *   restorer on the same packet, for a restorer hit inside BPF_PROG_TEST_RUN) and
- *   `bench_lru_cycle` (one LRU-hash update + delete, the floor of hash-based designs).
+ *   `bench_lru_cycle` (one LRU-hash update + delete, the floor of hash-based designs);
+ * - `gate.bpf.o`: `gate_far` (tc ingress at the far end) and `gate_xmit`
+ *   (tp_btf/net_dev_start_xmit on the NIC), receive/transmit times folded into the taprio cycle
+ *   (bench/taprio.ts).
  *
  * Nothing is committed: the objects always match the core sources of the checkout.
  *
@@ -20,6 +23,8 @@ export interface BenchObjects {
   readonly empty: string;
   /** The core + bench_save_restore + bench_lru_cycle. */
   readonly costs: string;
+  /** gate_far + gate_xmit: packets per taprio gate. */
+  readonly gate: string;
 }
 
 /** Program names in the bench objects. */
@@ -27,6 +32,8 @@ export const BENCH_PROGRAMS = {
   empty: "bench_empty",
   saveRestore: "bench_save_restore",
   lruCycle: "bench_lru_cycle",
+  gateFar: "gate_far",
+  gateXmit: "gate_xmit",
 } as const;
 
 /** The repository root (this file lives in bench/bpf/). */
@@ -49,14 +56,16 @@ async function compile(source: string, out: string): Promise<void> {
   }
 }
 
-/** Compiles both objects into `outDir` (absolute); returns their paths. */
+/** Compiles every object into `outDir` (absolute); returns their paths. */
 export async function buildBenchObjects(outDir: string): Promise<BenchObjects> {
   await Deno.mkdir(outDir, { recursive: true });
   const objs: BenchObjects = {
     empty: join(outDir, "empty.bpf.o"),
     costs: join(outDir, "costs.bpf.o"),
+    gate: join(outDir, "gate.bpf.o"),
   };
   await compile("bench/bpf/empty.bpf.c", objs.empty);
   await compile("bench/bpf/costs.bpf.c", objs.costs);
+  await compile("bench/bpf/gate.bpf.c", objs.gate);
   return objs;
 }

@@ -11,6 +11,7 @@ import { writeResult } from "../../lab/guest/result.ts";
 import type { BenchObjects } from "../bpf/build.ts";
 import { HostRunner } from "../host_runner.ts";
 import { measureKernel } from "../kernel_run.ts";
+import { measureTaprio, type TaprioMeasurement } from "../taprio.ts";
 import { type GuestPlan, type GuestResult, PLAN_FILE } from "./plan.ts";
 
 const log = (line: string) => console.log(`bench: ${line}`);
@@ -24,5 +25,24 @@ const runner = HostRunner.fromObjects(
   log,
 );
 const outcome = await measureKernel(runner, given.plan, log);
-const result: GuestResult = { outcome, taprio: null, taprioError: null };
+const taprio: TaprioMeasurement[] = [];
+let taprioError: string | null = null;
+for (const cycleScale of given.taprio?.scales ?? []) {
+  try {
+    taprio.push(
+      await measureTaprio({
+        gateObject: objects.gate,
+        strategies: given.plan.strategies,
+        store: given.plan.store,
+        count: given.taprio!.count,
+        cycleScale,
+        log,
+      }),
+    );
+  } catch (e) {
+    taprioError = `cycle x${cycleScale}: ${e instanceof Error ? e.message : String(e)}`;
+    log(`taprio failed: ${taprioError}`);
+  }
+}
+const result: GuestResult = { outcome, taprio, taprioError };
 await writeResult({ ...result });

@@ -7,6 +7,7 @@
  */
 import type { BenchObjects } from "../bpf/build.ts";
 import type { KernelOutcome, KernelPlan } from "../kernel_run.ts";
+import type { TaprioMeasurement } from "../taprio.ts";
 
 /** The plan's name in the guest's /lab/extra. */
 export const PLAN_FILE = "bench-plan.json";
@@ -24,15 +25,26 @@ export interface GuestPlan {
   readonly plan: KernelPlan;
   /** Each bench object's file name in /lab/extra. */
   readonly objects: Readonly<Record<keyof BenchObjects, string>>;
-  /** Records per taprio talker, or null to skip taprio. */
-  readonly taprioCount: number | null;
+  /** The taprio measurement, or null to skip it. */
+  readonly taprio: TaprioPlan | null;
+}
+
+/** What taprio measures in a guest. */
+export interface TaprioPlan {
+  /** Records per talker. */
+  readonly count: number;
+  /**
+   * Cycle scales, one measurement each: 1 is the 40 us cycle; under TCG its windows are narrower
+   * than the emulated timers' jitter, so a stretched cycle (TAPRIO_TCG_SCALE) shows the gating.
+   */
+  readonly scales: readonly number[];
 }
 
 /** What the guest scenario writes as its result. */
 export interface GuestResult {
   readonly outcome: KernelOutcome;
-  /** The taprio measurement (null when not asked for). */
-  readonly taprio: unknown;
-  /** Why the taprio measurement failed, if it did. */
+  /** One taprio measurement per scale asked for. */
+  readonly taprio: TaprioMeasurement[];
+  /** Why a taprio measurement failed, if one did. */
   readonly taprioError: string | null;
 }
