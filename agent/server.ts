@@ -11,7 +11,7 @@
  */
 import { dirname } from "node:path";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
-import { callAgent, readLine, writeMessage } from "@tsn-proxy/cni/protocol";
+import { callAgent, readLine, statusRequest, writeMessage } from "@tsn-proxy/cni/protocol";
 import { ErrorCode } from "@tsn-proxy/cni";
 
 /** A running server. */
@@ -63,18 +63,7 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
 /** True when an agent answers on the socket at path. */
 export async function socketInUse(path: string): Promise<boolean> {
   try {
-    await callAgent(path, {
-      v: 1,
-      command: "STATUS",
-      network: "",
-      cniVersion: "1.1.0",
-      containerId: "",
-      netns: "",
-      ifname: "",
-      args: {},
-      optIn: "unknown",
-      optInSource: "",
-    }, 1000);
+    await callAgent(path, statusRequest(), 1000);
     return true;
   } catch {
     return false;

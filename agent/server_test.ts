@@ -1,19 +1,8 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { type AgentRequest, callAgent } from "@tsn-proxy/cni/protocol";
+import { type AgentRequest, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { parseRequest, serveCni, socketInUse } from "./server.ts";
 
-const req: AgentRequest = {
-  v: 1,
-  command: "STATUS",
-  network: "k8s",
-  cniVersion: "1.1.0",
-  containerId: "",
-  netns: "",
-  ifname: "",
-  args: {},
-  optIn: "unknown",
-  optInSource: "",
-};
+const req: AgentRequest = { ...statusRequest(), network: "k8s" };
 
 Deno.test("serveCni() answers requests on a 0600 socket and removes it on close", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsn-srv-" });

@@ -37,7 +37,7 @@ import {
 import { BpfMap } from "@tsn-proxy/bpf/libbpf";
 import { TsnConfig, TsnStore, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { STRATEGIES } from "@tsn-proxy/strategies";
-import { AgentUnavailableError, callAgent } from "@tsn-proxy/cni/protocol";
+import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { UsageError } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 
@@ -189,18 +189,7 @@ function statsOf(state: DatapathState): DatapathStats {
 async function agentStatus(socket: string): Promise<AgentStatus> {
   if (!exists(socket)) return { socket, state: "down", detail: "no socket" };
   try {
-    const res = await callAgent(socket, {
-      v: 1,
-      command: "STATUS",
-      network: "",
-      cniVersion: "1.1.0",
-      containerId: "",
-      netns: "",
-      ifname: "",
-      args: {},
-      optIn: "unknown",
-      optInSource: "tsnproxy status",
-    }, 2000);
+    const res = await callAgent(socket, statusRequest("tsnproxy status"), 2000);
     if (res.ok) return { socket, state: "ready" };
     return { socket, state: "not-ready", detail: res.details ?? res.msg };
   } catch (e) {

@@ -27,6 +27,7 @@ import {
   AgentUnavailableError,
   callAgent,
   parseResponse,
+  statusRequest,
 } from "./protocol.ts";
 import { ErrorCode, SUPPORTED_VERSIONS } from "./spec.ts";
 
@@ -471,18 +472,7 @@ Deno.test("fuzz: callAgent against a socket answering arbitrary bytes or hanging
       } catch { /* closed */ }
     }
   })().catch(() => {});
-  const req: AgentRequest = {
-    v: 1,
-    command: "STATUS",
-    network: "",
-    cniVersion: "1.1.0",
-    containerId: "",
-    netns: "",
-    ifname: "",
-    args: {},
-    optIn: "unknown",
-    optInSource: "",
-  };
+  const req = statusRequest();
   let tried = 0;
   const outcomes = new Map<string, number>();
   try {

@@ -7,11 +7,8 @@
  *
  * @example
  * ```ts ignore
- * import { callAgent } from "@tsn-proxy/cni/protocol";
- * const res = await callAgent("/var/run/tsn-proxy/cni.sock", {
- *   v: 1, command: "STATUS", network: "k8s", cniVersion: "1.1.0", containerId: "", netns: "",
- *   ifname: "", args: {}, optIn: "unknown", optInSource: "",
- * }, 2000);
+ * import { callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
+ * const res = await callAgent("/var/run/tsn-proxy/cni.sock", statusRequest(), 2000);
  * ```
  */
 import type { Attachment } from "./config.ts";
@@ -47,6 +44,25 @@ export interface AgentRequest {
   readonly optInSource: string;
   /** GC: attachments still valid. */
   readonly validAttachments?: readonly Attachment[];
+}
+
+/**
+ * A STATUS request that names no pod and no network: what asks whether an agent answers on a
+ * socket. `optInSource` tells the agent's log who asked.
+ */
+export function statusRequest(optInSource = ""): AgentRequest {
+  return {
+    v: 1,
+    command: "STATUS",
+    network: "",
+    cniVersion: "1.1.0",
+    containerId: "",
+    netns: "",
+    ifname: "",
+    args: {},
+    optIn: "unknown",
+    optInSource,
+  };
 }
 
 /** The agent's answer. */

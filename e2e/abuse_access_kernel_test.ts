@@ -18,6 +18,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import { dirname } from "node:path";
 import { PinLayout } from "@tsn-proxy/bpf/datapath";
+import { statusRequest } from "@tsn-proxy/cni/protocol";
 import { CniBench, since } from "./fault_fixture.ts";
 import { BIN } from "./netns.ts";
 import { exec, type ExecResult } from "./process.ts";
@@ -78,18 +79,7 @@ Deno.test("a process in a pod's namespaces cannot reach the agent's socket or th
     equal(sock.mode! & 0o777, 0o600, "socket mode");
     equal(sock.uid, 0);
     equal((await Deno.stat(stateDir)).mode! & 0o777, 0o700, "the agent creates its dir 0700");
-    const status = JSON.stringify({
-      v: 1,
-      command: "STATUS",
-      network: "",
-      cniVersion: "1.1.0",
-      containerId: "",
-      netns: "",
-      ifname: "",
-      args: {},
-      optIn: "unknown",
-      optInSource: "",
-    }) + "\n";
+    const status = JSON.stringify(statusRequest()) + "\n";
     const ask = (o: { prep?: string; uid?: string }) =>
       exec([
         BIN.nsenter,

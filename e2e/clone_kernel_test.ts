@@ -4,38 +4,17 @@
  * host refuses fexit, so skb-addr runs without its clone tracker here ("unavailable"): it restores
  * none of the clones, and refuses every record a clone's recycled address happens to find; skb-data
  * (clones share skb->data) restores them all. Nothing is ever wrong. With the tracker (the QEMU
- * guests, lab/guest/scenarios/vm-clone.ts), skb-addr restores them all. Needs root.
+ * guests, lab/guest/scenarios/vm-clone.ts, the same traffic: e2e/clone_flood.ts), skb-addr restores
+ * them all. Needs root.
  */
 import { equal, ok } from "node:assert/strict";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
+import { runCloneFlood } from "./clone_flood.ts";
 import { requireKernelTests } from "./require_root.ts";
-import { runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
+import type { TalkerRow } from "./scenario.ts";
 import { ADDR, createTopology, leftovers } from "./topology.ts";
 import { BIN, run } from "./netns.ts";
 
 const COUNT = 100;
-
-const TALKERS: TalkerSpec[] = [
-  {
-    pod: "a",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 5,
-    count: COUNT,
-    name: "a-tai",
-  },
-  { pod: "b", protocol: "udp", tool: "socat", priority: 6, count: COUNT, name: "b-socat" },
-  {
-    pod: "c",
-    protocol: "udp",
-    tool: "txtime",
-    clock: "tai",
-    priority: 3,
-    count: COUNT,
-    name: "c-optout",
-  },
-];
 
 interface Outcome {
   rows: Map<string, TalkerRow>;
@@ -46,28 +25,13 @@ interface Outcome {
 
 async function run1(strategy: string): Promise<Outcome> {
   requireKernelTests();
-  let proxy: AttachedProxy | undefined;
-  let restored = 0n, refused = 0n;
-  const { rows } = await runScenario({
-    kind: "bridge-flood",
-    talkers: TALKERS,
-    hooks: {
-      beforeTraffic(topo) {
-        proxy = attachProxy(topo, { strategy, optedIn: ["a", "b"] });
-      },
-      afterTraffic() {
-        const c = proxy!.stats().counters;
-        restored = c.restored;
-        refused = c.missed + c.rejectedFingerprint + c.rejectedStale;
-        proxy!.down();
-      },
-    },
-  });
+  const { rows, trackers, stats } = await runCloneFlood({ strategy, count: COUNT });
+  const c = stats.counters;
   return {
     rows: new Map(rows.map((r) => [r.talker, r])),
-    trackers: (proxy?.trackers ?? []).map((t) => `${t.program}=${t.state}`),
-    restored,
-    refused,
+    trackers: trackers.map((t) => `${t.program}=${t.state}`),
+    restored: c.restored,
+    refused: c.missed + c.rejectedFingerprint + c.rejectedStale,
   };
 }
 

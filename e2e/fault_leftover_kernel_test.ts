@@ -22,7 +22,7 @@ import { runFlood } from "@tsn-proxy/bench";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import { since } from "./fault_fixture.ts";
 import { BIN, run, spawnIn } from "./netns.ts";
-import { exec, type Proc, sleep } from "./process.ts";
+import { onOneCpu, type Proc, sleep } from "./process.ts";
 import { type AttachedProxy, attachProxy } from "./proxy.ts";
 import { runScenario, type TalkerRow } from "./scenario.ts";
 import { runTxtimeSender } from "./talkers/txtime.ts";
@@ -32,17 +32,6 @@ import { ADDR } from "./topology.ts";
 const FLOOD = 500_000; // per flooding pod: 1 M in all
 const TIMED = 20_000; // per flooding pod, with a TAI txtime
 const MAX_AGE_MS = 100; // the datapath's default age bound
-
-/** Runs fn with this process and the children it starts confined to CPU 0 (see stale test). */
-async function onOneCpu<T>(fn: () => Promise<T>): Promise<T> {
-  const all = `0-${navigator.hardwareConcurrency - 1}`;
-  await exec(["taskset", "-a", "-p", "-c", "0", String(Deno.pid)]);
-  try {
-    return await fn();
-  } finally {
-    await exec(["taskset", "-a", "-p", "-c", all, String(Deno.pid)]);
-  }
-}
 
 interface Case {
   readonly strategy: string;

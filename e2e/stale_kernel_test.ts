@@ -10,23 +10,10 @@ import { equal, ok } from "node:assert/strict";
 import { type AttachedProxy, attachProxy } from "./proxy.ts";
 import { runScenario, type TalkerRow } from "./scenario.ts";
 import { runTxtimeSender } from "./talkers/txtime.ts";
-import { exec } from "./process.ts";
+import { onOneCpu } from "./process.ts";
 import type { SenderResult } from "./talkers/txtime_sender.ts";
 
 const FLOOD = 100_000;
-
-/** Runs fn with this process and the children it starts confined to CPU 0. */
-async function onOneCpu<T>(fn: () => Promise<T>): Promise<T> {
-  // The slab recycles a freed sk_buff on the CPU that freed it: keep flood and talkers together
-  // so leftover keys really come back (the case the guard exists for).
-  const all = `0-${navigator.hardwareConcurrency - 1}`;
-  await exec(["taskset", "-a", "-p", "-c", "0", String(Deno.pid)]);
-  try {
-    return await fn();
-  } finally {
-    await exec(["taskset", "-a", "-p", "-c", all, String(Deno.pid)]);
-  }
-}
 
 for (const strategy of ["skb-addr", "skb-data"]) {
   Deno.test(`${strategy}: records left by pod-to-pod traffic never land on another packet`, async () => {

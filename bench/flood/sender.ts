@@ -18,6 +18,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
+// The file itself, not @tsn-proxy/e2e: every sender process loads only what it runs.
+import { parseIpv4 } from "../../e2e/talkers/libc.ts";
+
+export { parseIpv4 };
 
 /** Parsed command line of the sender. */
 export interface FloodArgs {
@@ -153,16 +157,6 @@ export function parseFloodArgs(argv: readonly string[]): FloodArgs {
   };
 }
 
-/** The 4 network-order bytes of a dotted IPv4 address; throws on anything else. */
-export function parseIpv4(ip: string): Uint8Array {
-  const parts = ip.split(".");
-  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
-  if (bytes.length !== 4 || bytes.some((b) => !(b >= 0 && b <= 255))) {
-    throw new Error(`not an IPv4 address: ${ip}`);
-  }
-  return new Uint8Array(bytes);
-}
-
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
 
 function errno(lib: Lib): number {
@@ -258,17 +252,8 @@ function floodUdp(lib: Lib, fd: number, a: FloodArgs): FloodResult {
     for (let b = 0; b < a.size; b++) payloads[i * a.size + b] = (i * 7 + b * 13) & 0xff;
   }
   const s = lib.symbols;
-  const result: FloodResult = {
-    sent: 0,
-    bytes: 0,
-    errors: 0,
-    lastErrno: 0,
-    elapsedMs: 0,
-    cpuNs: -1,
-  };
-  const cpu0 = threadCpuNs();
-  const start = performance.now();
-  const deadline = start + a.durationMs;
+  const stopwatch = startStopwatch(a.durationMs);
+  const { result, deadline } = stopwatch;
   let seq = 0;
   // Bounded: at most maxPackets datagrams, and the deadline.
   for (let round = 0; result.sent < a.maxPackets && round < a.maxPackets; round++) {
@@ -297,25 +282,14 @@ function floodUdp(lib: Lib, fd: number, a: FloodArgs): FloodResult {
     if ((round & 7) === 7 && performance.now() >= deadline) break;
     if (result.errors > 1000) break;
   }
-  result.elapsedMs = performance.now() - start;
-  result.cpuNs = cpuSince(cpu0);
-  return result;
+  return stopwatch.stop();
 }
 
 function floodTcp(lib: Lib, fd: number, a: FloodArgs): FloodResult {
   const chunk = new Uint8Array(new ArrayBuffer(a.size));
   for (let b = 0; b < a.size; b++) chunk[b] = (b * 13) & 0xff;
-  const result: FloodResult = {
-    sent: 0,
-    bytes: 0,
-    errors: 0,
-    lastErrno: 0,
-    elapsedMs: 0,
-    cpuNs: -1,
-  };
-  const cpu0 = threadCpuNs();
-  const start = performance.now();
-  const deadline = start + a.durationMs;
+  const stopwatch = startStopwatch(a.durationMs);
+  const { result, deadline } = stopwatch;
   for (let i = 0; i < a.maxPackets; i++) {
     const r = Number(lib.symbols.send(fd, chunk, BigInt(a.size), 0));
     if (r < 0) {
@@ -328,14 +302,44 @@ function floodTcp(lib: Lib, fd: number, a: FloodArgs): FloodResult {
     }
     if ((i & 15) === 15 && performance.now() >= deadline) break;
   }
-  result.elapsedMs = performance.now() - start;
-  result.cpuNs = cpuSince(cpu0);
-  return result;
+  return stopwatch.stop();
 }
 
-function cpuSince(cpu0: number): number {
-  const d = threadCpuNs() - cpu0;
-  return Number.isFinite(d) ? d : -1;
+/** A flood's counters, the deadline its loop checks, and stop() that fills in the times. */
+interface Stopwatch {
+  readonly result: FloodResult;
+  /** performance.now() at which the loop stops. */
+  readonly deadline: number;
+  /** Sets result.elapsedMs and result.cpuNs from now; returns result. */
+  stop(): FloodResult;
+}
+
+/**
+ * The readings both send loops start and end with. The loops themselves stay apart: a sendmmsg()
+ * batch per round against a send() per chunk, each with its own error limit and deadline cadence,
+ * and one merged loop would add a branch or a call to every round of the flood.
+ */
+function startStopwatch(durationMs: number): Stopwatch {
+  const result: FloodResult = {
+    sent: 0,
+    bytes: 0,
+    errors: 0,
+    lastErrno: 0,
+    elapsedMs: 0,
+    cpuNs: -1,
+  };
+  const cpu0 = threadCpuNs();
+  const start = performance.now();
+  return {
+    result,
+    deadline: start + durationMs,
+    stop() {
+      result.elapsedMs = performance.now() - start;
+      const cpu = threadCpuNs() - cpu0;
+      result.cpuNs = Number.isFinite(cpu) ? cpu : -1;
+      return result;
+    },
+  };
 }
 
 if (import.meta.main) {
