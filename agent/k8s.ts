@@ -1,7 +1,11 @@
 /**
  * The opt-in fallback for runtimes that pass no pod annotations: read the pod from the Kubernetes
- * API (name and namespace from CNI_ARGS). `@kubernetes/client-node` costs ~390 ms to import, so it
- * is imported on the first lookup only, never at agent start and never in the plugin.
+ * API (name and namespace from CNI_ARGS). `@kubernetes/client-node` costs ~390 ms and ~95 MiB of
+ * resident memory to load, so it is loaded on the first lookup only, never at agent start and never
+ * in the plugin: an agent whose runtime passes the pod annotations (containerd, CRI-O), or that runs
+ * with `kubernetes.enabled: false`, never loads it. It lives in its own module,
+ * {@link CLIENT_MODULE}, which this one imports through a specifier computed at run time (see
+ * there).
  *
  * @example
  * ```ts ignore
@@ -34,12 +38,26 @@ export interface LookupOptions {
   readonly makeReader?: () => Promise<PodReader>;
 }
 
+/**
+ * The module that imports client-node, relative to this one: `./k8s_client.ts` in the source tree,
+ * `./k8s_client.js` beside the agent's bundle (cni/build.ts bundles it on its own), where
+ * `import.meta.url` is the bundle's. The specifier is computed, not a literal: `deno bundle` would
+ * inline a literal `import()` target into the agent's bundle and Deno's module graph would read
+ * and parse it (14 MB of JavaScript) at start even though it is never evaluated there.
+ */
+export const CLIENT_MODULE: string = import.meta.url.endsWith(".ts")
+  ? "./k8s_client.ts"
+  : "./k8s_client.js";
+
+/** What {@link CLIENT_MODULE} exports. */
+interface ClientModule {
+  makePodReader(kubeconfig: string): Promise<PodReader>;
+}
+
 async function clientNodeReader(kubeconfig: string): Promise<PodReader> {
-  const k8s = await import("@kubernetes/client-node");
-  const kc = new k8s.KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromCluster();
-  return kc.makeApiClient(k8s.CoreV1Api) as unknown as PodReader;
+  const url = new URL(CLIENT_MODULE, import.meta.url).href;
+  const client = (await import(url)) as ClientModule;
+  return await client.makePodReader(kubeconfig);
 }
 
 function isNotFound(e: unknown): boolean {

@@ -8,6 +8,8 @@
  * dist/cni/tsn-proxy.d/{deno,plugin.js}
  * dist/tsnproxy/tsnproxy                launcher of `tsnproxy agent ...`
  * dist/tsnproxy/tsnproxy.d/agent.js     the agent bundle
+ * dist/tsnproxy/tsnproxy.d/k8s_client.js  @kubernetes/client-node for the agent's opt-in lookup,
+ *                                       a bundle of its own that the agent loads on first use only
  * dist/tsnproxy/tsnproxy.d/tsn_core.bpf.o
  * dist/tsnproxy/tsnproxy.d/plugin/      a copy of dist/cni: what the agent installs on the node
  * ```
@@ -39,6 +41,8 @@ export const AGENT_FILES = {
   launcher: "tsnproxy",
   payload: "tsnproxy.d",
   bundle: "tsnproxy.d/agent.js",
+  /** agent/k8s_client.ts: agent/k8s.ts imports it from beside the agent bundle when needed. */
+  client: "tsnproxy.d/k8s_client.js",
   object: "tsnproxy.d/tsn_core.bpf.o",
   plugin: "tsnproxy.d/plugin",
 } as const;
@@ -112,6 +116,9 @@ export async function buildAgent(outDir: string, pluginDir?: string): Promise<st
   }
   // The shipped tsnproxy: agent, status and doctor (cli/shipped.ts), not the demo.
   await bundle(join(ROOT, "cli/shipped.ts"), join(outDir, AGENT_FILES.bundle));
+  // client-node (4.6 MB of JavaScript on its own) stays out of agent.js: loaded on a lookup only.
+  // (Not minified: `--minify` turns client-node's require("punycode") into a failing dynamic one.)
+  await bundle(join(ROOT, "agent/k8s_client.ts"), join(outDir, AGENT_FILES.client));
   await Deno.copyFile(join(ROOT, "bpf/obj/tsn_core.bpf.o"), join(outDir, AGENT_FILES.object));
   const launcher = join(outDir, AGENT_FILES.launcher);
   await writeExecutable(launcher, AGENT_LAUNCHER);

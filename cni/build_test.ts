@@ -4,7 +4,7 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { buildPlugin, PLUGIN_FILES } from "./build.ts";
+import { AGENT_FILES, buildAgent, buildPlugin, PLUGIN_FILES, ROOT } from "./build.ts";
 import { readLine } from "./protocol.ts";
 
 async function run(
@@ -89,5 +89,71 @@ Deno.test("the built plugin runs from a lone directory under env -i", async () =
   } finally {
     await Deno.remove(build, { recursive: true });
     await Deno.remove(lone, { recursive: true });
+  }
+});
+
+Deno.test("the built agent loads client-node from its own bundle, only when a lookup needs it", async () => {
+  const build = await Deno.makeTempDir({ prefix: "tsn-build-" });
+  const api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/api/v1/namespaces/cell/pods/talker") {
+      return Response.json({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "talker", namespace: "cell", annotations: { "tsn-proxy.io/x": "1" } },
+      });
+    }
+    return Response.json({ kind: "Status", code: 404, reason: "NotFound" }, { status: 404 });
+  });
+  try {
+    const pluginDir = join(build, "cni");
+    await buildPlugin(pluginDir);
+    await buildAgent(join(build, "tsnproxy"), pluginDir);
+    const payload = join(build, "tsnproxy", AGENT_FILES.payload);
+    const agentJs = await Deno.readTextFile(join(build, "tsnproxy", AGENT_FILES.bundle));
+    ok(!agentJs.includes("client-node"), "agent.js must not carry client-node");
+    ok(!agentJs.includes('k8s_client.ts")'), "no literal import of the client module");
+    ok((await Deno.stat(join(build, "tsnproxy", AGENT_FILES.client))).size > 1_000_000);
+
+    // A bundle beside agent.js that does what the agent does on a lookup (agent/k8s.ts).
+    const entry = join(build, "probe.ts");
+    await Deno.writeTextFile(
+      entry,
+      `import { kubernetesLookup } from ${JSON.stringify(join(ROOT, "agent/k8s.ts"))};
+const lookup = kubernetesLookup({ kubeconfig: Deno.args[0]! });
+console.log(JSON.stringify([
+  await lookup.annotations("cell", "talker"),
+  await lookup.annotations("cell", "gone"),
+]));
+`,
+    );
+    const probe = join(payload, "probe.js");
+    const b = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", probe, entry],
+      cwd: ROOT,
+    }).output();
+    equal(b.code, 0, new TextDecoder().decode(b.stderr));
+    const kubeconfig = join(build, "kubeconfig");
+    await Deno.writeTextFile(
+      kubeconfig,
+      `apiVersion: v1
+kind: Config
+clusters: [{name: t, cluster: {server: "http://127.0.0.1:${api.addr.port}", insecure-skip-tls-verify: true}}]
+users: [{name: t, user: {token: t}}]
+contexts: [{name: t, context: {cluster: t, user: t}}]
+current-context: t
+`,
+    );
+    const out = await new Deno.Command(join(payload, "plugin", PLUGIN_FILES.deno), {
+      args: ["run", "--quiet", "--no-config", "--no-lock", "-A", probe, kubeconfig],
+      env: { DENO_DIR: join(build, "deno-dir") },
+      cwd: "/",
+    }).output();
+    const d = new TextDecoder();
+    equal(out.code, 0, d.decode(out.stderr));
+    deepEqual(JSON.parse(d.decode(out.stdout)), [{ "tsn-proxy.io/x": "1" }, null]);
+  } finally {
+    await api.shutdown();
+    await Deno.remove(build, { recursive: true });
   }
 });

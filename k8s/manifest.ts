@@ -72,13 +72,16 @@ export const AGENT_CAPABILITIES: readonly string[] = ["BPF", "NET_ADMIN", "PERFM
 
 /**
  * Requests and limits from measurements (k8s/measure_agent.ts; numbers and method in
- * k8s/README.md "Resources"): steady RSS 262-277 MiB (anonymous 218-233 MiB), peak 268-277 MiB
- * with pod churn; CPU 2-6 m idle, ~10 ms per pod ADD+DEL, peaks ~200 m with 4 ADDs in parallel.
- * k8s/resources_kernel_test.ts measures again and fails when the agent outgrows them.
+ * k8s/README.md "Resources"): steady RSS 81 MiB (anonymous 43 MiB) while no opt-in lookup has
+ * loaded `@kubernetes/client-node`, 176-177 MiB (anonymous 132-133 MiB) and peak 177 MiB once pod
+ * churn with API lookups has; CPU 1-8 m idle, ~20-30 ms per pod ADD+DEL, peaks ~200 m with 4 ADDs in
+ * parallel. The memory covers the worst case (a runtime that passes no pod annotations, so the
+ * client is loaded). k8s/resources_kernel_test.ts measures again and fails when the agent outgrows
+ * them.
  */
 export const AGENT_RESOURCES = {
-  requests: { cpu: "20m", memory: "320Mi" },
-  limits: { cpu: "1", memory: "448Mi" },
+  requests: { cpu: "20m", memory: "208Mi" },
+  limits: { cpu: "1", memory: "288Mi" },
 } as const;
 
 function labels(extra: Record<string, string> = {}): Record<string, string> {
