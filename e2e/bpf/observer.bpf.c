@@ -9,6 +9,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "observer.h"
 
 #define TC_ACT_UNSPEC (-1)
@@ -99,6 +100,19 @@ static __always_inline struct observer_stats *observer_stats_for(struct observer
 	return bpf_map_lookup_elem(&observer_stats, key);
 }
 
+/*
+ * The clock type a restored record txtime of `clock` carries. Before 6.11 (no enum skb_tstamp_type
+ * SKB_CLOCK_TAI) a UDP SCM_TXTIME is untyped already at the pod's eth0 (measured on 6.1: only TCP's
+ * EDT times are mono_delivery_time), so the restorer gives back an untyped value, which is what
+ * etf/taprio read there.
+ */
+static __always_inline __u8 expected_type(__u8 clock)
+{
+	if (!bpf_core_enum_value_exists(enum skb_tstamp_type, SKB_CLOCK_TAI))
+		return BPF_SKB_TSTAMP_UNSPEC;
+	return clock == OBSERVER_CLOCK_TAI ? BPF_SKB_CLOCK_TAI : BPF_SKB_CLOCK_MONOTONIC;
+}
+
 #define OBS_ADD(st, field) __sync_fetch_and_add(&(st)->field, 1)
 
 SEC("tc")
@@ -165,8 +179,7 @@ int observer_tc(struct __sk_buff *skb)
 			OBS_ADD(st, txtime_missing);
 		} else if (tstamp != rec.txtime) {
 			OBS_ADD(st, txtime_wrong);
-		} else if (tstamp_type != (rec.clock == OBSERVER_CLOCK_TAI ? BPF_SKB_CLOCK_TAI :
-					   BPF_SKB_CLOCK_MONOTONIC)) {
+		} else if (tstamp_type != expected_type(rec.clock)) {
 			OBS_ADD(st, type_wrong);
 		} else {
 			OBS_ADD(st, txtime_right);

@@ -55,11 +55,6 @@ export function rowOf(c: Checks, run: RunOut, talker: string): TalkerOut | undef
   return r;
 }
 
-/** A txtime arrived with its value: with the clock type asked for, or (before 6.11) untyped. */
-export function txtimeValueRight(r: TalkerOut): number {
-  return r.txtimeRight + r.typeWrong;
-}
-
 /** Does the kernel alone keep a UDP txtime across the veth crossing? */
 export function kernelKeepsTxtime(k: VmKernel): boolean {
   return k === "6.12";
@@ -79,6 +74,7 @@ export function checkNothingWrong(c: Checks, run: RunOut): void {
     c.ok(w, "the observer saw packets", r.packets > 0);
     c.eq(w, "packets with another pod's priority (prioWrong)", r.prioWrong, 0);
     c.eq(w, "packets with another txtime (txtimeWrong)", r.txtimeWrong, 0);
+    c.eq(w, "txtimes with another clock type (typeWrong)", r.typeWrong, 0);
     c.eq(w, "tstamps nobody set (invented)", r.invented, 0);
   }
 }
@@ -119,17 +115,20 @@ export function checkRestored(
   strategy: string | null,
   r: TalkerOut,
   works: boolean,
+  excused = 0,
 ): void {
   if (!strategy || !works) {
     c.eq(where, "priorities restored", r.prioRight, 0);
     return;
   }
   const min = minRestored(strategy, r.packets);
-  if (min === r.packets) c.eq(where, "priorities restored", r.prioRight, r.packets);
+  const got = r.prioRight + excused;
+  const why = excused ? ` + ${excused} refused as stale` : "";
+  if (min === r.packets) c.eq(where, `priorities restored${why}`, got, r.packets);
   else {c.ok(
       where,
-      `priorities restored >= ${min}/${r.packets}`,
-      r.prioRight >= min,
+      `priorities restored${why} >= ${min}/${r.packets}`,
+      got >= min,
       `${r.prioRight}`,
     );}
 }
@@ -148,7 +147,7 @@ export function checkTxtimes(
   restored: number,
 ): void {
   const expected = kernelKeepsTxtime(k) ? r.seen : restored;
-  c.eq(where, "txtime values at the NIC", txtimeValueRight(r), expected);
+  c.eq(where, "txtime values at the NIC", r.txtimeRight, expected);
   c.eq(where, "txtimes cleared", r.txtimeMissing, r.seen - expected);
   if (expected === r.seen && expected > 0) {
     c.eq(where, "txtime clock type at the NIC", r.lastType, socketTxtimeType(k, clock));
@@ -173,7 +172,7 @@ export function checkDatapath(res: Omit<DatapathResult, "failures">): string[] {
     if (pod) {
       const w = `baseline pod eth0 ${name}`;
       c.eq(w, "priority as set (prioRight)", pod.prioRight, n);
-      c.eq(w, "txtime value", txtimeValueRight(pod), n);
+      c.eq(w, "txtime value", pod.txtimeRight, n);
       c.eq(w, "clock type the socket gives", pod.lastType, socketTxtimeType(k, clock));
     }
     const nic = rowOf(c, base, name);
@@ -396,13 +395,20 @@ export function checkTaprio(res: Omit<TaprioResult, "failures">): string[] {
     }
     c.eq(w, "class 100:1 (TC0, unused) packets", run.classes["100:1"], 0);
     let unrestored = 0;
+    // taprio's 10 us hrtimers starve a TCG guest: on a loaded host a socat burst can wait in the
+    // guest's backlog past the core's 100 ms age bound, and the restorer refuses those records
+    // (rejectedStale: the priority is lost, never misattributed). Those misses are excused, one
+    // per stale record, nothing else.
+    let stale = counter(run.proxy, "rejectedStale");
     for (const [name, cls] of Object.entries(TAPRIO.classOf)) {
       const r = rowOf(c, run, name);
       if (!r) continue;
       c.eq(`${w} ${name}`, "records seen at the NIC", r.seen, n);
       c.eq(`${w} ${name}`, "records received at the far end", r.received, n);
       if (cls === TAPRIO.bestEffort) continue;
-      checkRestored(c, `${w} ${name}`, run.strategy, r, true);
+      const excused = Math.min(stale, r.packets - r.prioRight);
+      stale -= excused;
+      checkRestored(c, `${w} ${name}`, run.strategy, r, true, excused);
       // Every packet whose priority was restored, and only those, went through its class.
       c.eq(`${w} ${name}`, `packets through ${cls}`, run.classes[cls], r.prioRight);
       unrestored += r.packets - r.prioRight;

@@ -87,8 +87,7 @@ Deno.test("checks: skb-data may lose 10 %, no more; its VXLAN loss is stated", (
   const dp = scenario(recorded("6.1"), "vm-datapath");
   const r = row(run(dp.runs, "routed-nat skb-data"), "b-mono");
   r.prioRight = 90;
-  r.txtimeRight = 0;
-  r.typeWrong = 90; // 6.1: a restored txtime is untyped
+  r.txtimeRight = 90;
   r.txtimeMissing = 10;
   assert.deepEqual(checkVm(dp), []);
   r.prioRight = 89;
@@ -134,6 +133,21 @@ Deno.test("checks: the PCP on the wire, taprio's classes and etf's counts", () =
   classes["100:2"] = 0;
   classes["100:4"] = 201;
   failsWith(t, /taprio skb-addr a-prio1: packets through 100:2 is 0, expected 100/);
+
+  // A priority lost to the age bound (rejectedStale) is excused in taprio, one per stale record.
+  const late = scenario(all, "vm-taprio");
+  const addr = run(late.runs, "taprio skb-addr");
+  const b = row(addr, "b-prio2");
+  b.prioRight = 85;
+  b.prioZero = 15;
+  const cls = addr.classes as Record<string, number>;
+  cls["100:3"] = 85;
+  cls["100:4"] = (cls["100:4"] ?? 0) + 15;
+  const counters = (addr.proxy as { counters: Record<string, number> }).counters;
+  counters["rejectedStale"] = 15;
+  assert.deepEqual(checkVm(late), []);
+  counters["rejectedStale"] = 14;
+  failsWith(late, /taprio skb-addr b-prio2: priorities restored \+ 14 refused as stale is 99/);
 
   const e = scenario(all, "vm-etf");
   const etf = run(e.runs, "etf no proxy +steer").etf as { sentPackets: number; dropped: number };

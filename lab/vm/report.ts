@@ -5,7 +5,6 @@
  * (`tx V/N`, `lost M` when cleared), and the datapath's own counters; plus each scenario's extra
  * numbers (PCP at the far side, taprio classes, etf sent/dropped).
  */
-import { txtimeValueRight } from "./checks.ts";
 import type { ProxyOut, RunOut, TalkerOut, VmResult } from "./results.ts";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -21,7 +20,7 @@ export function isVmResult(data: unknown): data is VmResult {
 export function talkerCell(r: TalkerOut): string {
   const parts = [`${r.talker} prio ${r.prioRight}/${r.packets}`];
   if (r.prioWrong) parts.push(`WRONG ${r.prioWrong}`);
-  const tx = txtimeValueRight(r);
+  const tx = r.txtimeRight;
   if (tx || r.txtimeMissing || r.txtimeWrong) {
     parts.push(`tx ${tx}/${r.seen}`);
     if (r.txtimeMissing) parts.push(`lost ${r.txtimeMissing}`);
