@@ -64,16 +64,20 @@ static __always_inline int tsn_fingerprint(struct __sk_buff *skb, void *data, vo
 	/*
 	 * The verifier learns a packet range only for offsets it can bound well below 64 KiB, hence
 	 * the mask; it changes nothing for len <= TSN_DIRECT_MAX, and longer packets take the helper.
+	 * The windows are rarely aligned, but telling clang they are makes it load whole words
+	 * instead of assembling each from single bytes (some 50 instructions fewer per
+	 * fingerprint): the verifier allows unaligned packet loads where the CPU handles them
+	 * (x86-64, arm64; strict only with BPF_F_STRICT_ALIGNMENT), and the bytes are the same.
 	 */
 	p = data + ((len - TSN_TAIL_MAX) & TSN_DIRECT_MAX);
 	if (len <= TSN_DIRECT_MAX && p + TSN_TAIL_MAX <= data_end)
-		__builtin_memcpy(tail, p, TSN_TAIL_MAX);
+		__builtin_memcpy(tail, __builtin_assume_aligned(p, 8), TSN_TAIL_MAX);
 	else if (bpf_skb_load_bytes(skb, len - TSN_TAIL_MAX, tail, TSN_TAIL_MAX))
 		return -1;
 	if (w.anchor_end) {
 		p = data + ((len - w.anchor_end) & TSN_DIRECT_MAX);
 		if (len <= TSN_DIRECT_MAX && p + 4 <= data_end)
-			__builtin_memcpy(&anchor, p, 4);
+			__builtin_memcpy(&anchor, __builtin_assume_aligned(p, 4), 4);
 		else if (bpf_skb_load_bytes(skb, len - w.anchor_end, &anchor, 4))
 			return -1;
 	}

@@ -39,10 +39,16 @@ static __always_inline struct tsn_counters *tsn_counters_here(void)
 	return bpf_map_lookup_elem(&tsn_counters, &zero);
 }
 
-/* Bumps one counter of this CPU; a per-CPU slot needs no atomic. */
+/* Bumps one counter through a pointer from tsn_counters_here(); a per-CPU slot needs no atomic. */
+#define TSN_BUMP(c, field)                                                \
+	do {                                                              \
+		if (c)                                                    \
+			(c)->field++;                                     \
+	} while (0)
+
+/* Bumps one counter of this CPU (a lookup each: paths that bump two fetch the pointer once). */
 #define TSN_COUNT(field)                                                  \
 	do {                                                              \
 		struct tsn_counters *c__ = tsn_counters_here();           \
-		if (c__)                                                  \
-			c__->field++;                                     \
+		TSN_BUMP(c__, field);                                     \
 	} while (0)

@@ -30,6 +30,7 @@ int tsn_restorer(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w;
 	struct tsn_record rec;
+	struct tsn_counters *c;
 	__u64 fingerprint;
 	int where;
 
@@ -55,19 +56,20 @@ int tsn_restorer(struct __sk_buff *skb)
 	}
 
 	skb->priority = rec.priority;
+	c = tsn_counters_here();
 	if (rec.tstamp) {
 		if (tstamp == rec.tstamp && tstamp_type == rec.tstamp_type) {
-			TSN_COUNT(tstamp_kept);
+			TSN_BUMP(c, tstamp_kept);
 		} else if (tstamp && tstamp != rec.tstamp) {
 			/* Someone on the node set its own tstamp (an EDT shaper): not ours to undo. */
-			TSN_COUNT(tstamp_conflict);
+			TSN_BUMP(c, tstamp_conflict);
 		} else {
 			tsn_restore_tstamp(skb, rec.tstamp, rec.tstamp_type);
-			TSN_COUNT(restored_tstamp);
+			TSN_BUMP(c, restored_tstamp);
 		}
 	}
 	if (where > 0)
-		TSN_COUNT(restored_other_cpu);
-	TSN_COUNT(restored);
+		TSN_BUMP(c, restored_other_cpu);
+	TSN_BUMP(c, restored);
 	return TC_ACT_UNSPEC;
 }

@@ -18,6 +18,7 @@ int tsn_saver(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w = {};
 	struct tsn_record rec = {};
+	struct tsn_counters *c;
 
 	/*
 	 * A tstamp the kernel typed MONOTONIC (mono_delivery_time: TCP's EDT; on 6.11+ any txtime on
@@ -34,9 +35,10 @@ int tsn_saver(struct __sk_buff *skb)
 		TSN_COUNT(save_unfingerprinted);
 		return TC_ACT_UNSPEC;
 	}
+	c = tsn_counters_here();
 	if (priority > tsn_cfg.max_priority) {
 		priority = tsn_cfg.max_priority;
-		TSN_COUNT(save_clamped);
+		TSN_BUMP(c, save_clamped);
 	}
 	rec.tstamp = tstamp;
 	rec.tstamp_type = tstamp ? tstamp_type : 0;
@@ -46,9 +48,9 @@ int tsn_saver(struct __sk_buff *skb)
 	rec.anchor_end = w.anchor_end;
 	rec.saved_ns = bpf_ktime_get_ns();
 	if (tsn_store_put(tsn_key_of_tc(skb, data), &rec)) {
-		TSN_COUNT(save_errors);
+		TSN_BUMP(c, save_errors);
 		return TC_ACT_UNSPEC;
 	}
-	TSN_COUNT(saved);
+	TSN_BUMP(c, saved);
 	return TC_ACT_UNSPEC;
 }

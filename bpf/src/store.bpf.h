@@ -37,6 +37,12 @@ static __always_inline int tsn_store_put(__u64 key, struct tsn_record *rec)
 	if (slot->key && slot->key != key && rec->saved_ns - slot->rec.saved_ns < tsn_cfg.max_age_ns)
 		TSN_COUNT(save_overwrote);
 	slot->key = 0;
+	/*
+	 * Plain stores: the compiler may sink the empty key below the record's (clang 19 does once
+	 * the record's fields are stored one by one). The empty key must reach memory first; x86
+	 * keeps stores in program order and the JIT emits them as written.
+	 */
+	asm volatile("" ::: "memory");
 	slot->rec = *rec;
 	__sync_lock_test_and_set(&slot->key, key);
 	return 0;
@@ -52,12 +58,13 @@ static __always_inline int tsn_store_put(__u64 key, struct tsn_record *rec)
  * it must not hide a fresh record of the same key on another CPU (skb-data reuses its buffers).
  */
 static __always_inline int tsn_slot_read(struct tsn_slot *slot, __u64 key, struct tsn_record *out,
-					 bool consume, bool own, __u64 now)
+					 bool consume, bool own)
 {
 	if (!slot || slot->key != key)
 		return -1;
 	*out = slot->rec;
-	if (now - out->saved_ns > tsn_cfg.max_age_ns) {
+	/* The clock only once a key matched: a miss (most packets at a NIC) never reads it. */
+	if (bpf_ktime_get_ns() - out->saved_ns > tsn_cfg.max_age_ns) {
 		if (own && consume)
 			slot->key = 0;
 		return TSN_STALE;
@@ -79,23 +86,23 @@ static __always_inline int tsn_slot_read(struct tsn_slot *slot, __u64 key, struc
 static __always_inline int tsn_slots_find(__u64 key, struct tsn_record *out, bool consume)
 {
 	__u32 idx = tsn_slot_index(key);
-	__u32 self = bpf_get_smp_processor_id();
-	__u64 now = bpf_ktime_get_ns();
+	__u32 self;
 	int found;
 	int seen = -1;
 
-	found = tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume, true, now);
+	found = tsn_slot_read(bpf_map_lookup_elem(&tsn_slots, &idx), key, out, consume, true);
 	if (!found)
 		return 0;
 	if (found == TSN_STALE)
 		seen = TSN_STALE;
+	self = bpf_get_smp_processor_id();
 	for (__u32 cpu = 0; cpu < TSN_MAX_CPUS; cpu++) {
 		if (cpu >= tsn_cfg.nr_cpus)
 			break;
 		if (cpu == self)
 			continue;
 		found = tsn_slot_read(bpf_map_lookup_percpu_elem(&tsn_slots, &idx, cpu), key, out,
-				      consume, false, now);
+				      consume, false);
 		if (!found)
 			return 1;
 		if (found == TSN_STALE)
