@@ -45,6 +45,16 @@ export const PROGRAMS = {
 
 /** Every map, including the internal .rodata/.data/.bss ones (name as in the ELF section, e.g. ".rodata"). */
 export const MAPS = {
+  tsnClock: {
+    name: "tsn_clock",
+    type: "PerCPUArray",
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: 1,
+    flags: 0,
+    key: "u32",
+    value: "TsnClock",
+  },
   tsnCounters: {
     name: "tsn_counters",
     type: "PerCPUArray",
@@ -100,6 +110,34 @@ export const TsnKeyMode = { TSN_KEY_SKB_ADDR: 0, TSN_KEY_SKB_DATA: 1 } as const;
 
 /** enum tsn_store */
 export const TsnStore = { TSN_STORE_SLOTS: 0, TSN_STORE_LRU: 1 } as const;
+
+/** struct tsn_clock (16 bytes) */
+export interface TsnClock {
+  /** __u64 ns, offset 0 */
+  ns: bigint;
+  /** __u64 jiffies, offset 8 */
+  jiffies: bigint;
+}
+/** Byte layout and codec of struct tsn_clock. */
+export const TsnClock = {
+  size: 16,
+  fields: { ns: { offset: 0, size: 8, type: "u64" }, jiffies: { offset: 8, size: 8, type: "u64" } },
+  /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
+  encode: (value: TsnClock, out: Uint8Array = new Uint8Array(16), at = 0): Uint8Array => {
+    checkRoom("TsnClock.encode", out, at, 16);
+    out.fill(0, at, at + 16);
+    const view = new DataView(out.buffer, out.byteOffset + at, 16);
+    view.setBigUint64(0, value.ns, true);
+    view.setBigUint64(8, value.jiffies, true);
+    return out;
+  },
+  /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
+  decode: (bytes: Uint8Array, at = 0): TsnClock => {
+    checkRoom("TsnClock.decode", bytes, at, 16);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 16);
+    return { ns: view.getBigUint64(0, true), jiffies: view.getBigUint64(8, true) };
+  },
+} as const;
 
 /** struct tsn_config (32 bytes) */
 export interface TsnConfig {

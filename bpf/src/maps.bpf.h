@@ -52,3 +52,43 @@ static __always_inline struct tsn_counters *tsn_counters_here(void)
 		struct tsn_counters *c__ = tsn_counters_here();           \
 		TSN_BUMP(c__, field);                                     \
 	} while (0)
+
+/*
+ * The saver's clock: the last bpf_ktime_get_ns() of this CPU and the jiffy it was read in. One
+ * per saver instance (not pinned, not shared): the saver reads the clock at most once a jiffy.
+ */
+struct tsn_clock {
+	__u64 ns;
+	__u64 jiffies;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tsn_clock);
+} tsn_clock SEC(".maps");
+
+/*
+ * A bpf_ktime_get_ns() value read in the current jiffy: a lower bound of the time now, at most
+ * about one tick (1/HZ) below it. bpf_jiffies64() is inlined by the verifier on 64-bit JITs (5.5+);
+ * bpf_ktime_get_ns() is a helper call into the clocksource. Saving a lower bound keeps the
+ * restorer's age check on the safe side: a record older than max_age_ns is still always refused;
+ * one within a tick of the bound may be refused too.
+ */
+static __always_inline __u64 tsn_saved_now(void)
+{
+	__u32 zero = 0;
+	struct tsn_clock *c = bpf_map_lookup_elem(&tsn_clock, &zero);
+	__u64 j = bpf_jiffies64();
+	__u64 now;
+
+	if (c && c->jiffies == j)
+		return c->ns;
+	now = bpf_ktime_get_ns();
+	if (c) {
+		c->ns = now;
+		c->jiffies = j;
+	}
+	return now;
+}

@@ -46,7 +46,7 @@ int tsn_saver(struct __sk_buff *skb)
 	rec.owner = tsn_cfg.owner;
 	rec.tail_len = w.tail_len;
 	rec.anchor_end = w.anchor_end;
-	rec.saved_ns = bpf_ktime_get_ns();
+	rec.saved_ns = tsn_saved_now();
 	if (tsn_store_put(tsn_key_of_tc(skb, data), &rec)) {
 		TSN_BUMP(c, save_errors);
 		return TC_ACT_UNSPEC;
