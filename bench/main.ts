@@ -85,7 +85,7 @@ export function parseBenchArgs(
   const mode = values.quick ? "quick" : "full";
   const outDir = values.out ?? join(resultsRoot(), stamp(now));
   const d = defaultOptions(mode, outDir, log);
-  const kernels = (values.kernel ?? ["host"]).map((k) => {
+  const kernels = (values.kernel ?? d.kernels).map((k) => {
     if (!KERNEL_IDS.includes(k as KernelId)) throw new Error(`unknown kernel ${k}`);
     return k as KernelId;
   });

@@ -9,6 +9,8 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   equal(p.opts.traffic.length, 3);
   equal(p.opts.cniPods, 5);
   deepStrictEqual(p.opts.strategies, ["skb-addr", "skb-data"]);
+  deepStrictEqual(p.opts.kernels, ["host", "6.1", "6.12"], "every kernel unless --kernel says");
+  deepStrictEqual(p.opts.lab.datapaths, ["bridge-nat"]);
   ok(p.opts.outDir.endsWith("bench/results/2026-01-02T03-04-05Z"));
   equal(p.latest, true);
 });
@@ -44,6 +46,10 @@ Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {
   equal(p.opts.calibrateMs, 0);
   equal(p.opts.rounds, 0);
   equal(p.opts.cniPods, 0);
+  deepStrictEqual(p.opts.kernels, ["host", "6.1", "6.12"]);
+  const host = parseBenchArgs(["--kernel", "host"]);
+  ok(host !== "help");
+  deepStrictEqual(host.opts.kernels, ["host"]);
   equal(parseBenchArgs(["-h"]), "help");
 });
 
