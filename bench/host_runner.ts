@@ -35,7 +35,7 @@ import {
 } from "@tsn-proxy/e2e";
 import { BENCH_PROGRAMS, type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
 import { type FloodTool, runFlood, toolName, UDP_PAYLOAD } from "./flood/launch.ts";
-import { type Datapath, NONE, SENTINEL, type Traffic } from "./matrix.ts";
+import { type Datapath, NONE, SENTINEL, type Traffic, trafficOn } from "./matrix.ts";
 import { linkCounters, udpArrivals, UdpSink } from "./net.ts";
 import { measureProgCosts, type ProgCostRow } from "./progcost.ts";
 import { nsPerRun, type RunStats, runStatsOfFd, runStatsOfPin, StatsSession } from "./progstats.ts";
@@ -61,6 +61,11 @@ export type Log = (line: string) => void;
 
 const RESTORATION_BASE_PORT = 41000;
 const FLOOD_BASE_PORT = 45000;
+
+/** The multicast group the far end joins on bridge-flood, as startReceiver takes it. */
+function join(topo: Topology): { join?: { group: string; on: string } } {
+  return topo.far.joinOn === undefined ? {} : { join: { group: topo.far.ip, on: topo.far.joinOn } };
+}
 
 /** Pod name of a traffic kind (and the sentinel's). */
 export function podOf(t: Traffic): string {
@@ -194,8 +199,9 @@ export class HostRunner implements Runner {
     return rows;
   }
 
-  async runDatapath(plan: DatapathPlan): Promise<DatapathOutcome> {
-    const dp = plan.datapath;
+  async runDatapath(given: DatapathPlan): Promise<DatapathOutcome> {
+    const dp = given.datapath;
+    const plan: DatapathPlan = { ...given, traffic: trafficOn(dp, given.traffic) };
     const pods = [...plan.traffic, SENTINEL].map((t) => ({ name: podOf(t) }));
     const topo = await createTopology({ kind: dp.kind, pods, taps: dp.taps });
     const cells = new Map<string, Cell>();
@@ -303,7 +309,7 @@ export class HostRunner implements Runner {
           priority: t.priority,
           record: t.protocol === "udp",
         });
-        receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port));
+        receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port, undefined, join(topo)));
       }
       if (arm !== NONE) {
         proxy = attachBenchProxy(topo, arm, plan.store, plan.traffic.map(podOf));
@@ -360,7 +366,7 @@ export class HostRunner implements Runner {
     let tcpRx: Proc | undefined;
     try {
       if (t.protocol === "udp") {
-        sink = new UdpSink(topo.far.ns.path, port);
+        sink = new UdpSink(topo.far.ns.path, port, join(topo).join);
       } else {
         tcpRx = spawnIn(topo.far.ns, [
           BIN.socat,

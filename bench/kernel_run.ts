@@ -9,7 +9,8 @@
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import type { Log } from "./host_runner.ts";
 import { type FloodTool, toolName } from "./flood/launch.ts";
-import { type Datapath, DATAPATHS, TRAFFIC, type Traffic } from "./matrix.ts";
+import { getStrategy } from "@tsn-proxy/strategies";
+import { type Datapath, DATAPATHS, TRAFFIC, type Traffic, UNTRACKED } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import type { Runner } from "./runner.ts";
 import type { CalibrationRow, Capabilities, Cell, KernelInfo, SentinelRow } from "./types.ts";
@@ -73,6 +74,18 @@ export function chooseTool(rows: readonly CalibrationRow[], tools: readonly Floo
 }
 
 /**
+ * The strategy arms of a kernel: every strategy and, where fexit loads, each strategy that has
+ * trackers once more without them (`skb-addr/no-tracker`), to show what the tracker is for. Where
+ * fexit is refused, the strategy itself already runs without its tracker.
+ */
+export function armsOn(strategies: readonly string[], caps: Capabilities): string[] {
+  const untracked = caps.fexit
+    ? strategies.filter((s) => getStrategy(s).trackers.length > 0).map((s) => `${s}${UNTRACKED}`)
+    : [];
+  return [...strategies, ...untracked];
+}
+
+/**
  * Measures `plan` with `runner` (closed afterwards).
  *
  * @example
@@ -105,6 +118,7 @@ export async function measureKernel(
       tool = chosen.tool;
       if (chosen.note) log(chosen.note);
     }
+    const arms = armsOn(plan.strategies, capabilities);
     const out: KernelOutcome = {
       kernel: runner.kernel,
       capabilities,
@@ -120,7 +134,7 @@ export async function measureKernel(
       log(`[${runner.kernel.id} ${dp.id}] start`);
       const r = await runner.runDatapath({
         datapath: dp,
-        strategies: plan.strategies,
+        strategies: arms,
         store: plan.store,
         traffic,
         restorationCount: plan.restorationCount,

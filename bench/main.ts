@@ -34,6 +34,7 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
   --strategy S            ${strategyNames().join(", ")} (repeatable; none is always measured)
   --store S               record store: ${Object.keys(STORES).join(", ")}
   --rounds N              paired throughput rounds (0 = restoration and BPF_PROG_TEST_RUN only)
+  --lab-rounds N          the same in the lab guests (default 0: TCG floods measure the emulator)
   --flood-ms N            flood length per arm
   --count N               records per restoration talker
   --repeat N              BPF_PROG_TEST_RUN repeat
@@ -70,6 +71,7 @@ export function parseBenchArgs(
       strategy: { type: "string", multiple: true },
       store: { type: "string" },
       rounds: { type: "string" },
+      "lab-rounds": { type: "string" },
       "flood-ms": { type: "string" },
       count: { type: "string" },
       repeat: { type: "string" },
@@ -116,6 +118,7 @@ export function parseBenchArgs(
     strategies,
     store: store as StoreName,
     rounds: int("rounds", values.rounds, 0, 1000) ?? d.rounds,
+    lab: { ...d.lab, rounds: int("lab-rounds", values["lab-rounds"], 0, 100) ?? d.lab.rounds },
     floodMs: int("flood-ms", values["flood-ms"], 50, 60_000) ?? d.floodMs,
     restorationCount: int("count", values.count, 1, 10_000) ?? d.restorationCount,
     repeat: int("repeat", values.repeat, 1, 100_000_000) ?? d.repeat,

@@ -5,7 +5,7 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   const p = parseBenchArgs(["--quick"], new Date("2026-01-02T03:04:05.678Z"));
   ok(p !== "help");
   equal(p.opts.mode, "quick");
-  equal(p.opts.datapaths.length, 6);
+  equal(p.opts.datapaths.length, 7);
   equal(p.opts.traffic.length, 3);
   equal(p.opts.cniPods, 5);
   deepStrictEqual(p.opts.strategies, ["skb-addr", "skb-data"]);

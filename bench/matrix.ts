@@ -21,11 +21,31 @@ export interface Datapath {
 
 const KINDS: readonly TopologyKind[] = ["bridge-nat", "routed-nat", "vxlan"];
 
-/** Every datapath: the three topologies, then the same with taps. */
+/**
+ * Every datapath: the three topologies, the same with taps, and the clone-heavy path
+ * `bridge-flood` (nic0 a port of the pods' bridge, talkers sending to a multicast group: br_flood()
+ * hands nic0 a clone of every packet, the case skb-addr's tracker exists for; UDP only).
+ */
 export const DATAPATHS: readonly Datapath[] = [
   ...KINDS.map((kind): Datapath => ({ id: kind, kind, taps: false })),
   ...KINDS.map((kind): Datapath => ({ id: `${kind}+taps`, kind, taps: true })),
+  { id: "bridge-flood", kind: "bridge-flood", taps: false },
 ];
+
+/** The traffic a datapath can carry (a multicast flood has no TCP). */
+export function trafficOn(dp: Datapath, traffic: readonly Traffic[]): Traffic[] {
+  return dp.kind === "bridge-flood" ? traffic.filter((t) => t.protocol === "udp") : [...traffic];
+}
+
+/** Suffix of the arm that runs a strategy with its trackers left out. */
+export const UNTRACKED = "/no-tracker";
+
+/** An arm's strategy name and whether its trackers load: `skb-addr/no-tracker` -> no. */
+export function armOf(arm: string): { strategy: string; trackers: boolean } {
+  return arm.endsWith(UNTRACKED)
+    ? { strategy: arm.slice(0, -UNTRACKED.length), trackers: false }
+    : { strategy: arm, trackers: true };
+}
 
 /** A kind of traffic the talkers send. */
 export interface Traffic {

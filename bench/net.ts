@@ -7,6 +7,7 @@
  * @module
  */
 import { withNetns } from "@tsn-proxy/bpf/libbpf";
+import { parseIpv4 } from "@tsn-proxy/e2e";
 
 /** One interface's counters from /proc/net/dev. */
 export interface LinkCounters {
@@ -74,8 +75,12 @@ export function udpArrivals(nsPath: string): number {
 const LIBC = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
 } as const;
+
+const IPPROTO_IP = 0;
+const IP_ADD_MEMBERSHIP = 35;
 
 /**
  * A UDP socket bound at the far end that is never read: floods to its port reach a socket (no ICMP
@@ -86,8 +91,12 @@ export class UdpSink {
   #lib = Deno.dlopen("libc.so.6", LIBC);
   #fd: number;
 
-  /** Binds 0.0.0.0:port inside the netns at nsPath. */
-  constructor(nsPath: string, readonly port: number) {
+  /**
+   * Binds 0.0.0.0:port inside the netns at nsPath and, with `join`, joins the IPv4 multicast
+   * group on the interface holding the local address `on` (a flood to a group reaches the UDP
+   * layer only where the group was joined).
+   */
+  constructor(nsPath: string, readonly port: number, join?: { group: string; on: string }) {
     this.#fd = withNetns(nsPath, () => this.#lib.symbols.socket(2, 2, 0));
     if (this.#fd < 0) {
       this.#lib.close();
@@ -100,6 +109,13 @@ export class UdpSink {
     if (this.#lib.symbols.bind(this.#fd, sa, 16) < 0) {
       this.close();
       throw new Error(`UdpSink: bind :${port} failed in ${nsPath}`);
+    }
+    if (join) {
+      const mreq = new Uint8Array([...parseIpv4(join.group), ...parseIpv4(join.on)]);
+      if (this.#lib.symbols.setsockopt(this.#fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq, 8) < 0) {
+        this.close();
+        throw new Error(`UdpSink: joining ${join.group} on ${join.on} failed in ${nsPath}`);
+      }
     }
   }
 

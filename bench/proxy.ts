@@ -31,10 +31,11 @@ import {
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { Topology } from "@tsn-proxy/e2e";
 import { BENCH_PROGRAMS } from "./bpf/build.ts";
+import { armOf } from "./matrix.ts";
 
 /** An attached datapath. */
 export interface BenchProxy {
-  /** Strategy name. */
+  /** The arm: a strategy name, or `<name>/no-tracker`. */
   readonly strategy: string;
   /** The store it runs with. */
   readonly store: StoreName;
@@ -57,17 +58,23 @@ export function strategyLabel(name: string, trackers: readonly TrackerState[]): 
   return trackers.some((t) => t.state === "unavailable") ? `${name} (no tracker)` : name;
 }
 
-/** Loads the datapath into node1 of `topo` and attaches savers to the `optedIn` pods. */
+/**
+ * Loads the datapath of `arm` (a strategy name, or `<name>/no-tracker`: the same strategy with
+ * its trackers left out, as e2e/proxy.ts does) into node1 of `topo` and attaches savers to the
+ * `optedIn` pods.
+ */
 export function attachBenchProxy(
   topo: Topology,
-  strategyName: string,
+  arm: string,
   store: StoreName,
   optedIn: readonly string[],
 ): BenchProxy {
   const bpffs = join(topo.bpffsDir, "proxy");
   const stateDir = Deno.makeTempDirSync({ prefix: `${topo.prefix}-bench-` });
   const stateFile = join(stateDir, "datapath.json");
-  const strategy = getStrategy(strategyName);
+  const { strategy: strategyName, trackers } = armOf(arm);
+  const registered = getStrategy(strategyName);
+  const strategy = trackers ? registered : { ...registered, trackers: [] };
   let state;
   try {
     state = withNetns(
@@ -82,10 +89,10 @@ export function attachBenchProxy(
   const saverPins = new Map<string, string>();
   let isDown = false;
   const proxy: BenchProxy = {
-    strategy: strategyName,
+    strategy: arm,
     store,
     trackers: state.trackers,
-    label: strategyLabel(strategyName, state.trackers),
+    label: trackers ? strategyLabel(strategyName, state.trackers) : `${strategyName} (no tracker)`,
     restorerPin: pins.restorer,
     saverPins,
     stats: () => readStats(stateFile),

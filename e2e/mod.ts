@@ -23,5 +23,6 @@ export {
 } from "./talkers/txtime_sender.ts";
 export { buildObserver, OBSERVER_OBJ } from "./bpf/build.ts";
 export * from "./talkers/txtime.ts";
+export { parseIpv4 } from "./talkers/libc.ts";
 export * from "./tc.ts";
 export * from "./tamper.ts";
