@@ -96,8 +96,9 @@ Deno.test({
         if (c.kernel !== "host") continue;
         ok(c.throughput && c.throughput.samples.length > 0, `${where}: no throughput data`);
         ok(c.throughput.samples.every((s) => s.far > 0), `${where}: nothing arrived`);
+        if (c.strategy === NONE) ok(c.throughput.floorRatio, `${where}: no empty-program arm`);
         if (c.strategy !== NONE) {
-          ok(c.throughput.ratio, `${where}: no ratio`);
+          ok(c.throughput.ratio && c.throughput.vsFloor, `${where}: no ratio`);
           ok(c.bpfStats && c.bpfStats.saverRuns > 0 && c.bpfStats.restorerRuns > 0, where);
           ok(c.occupancy, `${where}: no occupancy`);
         }

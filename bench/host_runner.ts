@@ -60,6 +60,8 @@ import type {
 export type Log = (line: string) => void;
 
 const RESTORATION_BASE_PORT = 41000;
+/** The throughput arm with empty programs where the datapath's programs sit. */
+const FLOOR = "floor";
 const FLOOD_BASE_PORT = 45000;
 
 /** The multicast group the far end joins on bridge-flood, as startReceiver takes it. */
@@ -358,7 +360,9 @@ export class HostRunner implements Runner {
     cellOf: (arm: string) => Cell,
   ): Promise<void> {
     const tp = plan.throughput!;
-    const arms = [NONE, ...plan.strategies];
+    // FLOOR: empty programs at the flooding pod's eth0 and the NIC, where the saver and the
+    // restorer sit: what any tc program there costs, so a strategy's own cost can be told apart.
+    const arms = [NONE, FLOOR, ...plan.strategies];
     const pod = topo.pod(podOf(t));
     const optedIn = plan.traffic.map(podOf);
     const farIf = topo.far.ns.name === topo.ext.ns.name ? "ext0" : "eth0";
@@ -420,12 +424,21 @@ export class HostRunner implements Runner {
       for (let r = 0; r < tp.rounds; r++) {
         for (const [position, arm] of rotation(arms, r).entries()) {
           plan.signal?.throwIfAborted();
-          const proxy = arm === NONE ? undefined : attachBenchProxy(topo, arm, plan.store, optedIn);
+          const proxy = arm === NONE || arm === FLOOR
+            ? undefined
+            : attachBenchProxy(topo, arm, plan.store, optedIn);
+          const floors = arm === FLOOR
+            ? [
+              attachFloor(this.#objects.empty, pod.ns.path, pod.ifname),
+              attachFloor(this.#objects.empty, topo.node.ns.path, topo.node.nic),
+            ]
+            : [];
           try {
             const s = await flood();
             samples.get(arm)!.push({ ...s, round: r, position });
           } finally {
             proxy?.down();
+            for (const f of floors) f.close();
           }
         }
         this.#log(
@@ -439,11 +452,12 @@ export class HostRunner implements Runner {
         );
       }
       const base = samples.get(NONE)!;
-      for (const arm of arms) {
+      const floor = samples.get(FLOOR)!;
+      const perRound = (own: FloodSample[], of: FloodSample[]) =>
+        own.map((s) => s.rate / (of.find((b) => b.round === s.round)?.rate ?? NaN));
+      for (const arm of arms.filter((a) => a !== FLOOR)) {
         const own = samples.get(arm)!;
-        const ratios = arm === NONE
-          ? null
-          : own.map((s) => s.rate / (base.find((b) => b.round === s.round)?.rate ?? NaN));
+        const ratios = arm === NONE ? null : perRound(own, base);
         const cpuRatios = arm === NONE ? null : own.flatMap((s) => {
           const b = base.find((x) => x.round === s.round)?.cpuPerUnitNs;
           return b && s.cpuPerUnitNs ? [b / s.cpuPerUnitNs] : [];
@@ -456,6 +470,8 @@ export class HostRunner implements Runner {
           ratio: ratios ? summarize(ratios) : null,
           cpuRatios: cpuRatios?.map((x) => round(x, 4)) ?? null,
           cpuRatio: cpuRatios?.length ? summarize(cpuRatios) : null,
+          floorRatio: arm === NONE ? summarize(perRound(floor, base)) : null,
+          vsFloor: arm === NONE ? null : summarize(perRound(own, floor)),
         };
         cellOf(arm).throughput = th;
       }

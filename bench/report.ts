@@ -99,6 +99,16 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
       const medians = udp.map((c) => c.throughput!.ratio!.median);
       const ok = medians.filter((m) => m >= TARGETS.ppsRatio).length;
       const cpu = udp.flatMap((c) => c.throughput!.cpuRatio ? [c.throughput!.cpuRatio.median] : []);
+      // What empty programs at the same two hooks cost (the none cells of the same datapaths).
+      const floors = res.cells.filter((c) =>
+        c.strategy === NONE && c.throughput?.floorRatio && timed.has(c.kernel) &&
+        udp.some((u) =>
+          u.kernel === c.kernel && u.datapath === c.datapath && u.traffic === c.traffic
+        )
+      ).map((c) => c.throughput!.floorRatio!.median);
+      const vsFloor = udp.flatMap((c) =>
+        c.throughput!.vsFloor ? [c.throughput!.vsFloor.median] : []
+      );
       out.push({
         target: `delivered pps >= ${TARGETS.ppsRatio} x none (${s}, UDP floods)`,
         measured:
@@ -111,6 +121,15 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
             } (${
               cpu.filter((x) => x >= TARGETS.ppsRatio).length
             }/${cpu.length} >= ${TARGETS.ppsRatio})`
+            : "") +
+          (floors.length
+            ? `; empty programs at the same hooks alone: medians ${num(Math.min(...floors), 3)}..${
+              num(Math.max(...floors), 3)
+            } (${
+              floors.filter((x) => x >= TARGETS.ppsRatio).length
+            }/${floors.length} >= ${TARGETS.ppsRatio}), ${s} vs them ${
+              num(Math.min(...vsFloor), 3)
+            }..${num(Math.max(...vsFloor), 3)}`
             : ""),
         met: ok === udp.length,
       });
@@ -255,9 +274,10 @@ function restorationTable(res: BenchResults): string {
 function performanceTable(res: BenchResults): string {
   const lines = [
     "| kernel | datapath | traffic | strategy | delivered (median) | vs none: median [min–max] | " +
+    "vs empty programs (none: empty / none) | " +
     "sender CPU per unit (median ns) | CPU none/arm [min–max] | rounds | NIC / far | " +
     "saver ns (stats, floor) | restorer ns (stats, floor) | records during / after flood |",
-    "|" + " --- |".repeat(13),
+    "|" + " --- |".repeat(14),
   ];
   for (const c of res.cells) {
     const t = c.throughput;
@@ -268,6 +288,7 @@ function performanceTable(res: BenchResults): string {
     lines.push(
       `| ${c.kernel} | ${c.datapath} | ${c.traffic} | ${c.strategyLabel} | ${rateText(c)} | ` +
         `${c.strategy === NONE ? "(baseline)" : ratioText(c)} | ` +
+        `${num((t?.floorRatio ?? t?.vsFloor)?.median, 3)} | ` +
         `${num(cpuMedian(c))}${t ? (t.unit === "pps" ? "/pkt" : "/KiB") : ""} | ` +
         `${c.strategy === NONE ? "(baseline)" : cpuRatioText(c)} | ${t?.samples.length ?? 0} | ` +
         `${nicFar} | ` +
@@ -540,8 +561,10 @@ export function renderReport(res: BenchResults): string {
     "## Throughput, bpf_stats, occupancy",
     "",
     `Flood: ${res.floodTool}, ${p["floodMs"]} ms per arm, ${p["rounds"]} rounds; each round runs ` +
-    "`none` and every strategy once, in rotated order, the datapath attached only for its own arm; " +
-    "the ratio is taken against the `none` arm of the same round. UDP: 64-byte frames, delivered = " +
+    "`none`, an arm with empty programs at the flooding pod's eth0 and the NIC (the saver's and " +
+    "the restorer's hooks: what any tc program there costs) and every strategy once, in rotated " +
+    "order, the datapath attached only for its own arm; the ratio is taken against the `none` arm " +
+    "of the same round, and `vs empty programs` against the empty-program arm. UDP: 64-byte frames, delivered = " +
     "datagrams reaching the far end's UDP layer (a bound, unread socket); TCP: bytes at the far " +
     "end's interface. bpf_stats: one more flood per strategy with `bpf_enable_stats()` on and an " +
     "empty program appended at the flooding pod's eth0 and at the NIC (its ns/run is what the " +

@@ -58,6 +58,8 @@ function cell(strategy: string, right: number, ratios: number[] | null, wrong = 
       ratio: ratios ? summarize(ratios) : null,
       cpuRatios: ratios,
       cpuRatio: ratios ? summarize(ratios) : null,
+      floorRatio: ratios ? null : summarize([0.975]),
+      vsFloor: ratios ? summarize(ratios.map((r) => r / 0.975)) : null,
     },
     bpfStats: strategy === "none" ? null : {
       saverNs: 170,
@@ -145,6 +147,12 @@ Deno.test("checkTargets reports the pair cost, pps ratio, skb-addr restoration a
   equal(byName("saver + restorer").met, false);
   ok(byName("saver + restorer").measured.includes("190 ns"));
   equal(byName("(skb-addr, UDP floods)").met, true); // median 0.98
+  ok(
+    byName("(skb-addr, UDP floods)").measured.includes(
+      "empty programs at the same hooks alone: medians 0.975..0.975 (1/1 >= 0.97)",
+    ),
+    byName("(skb-addr, UDP floods)").measured,
+  );
   equal(byName("100 % restoration for skb-addr").met, true);
   equal(byName("wrong metadata").met, false);
   // A cell whose kernel refused the tracker ran a degraded skb-addr: reported, not scored.

@@ -119,6 +119,13 @@ export interface Throughput {
   cpuRatios: number[] | null;
   /** Summary of cpuRatios. */
   cpuRatio: Summary | null;
+  /**
+   * none only: per round, the rate with empty tc programs at the saver's and the restorer's hooks
+   * / none's: what any program there costs.
+   */
+  floorRatio: Summary | null;
+  /** Strategies only: per round, this arm's rate / the empty programs' rate. */
+  vsFloor: Summary | null;
 }
 
 /** bpf_stats of the programs on real packets (one flood with stats on). */
