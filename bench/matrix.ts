@@ -106,7 +106,7 @@ export const SENTINEL: Traffic = {
 
 /**
  * A kernel to run on. `host` is the machine's own kernel; `6.1` and `6.12` are the lab's QEMU
- * guests (Debian's stock kernels, where fexit, taprio and etf exist), not wired yet.
+ * guests (Debian's stock kernels, where fexit, taprio and etf exist; lab_runner.ts).
  */
 export type KernelId = "host" | "6.1" | "6.12";
 

@@ -1,10 +1,12 @@
 /**
  * @module
- * The tsn-proxy benchmark: a matrix of strategy (`none`, `skb-addr`, `skb-data`) × datapath
- * (bridge-nat, routed-nat, vxlan, each also with taps) × traffic (UDP + SO_PRIORITY, UDP +
- * SCM_TXTIME TAI, TCP + SO_PRIORITY) per kernel, measuring restoration (observer on the NIC),
- * per-program cost (BPF_PROG_TEST_RUN and bpf_stats), delivered rate against the no-proxy
- * baseline in paired rounds, and store occupancy. `deno task bench [--quick]`.
+ * The tsn-proxy benchmark: a matrix of strategy (`none`, `skb-addr`, `skb-data`, and
+ * `skb-addr/no-tracker` where fexit loads) × datapath (bridge-nat, routed-nat, vxlan, each also
+ * with taps, and the clone-heavy bridge-flood) × traffic (UDP + SO_PRIORITY, UDP + SCM_TXTIME TAI,
+ * TCP + SO_PRIORITY) × kernel (the host; Debian's 6.1 and 6.12 in lab guests, with taprio),
+ * measuring restoration (observer on the NIC), per-program cost (BPF_PROG_TEST_RUN and bpf_stats),
+ * delivered rate against the no-proxy baseline and against empty programs in paired rounds, store
+ * occupancy, and taprio's packets per gate. `deno task bench [--quick]`.
  *
  * @example
  * ```ts ignore
