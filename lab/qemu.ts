@@ -4,10 +4,7 @@
  * the TSNLAB protocol and enforces a timeout (QEMU is killed). The guest has no network device at
  * all (it builds its own veths). KVM is used only when a probe boot under KVM proved that it works
  * with stock kernels on this host (on the project's VMs /dev/kvm is a PVM device they cannot use);
- * otherwise TCG: `-accel tcg,thread=single -cpu max` (one host thread for both vCPUs: with a
- * thread per vCPU a 6.12 guest double-faulted once in ~30 boots on a busy host, in SLUB's
- * cmpxchg16b fast path; multi-threaded TCG has known cross-vCPU TLB races of that shape. Single
- * costs ~35 % more time: the VM suite took 460 s instead of 338 s).
+ * otherwise TCG: `-accel tcg,thread=multi -cpu max`.
  *
  * @example
  * ```ts ignore
@@ -95,7 +92,7 @@ export function qemuArgs(o: {
 }): string[] {
   const accel = o.accel === "kvm"
     ? ["-accel", "kvm", "-cpu", "host"]
-    : ["-accel", "tcg,thread=single", "-cpu", "max"];
+    : ["-accel", "tcg,thread=multi", "-cpu", "max"];
   return [
     ...accel,
     "-smp",

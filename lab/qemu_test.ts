@@ -21,7 +21,7 @@ Deno.test("qemuArgs: TCG by default flags, no network device, read-only 9p share
     cpus: 2,
   });
   const after = (flag: string) => args[args.indexOf(flag) + 1];
-  assert.equal(after("-accel"), "tcg,thread=single");
+  assert.equal(after("-accel"), "tcg,thread=multi");
   assert.equal(after("-cpu"), "max");
   assert.equal(after("-smp"), "2");
   assert.equal(after("-m"), "512");
