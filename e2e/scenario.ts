@@ -185,6 +185,45 @@ export function resolveTalkers(
   });
 }
 
+/** A talker's counts as the observer judged them (see {@linkcode observerCounts}). */
+export type ObserverCounts = Pick<
+  TalkerRow,
+  | "seen"
+  | "packets"
+  | "prioRight"
+  | "prioZero"
+  | "prioWrong"
+  | "txtimeRight"
+  | "txtimeMissing"
+  | "txtimeWrong"
+  | "typeWrong"
+  | "invented"
+>;
+
+/**
+ * What the observer judged of one talker's packets, as a row reports it: records seen (UDP
+ * records, or TCP payload in record-sized units) and the per-packet verdicts.
+ *
+ * @example
+ * ```ts ignore
+ * const row = { talker: "a", ...observerCounts("udp", stats) };
+ * ```
+ */
+export function observerCounts(protocol: Protocol, s: ObserverStats): ObserverCounts {
+  return {
+    seen: protocol === "udp" ? s.records : Math.floor(s.payloadBytes / RECORD_SIZE),
+    packets: s.packets,
+    prioRight: s.prioRight,
+    prioZero: s.prioZero,
+    prioWrong: s.prioWrong,
+    txtimeRight: s.txtimeRight,
+    txtimeMissing: s.txtimeMissing,
+    txtimeWrong: s.txtimeWrong,
+    typeWrong: s.typeWrong,
+    invented: s.tstampInvented,
+  };
+}
+
 /** Builds, runs, measures and tears down one scenario. */
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const t0 = performance.now();
@@ -253,16 +292,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
         port: t.port,
         sent: sent[i] ?? 0,
         received: receivers[i]?.records() ?? 0,
-        seen: t.protocol === "udp" ? s.records : Math.floor(s.payloadBytes / RECORD_SIZE),
-        packets: s.packets,
-        prioRight: s.prioRight,
-        prioZero: s.prioZero,
-        prioWrong: s.prioWrong,
-        txtimeRight: s.txtimeRight,
-        txtimeMissing: s.txtimeMissing,
-        txtimeWrong: s.txtimeWrong,
-        typeWrong: s.typeWrong,
-        invented: s.tstampInvented,
+        ...observerCounts(t.protocol, s),
         stats: s,
       };
     });

@@ -7,9 +7,8 @@
 import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
 import { BIN, type Netns, run } from "../../../e2e/netns.ts";
 import type { ObserverStats } from "../../../e2e/observer.ts";
-import type { TalkerRow } from "../../../e2e/scenario.ts";
+import { observerCounts, type TalkerRow } from "../../../e2e/scenario.ts";
 import type { Protocol } from "../../../e2e/talkers/receiver.ts";
-import { RECORD_SIZE } from "../../../e2e/talkers/record.ts";
 import { writeResult } from "../result.ts";
 import {
   parseClassStats,
@@ -54,16 +53,7 @@ export function observerOut(talker: string, protocol: Protocol, s: ObserverStats
     talker,
     sent: 0,
     received: 0,
-    seen: protocol === "udp" ? s.records : Math.floor(s.payloadBytes / RECORD_SIZE),
-    packets: s.packets,
-    prioRight: s.prioRight,
-    prioZero: s.prioZero,
-    prioWrong: s.prioWrong,
-    txtimeRight: s.txtimeRight,
-    txtimeMissing: s.txtimeMissing,
-    txtimeWrong: s.txtimeWrong,
-    typeWrong: s.typeWrong,
-    invented: s.tstampInvented,
+    ...observerCounts(protocol, s),
     lastType: s.lastTstampType,
   };
 }
