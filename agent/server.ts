@@ -37,9 +37,10 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
   const valid = r?.validAttachments;
   if (
     typeof v !== "object" || v === null || Array.isArray(v) || r.v !== 1 ||
-    !COMMANDS.has(String(r.command)) ||
+    typeof r.command !== "string" || !COMMANDS.has(r.command) ||
     strings.some((k) => typeof r[k] !== "string") ||
-    !["yes", "no", "unknown"].includes(String(r.optIn)) || typeof args !== "object" ||
+    typeof r.optIn !== "string" || !["yes", "no", "unknown"].includes(r.optIn) ||
+    typeof args !== "object" ||
     args === null || Array.isArray(args) ||
     Object.values(args).some((x) => typeof x !== "string") ||
     (valid !== undefined &&
