@@ -19,11 +19,24 @@ import { startReceiver } from "./talkers/receiver.ts";
 import type { TxClock } from "./talkers/record.ts";
 import { RECORD_SIZE } from "./talkers/record.ts";
 import { runSocatTalker } from "./talkers/socat.ts";
-import { runTxtimeSender } from "./talkers/txtime.ts";
+import { runRawSender, runTxtimeSender } from "./talkers/txtime.ts";
 import { createTopology, type PodSpec, type Topology, type TopologyKind } from "./topology.ts";
 
-/** The program that sends: the FFI txtime sender (UDP only) or socat (UDP, TCP). */
-export type TalkerTool = "txtime" | "socat";
+/**
+ * The program that sends: the FFI txtime sender (UDP only), socat (UDP, TCP), or the raw-socket
+ * sender (UDP only; identical datagrams with a chosen IPv4 id, see talkers/raw_sender.ts).
+ */
+export type TalkerTool = "txtime" | "socat" | "raw";
+
+/** What a raw talker writes (tool "raw"). */
+export interface RawTalkerSpec {
+  /** The IPv4 id of every datagram. */
+  ipId: number;
+  /** The pod whose id the payload's record names; default the talker's own. */
+  payloadPod?: string;
+  /** The priority the payload's record names; default the talker's. */
+  payloadPriority?: number;
+}
 
 /** One talker of a scenario. */
 export interface TalkerSpec {
@@ -45,10 +58,13 @@ export interface TalkerSpec {
   intervalUs?: number;
   /** txtime tool: how far ahead of now each txtime is, in µs; default the sender's (5 ms). */
   aheadUs?: number;
+  /** raw tool: what its datagrams carry (required with it). */
+  raw?: RawTalkerSpec;
 }
 
 /** A talker with its resolved pod, port and tool. */
-export interface ResolvedTalker extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs">> {
+export interface ResolvedTalker
+  extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs" | "raw">> {
   /** Pause between datagrams (txtime tool). */
   intervalUs: number;
   /** txtime lead in µs, when not the sender's default. */
@@ -57,6 +73,8 @@ export interface ResolvedTalker extends Required<Omit<TalkerSpec, "intervalUs" |
   port: number;
   /** Its pod's id (records carry it). */
   podId: number;
+  /** raw tool: the datagrams' IPv4 id and the record their payload carries. */
+  raw?: { ipId: number; payloadPodId: number; payloadPriority: number };
 }
 
 /** What the hooks get. */
@@ -164,11 +182,14 @@ export function resolveTalkers(
   return talkers.map((t, i) => {
     const tool = t.tool ?? (t.protocol === "udp" ? "txtime" : "socat");
     const clock = t.clock ?? "none";
-    if (tool === "txtime" && t.protocol !== "udp") throw new Error("txtime talkers are UDP only");
+    if (tool !== "socat" && t.protocol !== "udp") throw new Error(`${tool} talkers are UDP only`);
+    if ((tool === "raw") !== (t.raw !== undefined)) throw new Error("raw talkers need raw: {...}");
     if (tool === "socat" && clock !== "none") throw new Error("socat talkers cannot set a txtime");
     if (!(t.count >= 1 && t.count <= 10_000)) throw new RangeError(`talker count ${t.count}`);
     const podId = podIds.get(t.pod);
     if (podId === undefined) throw new Error(`talker on unknown pod ${t.pod}`);
+    const payloadPodId = t.raw && podIds.get(t.raw.payloadPod ?? t.pod);
+    if (t.raw && payloadPodId === undefined) throw new Error(`payload of unknown pod`);
     return {
       name: t.name ?? `${t.pod}-${t.protocol}-${tool}-${clock}`,
       pod: t.pod,
@@ -181,6 +202,15 @@ export function resolveTalkers(
       ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
       port: basePort + i,
       podId,
+      ...(t.raw && payloadPodId !== undefined
+        ? {
+          raw: {
+            ipId: t.raw.ipId,
+            payloadPodId,
+            payloadPriority: t.raw.payloadPriority ?? t.priority,
+          },
+        }
+        : {}),
     };
   });
 }
@@ -255,7 +285,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     });
     for (const t of talkers) {
       await observer.expect(t.port, {
-        pod: t.podId,
+        pod: t.raw?.payloadPodId ?? t.podId,
         priority: t.priority,
         record: t.protocol === "udp",
       });
@@ -338,6 +368,24 @@ export async function runTalker(
       timeoutMs,
     });
     if (r.code !== 0) throw new Error(`talker ${t.name}: socat exited ${r.code}\n${r.stderr}`);
+    return r.sent;
+  }
+  if (t.raw) {
+    const r = await runRawSender(pod.ns, {
+      dst: topo.far.ip,
+      sport: t.port,
+      dport: t.port,
+      ipId: t.raw.ipId,
+      count: t.count,
+      priority: t.priority,
+      clock: t.clock,
+      intervalUs: t.intervalUs,
+      payloadPod: t.raw.payloadPodId,
+      payloadPriority: t.raw.payloadPriority,
+    }, timeoutMs);
+    if (r.errors) {
+      throw new Error(`talker ${t.name}: ${r.errors} send errors, errno ${r.lastErrno}`);
+    }
     return r.sent;
   }
   const r = await runTxtimeSender(pod.ns, {

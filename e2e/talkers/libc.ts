@@ -9,6 +9,8 @@
 export const LINUX = {
   AF_INET: 2,
   SOCK_DGRAM: 2,
+  SOCK_RAW: 3,
+  IPPROTO_RAW: 255,
   SOL_SOCKET: 1,
   SO_PRIORITY: 12,
   SO_TXTIME: 61,
@@ -42,7 +44,14 @@ export function addressOf(buf: Uint8Array): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
 }
 
-/** A UDP/IPv4 socket with SO_PRIORITY and optional SO_TXTIME, sending one record per datagram. */
+/** How a {@linkcode TxtimeSocket} sends: UDP datagrams, or whole IPv4 packets it writes itself. */
+export type SocketKind = "udp" | "raw";
+
+/**
+ * A UDP/IPv4 socket with SO_PRIORITY and optional SO_TXTIME, sending one record per datagram; or,
+ * with kind "raw", an IPPROTO_RAW socket (IP_HDRINCL) whose payload is the whole IPv4 packet, as
+ * applications with their own IP stack send.
+ */
 export class TxtimeSocket {
   #lib = Deno.dlopen("libc.so.6", SYMBOLS);
   #fd: number;
@@ -57,10 +66,19 @@ export class TxtimeSocket {
    * Opens, configures and connects the socket.
    * @param clockid SO_TXTIME clock (1 MONOTONIC, 11 TAI), or null for no SO_TXTIME.
    */
-  constructor(dst: string, port: number, priority: number, clockid: number | null, size: number) {
+  constructor(
+    dst: string,
+    port: number,
+    priority: number,
+    clockid: number | null,
+    size: number,
+    kind: SocketKind = "udp",
+  ) {
     const s = this.#lib.symbols;
     this.#payload = new Uint8Array(size);
-    this.#fd = s.socket(LINUX.AF_INET, LINUX.SOCK_DGRAM, 0);
+    this.#fd = kind === "raw"
+      ? s.socket(LINUX.AF_INET, LINUX.SOCK_RAW, LINUX.IPPROTO_RAW)
+      : s.socket(LINUX.AF_INET, LINUX.SOCK_DGRAM, 0);
     if (this.#fd < 0) this.#fail("socket");
     try {
       const prio = new Uint8Array(4);

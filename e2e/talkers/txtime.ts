@@ -1,5 +1,6 @@
 /**
- * Launches the FFI txtime sender (./txtime_sender.ts) inside a netns and returns its result.
+ * Launches the FFI senders (./txtime_sender.ts, ./raw_sender.ts) inside a netns and returns their
+ * results.
  *
  * @module
  */
@@ -7,8 +8,10 @@
 import { type Netns, nsCommand } from "../netns.ts";
 import { exec } from "../process.ts";
 import type { SenderArgs, SenderResult } from "./txtime_sender.ts";
+import type { RawSenderArgs } from "./raw_sender.ts";
 
 const SENDER = new URL("./txtime_sender.ts", import.meta.url).pathname;
+const RAW_SENDER = new URL("./raw_sender.ts", import.meta.url).pathname;
 
 /** The sender's argv (deno run of txtime_sender.ts), to run in a netns. */
 export function txtimeSenderArgv(a: SenderArgs): string[] {
@@ -36,17 +39,54 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
   ];
 }
 
-/** Runs the sender in ns (killed after timeoutMs) and parses its JSON result line. */
-export async function runTxtimeSender(
+/** The raw sender's argv (deno run of raw_sender.ts), to run in a netns. */
+export function rawSenderArgv(a: RawSenderArgs): string[] {
+  const flags: Record<string, string | number> = {
+    dst: a.dst,
+    sport: a.sport,
+    dport: a.dport,
+    "ip-id": a.ipId,
+    count: a.count,
+    priority: a.priority,
+    clock: a.clock,
+    "interval-us": a.intervalUs,
+    "payload-pod": a.payloadPod,
+    "payload-priority": a.payloadPriority,
+  };
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-lock",
+    RAW_SENDER,
+    ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
+  ];
+}
+
+/** Runs the txtime sender in ns (killed after timeoutMs) and parses its JSON result line. */
+export function runTxtimeSender(
   ns: Netns,
   a: SenderArgs,
   timeoutMs = 20_000,
 ): Promise<SenderResult> {
-  const out = await exec(nsCommand(ns, txtimeSenderArgv(a)), { timeoutMs });
+  return runSender(ns, txtimeSenderArgv(a), timeoutMs);
+}
+
+/** Runs the raw sender in ns (killed after timeoutMs) and parses its JSON result line. */
+export function runRawSender(
+  ns: Netns,
+  a: RawSenderArgs,
+  timeoutMs = 20_000,
+): Promise<SenderResult> {
+  return runSender(ns, rawSenderArgv(a), timeoutMs);
+}
+
+async function runSender(ns: Netns, argv: string[], timeoutMs: number): Promise<SenderResult> {
+  const out = await exec(nsCommand(ns, argv), { timeoutMs });
   const last = out.stdout.trim().split("\n").at(-1) ?? "";
   try {
     return JSON.parse(last) as SenderResult;
   } catch {
-    throw new Error(`txtime sender: no result line\n${out.stdout}\n${out.stderr}`);
+    throw new Error(`sender: no result line\n${out.stdout}\n${out.stderr}`);
   }
 }

@@ -1,0 +1,188 @@
+/**
+ * A raw-socket talker, as applications with their own IP stack send: an IPPROTO_RAW socket
+ * (IP_HDRINCL) with SO_PRIORITY and optional SO_TXTIME writes whole IPv4/UDP packets with an IPv4
+ * id it chooses. Every datagram of a run is the same bytes from the IPv4 id to the last payload
+ * byte (the record carries `--payload-pod`, `--payload-priority`, seq 0 and no txtime), so two
+ * talkers given the same id and payload send packets that differ only in addresses, ports and
+ * checksums: the packets a fingerprint of the payload and id cannot tell apart.
+ *
+ * ```sh
+ * nsenter --net=/run/netns/POD deno run -A e2e/talkers/raw_sender.ts --dst 192.0.2.2 \
+ *   --sport 40000 --dport 41000 --ip-id 4660 --count 200 --priority 5 --clock tai \
+ *   --payload-pod 3 --payload-priority 0
+ * ```
+ *
+ * Prints one JSON line like txtime_sender.ts: `{"sent":N,"errors":N,"lastErrno":N}`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { LINUX, parseIpv4, TxtimeSocket } from "./libc.ts";
+import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
+import { type SenderResult, TXTIME_AHEAD_NS } from "./txtime_sender.ts";
+
+/** Parsed command line of the raw sender. */
+export interface RawSenderArgs {
+  /** Destination IPv4 address. */
+  dst: string;
+  /** UDP source port written into the header. */
+  sport: number;
+  /** UDP destination port. */
+  dport: number;
+  /** The IPv4 id of every datagram (non-zero: the kernel fills in a zero id itself). */
+  ipId: number;
+  /** Datagrams to send (1..100000). */
+  count: number;
+  /** SO_PRIORITY. */
+  priority: number;
+  /** Clock of the SCM_TXTIME each datagram carries, or none. */
+  clock: TxClock;
+  /** Pause between datagrams, in µs. */
+  intervalUs: number;
+  /** Pod id the payload's record names. */
+  payloadPod: number;
+  /** Priority the payload's record names (what an observer should expect). */
+  payloadPriority: number;
+}
+
+const IPV4_HLEN = 20;
+const UDP_HLEN = 8;
+/** Bytes per datagram: IPv4 header, UDP header, one record. */
+export const RAW_PACKET_SIZE = IPV4_HLEN + UDP_HLEN + RECORD_SIZE;
+
+const USAGE = "usage: raw_sender.ts --dst IP --sport N --dport N --ip-id N --count N " +
+  "--priority P --clock tai|mono|none --payload-pod ID --payload-priority P [--interval-us N]";
+
+/** Parses argv; throws with the usage line on anything unexpected. */
+export function parseRawSenderArgs(argv: readonly string[]): RawSenderArgs {
+  const keys = [
+    "dst",
+    "sport",
+    "dport",
+    "ip-id",
+    "count",
+    "priority",
+    "clock",
+    "interval-us",
+    "payload-pod",
+    "payload-priority",
+  ] as const;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(keys.map((k) => [k, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : e}\n${USAGE}`);
+  }
+  const str = (k: string): string => {
+    const v = values[k];
+    if (typeof v !== "string") throw new Error(`missing --${k}\n${USAGE}`);
+    return v;
+  };
+  const int = (k: string, min: number, max: number, dflt?: number): number => {
+    if (values[k] === undefined && dflt !== undefined) return dflt;
+    const s = str(k);
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < min || n > max) throw new Error(`bad --${k} ${s}\n${USAGE}`);
+    return n;
+  };
+  const clock = values.clock ?? "none";
+  if (clock !== "tai" && clock !== "mono" && clock !== "none") {
+    throw new Error(`bad --clock ${clock}\n${USAGE}`);
+  }
+  const dst = str("dst");
+  parseIpv4(dst);
+  return {
+    dst,
+    sport: int("sport", 1, 65535),
+    dport: int("dport", 1, 65535),
+    ipId: int("ip-id", 1, 65535),
+    count: int("count", 1, 100_000),
+    priority: int("priority", 0, 0xffffffff),
+    clock,
+    intervalUs: int("interval-us", 0, 1_000_000, 0),
+    payloadPod: int("payload-pod", 0, 0xffffffff),
+    payloadPriority: int("payload-priority", 0, 0xffffffff),
+  };
+}
+
+/**
+ * The packet a raw talker sends: IPv4 (DF, TTL 64, the given id; total length, checksum and a
+ * zero source address filled in by the kernel), UDP without checksum, one record.
+ *
+ * @example
+ * ```ts
+ * import { rawDatagram } from "./raw_sender.ts";
+ * const p = rawDatagram({ dst: "192.0.2.2", sport: 1, dport: 2, ipId: 0x1234, payloadPod: 1, payloadPriority: 0 });
+ * console.log(p.length); // 60
+ * ```
+ */
+export function rawDatagram(
+  a: Pick<RawSenderArgs, "dst" | "sport" | "dport" | "ipId" | "payloadPod" | "payloadPriority">,
+): Uint8Array {
+  const p = new Uint8Array(RAW_PACKET_SIZE);
+  const v = new DataView(p.buffer);
+  v.setUint8(0, 0x45);
+  v.setUint16(2, RAW_PACKET_SIZE);
+  v.setUint16(4, a.ipId);
+  v.setUint16(6, 0x4000); // DF, as a UDP socket sets it on this path
+  v.setUint8(8, 64);
+  v.setUint8(9, 17);
+  p.set(parseIpv4(a.dst), 16);
+  v.setUint16(IPV4_HLEN, a.sport);
+  v.setUint16(IPV4_HLEN + 2, a.dport);
+  v.setUint16(IPV4_HLEN + 4, UDP_HLEN + RECORD_SIZE);
+  encodeRecord(
+    { pod: a.payloadPod, seq: 0, priority: a.payloadPriority, txtime: 0n, clock: "none" },
+    p,
+    IPV4_HLEN + UDP_HLEN,
+  );
+  return p;
+}
+
+/** Sends args.count identical datagrams; bounded by count and 2 retries per datagram. */
+export async function sendRaw(args: RawSenderArgs): Promise<SenderResult> {
+  const clockid = args.clock === "none" ? null : CLOCK_ID[args.clock];
+  const sock = new TxtimeSocket(args.dst, 0, args.priority, clockid, RAW_PACKET_SIZE, "raw");
+  sock.payload.set(rawDatagram(args));
+  const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
+  try {
+    const start = performance.now();
+    for (let i = 0; i < args.count; i++) {
+      const wait = start + (i * args.intervalUs) / 1000 - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const txtime = clockid === null ? null : sock.now(clockid) + TXTIME_AHEAD_NS;
+      let err = sock.send(txtime);
+      for (let retry = 0; retry < 2 && err !== 0; retry++) {
+        if (err !== LINUX.ENOBUFS && err !== LINUX.EAGAIN) break;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        err = sock.send(txtime);
+      }
+      if (err === 0) {
+        result.sent++;
+      } else {
+        result.errors++;
+        result.lastErrno = err;
+      }
+    }
+  } finally {
+    sock.close();
+  }
+  return result;
+}
+
+if (import.meta.main) {
+  try {
+    const result = await sendRaw(parseRawSenderArgs(Deno.args));
+    console.log(JSON.stringify(result));
+    Deno.exit(result.sent > 0 ? 0 : 1);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    Deno.exit(2);
+  }
+}
