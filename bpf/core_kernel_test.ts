@@ -16,7 +16,7 @@ import {
   TsnRecord,
 } from "./gen/tsn_core.ts";
 import { arpFrame, payload, tcpFrame, udpFrame } from "./testdata/packets.ts";
-import { expectedWindows, fingerprint } from "./testdata/fingerprint_oracle.ts";
+import { expectedOrigin, expectedWindows, fingerprint } from "./testdata/fingerprint_oracle.ts";
 
 // struct __sk_buff (include/uapi/linux/bpf.h) holds unions the codegen refuses; BPF_PROG_TEST_RUN
 // accepts only a few fields of it, and these two offsets are fixed ABI.
@@ -78,6 +78,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
           anchorEnd: w.anchorEnd,
           tailLen: 16,
           tstampType: 0,
+          origin: expectedOrigin(udp),
         },
       );
       ok(only!.rec.savedNs > 0n);
@@ -99,6 +100,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
       equal(only!.rec.anchorEnd, tw.anchorEnd);
       equal(only!.rec.fingerprint, fingerprint(tcp, tw));
       equal(only!.rec.tstamp, 0n);
+      deepStrictEqual(only!.rec.origin, expectedOrigin(tcp), "TCP origin: address and ports");
     } finally {
       core.obj.close();
     }
@@ -168,6 +170,14 @@ Deno.test("generated codecs round-trip through a kernel map", () => {
       anchorEnd: 300,
       tailLen: 16,
       tstampType: 2,
+      origin: {
+        addr: [0x0201f40a, 0, 0, 0],
+        ports: 0x581b409c,
+        ipEnd: 60,
+        l4End: 40,
+        family: 4,
+        proto: 17,
+      },
     };
     const key = TsnKey.encode({ id: 0xffff888812345678n });
     records.update(key, TsnRecord.encode(rec));

@@ -117,7 +117,7 @@ export function formatDemo(r: DemoResult): string {
     "",
     `datapath counters: saved ${c.saved}, restored ${c.restored}, missed ${c.missed} ` +
     `(node traffic and pods that did not opt in), rejected ${c.rejectedFingerprint} by fingerprint, ` +
-    `${c.rejectedStale} stale`,
+    `${c.rejectedOrigin} by origin, ${c.rejectedStale} stale`,
   ];
   if (r.chains) {
     const added = r.pods.find((p) => p.optIn && p.addMs)?.addMs;

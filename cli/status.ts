@@ -397,6 +397,7 @@ const COUNTERS_SHOWN = [
   "tstampKept",
   "missed",
   "rejectedFingerprint",
+  "rejectedOrigin",
   "rejectedStale",
   "saveClamped",
   "clonesTracked",

@@ -59,7 +59,7 @@ export const MAPS = {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 136,
+    valueSize: 144,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -69,7 +69,7 @@ export const MAPS = {
     name: "tsn_records",
     type: "LRUHash",
     keySize: 8,
-    valueSize: 40,
+    valueSize: 72,
     maxEntries: 65536,
     flags: 0,
     key: "TsnKey",
@@ -79,7 +79,7 @@ export const MAPS = {
     name: "tsn_slots",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 48,
+    valueSize: 80,
     maxEntries: 16384,
     flags: 0,
     key: "u32",
@@ -198,7 +198,7 @@ export const TsnConfig = {
   },
 } as const;
 
-/** struct tsn_counters (136 bytes) */
+/** struct tsn_counters (144 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -228,16 +228,18 @@ export interface TsnCounters {
   rejectedStale: bigint;
   /** __u64 rejected_fingerprint, offset 104 */
   rejectedFingerprint: bigint;
-  /** __u64 clones_tracked, offset 112 */
+  /** __u64 rejected_origin, offset 112 */
+  rejectedOrigin: bigint;
+  /** __u64 clones_tracked, offset 120 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 120 */
+  /** __u64 freed_cleanup, offset 128 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 128 */
+  /** __u64 errors, offset 136 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 136,
+  size: 144,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
@@ -253,15 +255,16 @@ export const TsnCounters = {
     missed: { offset: 88, size: 8, type: "u64" },
     rejectedStale: { offset: 96, size: 8, type: "u64" },
     rejectedFingerprint: { offset: 104, size: 8, type: "u64" },
-    clonesTracked: { offset: 112, size: 8, type: "u64" },
-    freedCleanup: { offset: 120, size: 8, type: "u64" },
-    errors: { offset: 128, size: 8, type: "u64" },
+    rejectedOrigin: { offset: 112, size: 8, type: "u64" },
+    clonesTracked: { offset: 120, size: 8, type: "u64" },
+    freedCleanup: { offset: 128, size: 8, type: "u64" },
+    errors: { offset: 136, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(136), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 136);
-    out.fill(0, at, at + 136);
-    const view = new DataView(out.buffer, out.byteOffset + at, 136);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(144), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 144);
+    out.fill(0, at, at + 144);
+    const view = new DataView(out.buffer, out.byteOffset + at, 144);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
@@ -276,15 +279,16 @@ export const TsnCounters = {
     view.setBigUint64(88, value.missed, true);
     view.setBigUint64(96, value.rejectedStale, true);
     view.setBigUint64(104, value.rejectedFingerprint, true);
-    view.setBigUint64(112, value.clonesTracked, true);
-    view.setBigUint64(120, value.freedCleanup, true);
-    view.setBigUint64(128, value.errors, true);
+    view.setBigUint64(112, value.rejectedOrigin, true);
+    view.setBigUint64(120, value.clonesTracked, true);
+    view.setBigUint64(128, value.freedCleanup, true);
+    view.setBigUint64(136, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 136);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 136);
+    checkRoom("TsnCounters.decode", bytes, at, 144);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 144);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
@@ -300,9 +304,10 @@ export const TsnCounters = {
       missed: view.getBigUint64(88, true),
       rejectedStale: view.getBigUint64(96, true),
       rejectedFingerprint: view.getBigUint64(104, true),
-      clonesTracked: view.getBigUint64(112, true),
-      freedCleanup: view.getBigUint64(120, true),
-      errors: view.getBigUint64(128, true),
+      rejectedOrigin: view.getBigUint64(112, true),
+      clonesTracked: view.getBigUint64(120, true),
+      freedCleanup: view.getBigUint64(128, true),
+      errors: view.getBigUint64(136, true),
     };
   },
 } as const;
@@ -332,7 +337,64 @@ export const TsnKey = {
   },
 } as const;
 
-/** struct tsn_record (40 bytes) */
+/** struct tsn_origin (28 bytes) */
+export interface TsnOrigin {
+  /** __u32 addr[4], offset 0 */
+  addr: number[];
+  /** __u32 ports, offset 16 */
+  ports: number;
+  /** __u16 ip_end, offset 20 */
+  ipEnd: number;
+  /** __u16 l4_end, offset 22 */
+  l4End: number;
+  /** __u8 family, offset 24 */
+  family: number;
+  /** __u8 proto, offset 25 */
+  proto: number;
+}
+/** Byte layout and codec of struct tsn_origin. */
+export const TsnOrigin = {
+  size: 28,
+  fields: {
+    addr: { offset: 0, size: 16, type: "u32[4]" },
+    ports: { offset: 16, size: 4, type: "u32" },
+    ipEnd: { offset: 20, size: 2, type: "u16" },
+    l4End: { offset: 22, size: 2, type: "u16" },
+    family: { offset: 24, size: 1, type: "u8" },
+    proto: { offset: 25, size: 1, type: "u8" },
+  },
+  /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
+  encode: (value: TsnOrigin, out: Uint8Array = new Uint8Array(28), at = 0): Uint8Array => {
+    checkRoom("TsnOrigin.encode", out, at, 28);
+    out.fill(0, at, at + 28);
+    const view = new DataView(out.buffer, out.byteOffset + at, 28);
+    checkLength("TsnOrigin.addr", value.addr.length, 4);
+    for (let i = 0; i < 4; i++) {
+      view.setUint32(i * 4, value.addr[i] ?? 0, true);
+    }
+    view.setUint32(16, value.ports, true);
+    view.setUint16(20, value.ipEnd, true);
+    view.setUint16(22, value.l4End, true);
+    view.setUint8(24, value.family);
+    view.setUint8(25, value.proto);
+    return out;
+  },
+  /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
+  decode: (bytes: Uint8Array, at = 0): TsnOrigin => {
+    checkRoom("TsnOrigin.decode", bytes, at, 28);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 28);
+    return {
+      addr: Array.from({ length: 4 }, (_, i) => view.getUint32(i * 4, true)),
+      ports: view.getUint32(16, true),
+      ipEnd: view.getUint16(20, true),
+      l4End: view.getUint16(22, true),
+      family: view.getUint8(24),
+      proto: view.getUint8(25),
+    };
+  },
+} as const;
+
+/** struct tsn_record (72 bytes) */
 export interface TsnRecord {
   /** __u64 tstamp, offset 0 */
   tstamp: bigint;
@@ -350,10 +412,12 @@ export interface TsnRecord {
   tailLen: number;
   /** __u8 tstamp_type, offset 35 */
   tstampType: number;
+  /** struct tsn_origin origin, offset 40 */
+  origin: TsnOrigin;
 }
 /** Byte layout and codec of struct tsn_record. */
 export const TsnRecord = {
-  size: 40,
+  size: 72,
   fields: {
     tstamp: { offset: 0, size: 8, type: "u64" },
     savedNs: { offset: 8, size: 8, type: "u64" },
@@ -363,12 +427,13 @@ export const TsnRecord = {
     anchorEnd: { offset: 32, size: 2, type: "u16" },
     tailLen: { offset: 34, size: 1, type: "u8" },
     tstampType: { offset: 35, size: 1, type: "u8" },
+    origin: { offset: 40, size: 28, type: "TsnOrigin" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnRecord, out: Uint8Array = new Uint8Array(40), at = 0): Uint8Array => {
-    checkRoom("TsnRecord.encode", out, at, 40);
-    out.fill(0, at, at + 40);
-    const view = new DataView(out.buffer, out.byteOffset + at, 40);
+  encode: (value: TsnRecord, out: Uint8Array = new Uint8Array(72), at = 0): Uint8Array => {
+    checkRoom("TsnRecord.encode", out, at, 72);
+    out.fill(0, at, at + 72);
+    const view = new DataView(out.buffer, out.byteOffset + at, 72);
     view.setBigUint64(0, value.tstamp, true);
     view.setBigUint64(8, value.savedNs, true);
     view.setBigUint64(16, value.fingerprint, true);
@@ -377,12 +442,13 @@ export const TsnRecord = {
     view.setUint16(32, value.anchorEnd, true);
     view.setUint8(34, value.tailLen);
     view.setUint8(35, value.tstampType);
+    TsnOrigin.encode(value.origin, out, at + 40);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnRecord => {
-    checkRoom("TsnRecord.decode", bytes, at, 40);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 40);
+    checkRoom("TsnRecord.decode", bytes, at, 72);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 72);
     return {
       tstamp: view.getBigUint64(0, true),
       savedNs: view.getBigUint64(8, true),
@@ -392,11 +458,12 @@ export const TsnRecord = {
       anchorEnd: view.getUint16(32, true),
       tailLen: view.getUint8(34),
       tstampType: view.getUint8(35),
+      origin: TsnOrigin.decode(bytes, at + 40),
     };
   },
 } as const;
 
-/** struct tsn_slot (48 bytes) */
+/** struct tsn_slot (80 bytes) */
 export interface TsnSlot {
   /** __u64 key, offset 0 */
   key: bigint;
@@ -405,24 +472,24 @@ export interface TsnSlot {
 }
 /** Byte layout and codec of struct tsn_slot. */
 export const TsnSlot = {
-  size: 48,
+  size: 80,
   fields: {
     key: { offset: 0, size: 8, type: "u64" },
-    rec: { offset: 8, size: 40, type: "TsnRecord" },
+    rec: { offset: 8, size: 72, type: "TsnRecord" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnSlot, out: Uint8Array = new Uint8Array(48), at = 0): Uint8Array => {
-    checkRoom("TsnSlot.encode", out, at, 48);
-    out.fill(0, at, at + 48);
-    const view = new DataView(out.buffer, out.byteOffset + at, 48);
+  encode: (value: TsnSlot, out: Uint8Array = new Uint8Array(80), at = 0): Uint8Array => {
+    checkRoom("TsnSlot.encode", out, at, 80);
+    out.fill(0, at, at + 80);
+    const view = new DataView(out.buffer, out.byteOffset + at, 80);
     view.setBigUint64(0, value.key, true);
     TsnRecord.encode(value.rec, out, at + 8);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnSlot => {
-    checkRoom("TsnSlot.decode", bytes, at, 48);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 48);
+    checkRoom("TsnSlot.decode", bytes, at, 80);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 80);
     return { key: view.getBigUint64(0, true), rec: TsnRecord.decode(bytes, at + 8) };
   },
 } as const;
@@ -431,5 +498,12 @@ export const TsnSlot = {
 function checkRoom(what: string, bytes: Uint8Array, at: number, size: number): void {
   if (!Number.isInteger(at) || at < 0 || bytes.length - at < size) {
     throw new RangeError(`${what}: needs ${size} bytes at offset ${at}, got ${bytes.length - at}`);
+  }
+}
+
+/** Throws a RangeError when an array is longer than its C array; shorter ones are zero-filled. */
+function checkLength(what: string, length: number, max: number): void {
+  if (length > max) {
+    throw new RangeError(`${what}: ${length} elements, the C array holds ${max}`);
   }
 }

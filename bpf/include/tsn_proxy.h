@@ -39,7 +39,24 @@ struct tsn_key {
 };
 
 /*
- * What the saver saw, plus the guard that ties it to one packet: the fingerprint hashes the last
+ * Where a record came from: the pod's own headers as its saver saw them. The restorer applies a
+ * record only to a packet of the same origin (origin.bpf.h): same source address, L4 ports and
+ * protocol, read where the packet still carries the pod's headers, or from its conntrack entry
+ * where NAT rewrote them. Offsets are measured from the packet's end, like the fingerprint's, so
+ * encapsulation (which only prepends) does not move them.
+ */
+struct tsn_origin {
+	__u32 addr[4]; /* source address, network order (IPv4: addr[0], the rest 0) */
+	__u32 ports;   /* L4 source and destination port as on the wire, 0 when not TCP/UDP */
+	__u16 ip_end;  /* offset of the pod's IP header from the packet end */
+	__u16 l4_end;  /* offset of its TCP/UDP header from the packet end, 0 when none */
+	__u8 family;   /* 4 or 6 */
+	__u8 proto;    /* IPPROTO_* of the L4 header */
+	__u8 _pad[2];
+};
+
+/*
+ * What the saver saw, plus the guards that tie it to one packet of one origin: the fingerprint hashes the last
  * tail_len bytes of the packet and 4 bytes anchored anchor_end bytes before its end. Both windows are
  * measured from the end, so NAT (which rewrites addresses, ports and checksums near the front) and
  * encapsulation (which only prepends) leave them intact.
@@ -54,6 +71,7 @@ struct tsn_record {
 	__u8 tail_len;     /* hashed tail bytes, 0..16 */
 	__u8 tstamp_type;  /* the running kernel's __sk_buff.tstamp_type at the pod */
 	__u32 _pad;
+	struct tsn_origin origin; /* whose packet it was (see above) */
 };
 
 /* A slot of the per-CPU record table; key 0 marks it empty. */
@@ -92,6 +110,7 @@ struct tsn_counters {
 	__u64 missed;               /* packets at a restorer without a record (node traffic too) */
 	__u64 rejected_stale;       /* records older than max_age_ns */
 	__u64 rejected_fingerprint; /* records whose fingerprint did not match the packet */
+	__u64 rejected_origin;      /* records of another origin (source address, ports) */
 	__u64 clones_tracked;       /* records copied to a clone by the skb_clone tracker */
 	__u64 freed_cleanup;        /* records deleted when their skb was freed */
 	__u64 errors;               /* helper failures at restore */

@@ -89,12 +89,12 @@ static __always_inline int tsn_fingerprint(struct __sk_buff *skb, void *data, vo
 }
 
 /*
- * Picks the windows from the pod's own headers (Ethernet, then IPv4 or IPv6, then TCP or UDP).
- * Returns -1 for packets it cannot place; those are not saved, since an unguarded record could be
- * applied to a stranger.
+ * Picks the windows from the pod's own headers (Ethernet, then IPv4 or IPv6, then TCP or UDP), and
+ * notes the packet's origin there (origin.bpf.h). Returns -1 for packets it cannot place; those
+ * are not saved, since an unguarded record could be applied to a stranger.
  */
 static __always_inline int tsn_pick_windows(void *data, void *data_end, __u32 len,
-					    struct tsn_windows *w)
+					    struct tsn_windows *w, struct tsn_origin *o)
 {
 	struct ethhdr *eth = data;
 	__u32 l4_off, payload_off, anchor_off;
@@ -114,6 +114,8 @@ static __always_inline int tsn_pick_windows(void *data, void *data_end, __u32 le
 		l4_off = ETH_HLEN_ + ihl;
 		anchor_off = ETH_HLEN_ + 4; /* id + fragment word */
 		proto = ip->protocol;
+		o->family = 4;
+		o->addr[0] = ip->saddr;
 		/* A later fragment has no L4 header: its whole IP payload is the tail. */
 		if (ip->frag_off & bpf_htons(0x1fff))
 			proto = 0;
@@ -125,11 +127,23 @@ static __always_inline int tsn_pick_windows(void *data, void *data_end, __u32 le
 		l4_off = ETH_HLEN_ + sizeof(*ip6);
 		anchor_off = ETH_HLEN_; /* version, class, flow label */
 		proto = ip6->nexthdr;
+		o->family = 6;
+		__builtin_memcpy(o->addr, &ip6->saddr, sizeof(o->addr));
 	} else {
 		return -1;
 	}
+	o->proto = proto;
+	o->ip_end = len - ETH_HLEN_;
 
 	payload_off = l4_off;
+	if (proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_) {
+		__u32 *ports = data + (l4_off & 0xff);
+
+		if ((void *)(ports + 1) > data_end)
+			return -1;
+		o->ports = *ports;
+		o->l4_end = len - l4_off;
+	}
 	if (proto == IPPROTO_TCP_) {
 		struct tcphdr *tcp = data + (l4_off & 0xff);
 

@@ -2,7 +2,8 @@
 /*
  * The restorer: tc egress on a TSN interface, before its qdisc (taprio, mqprio, etf) classifies the
  * packet by skb->priority and skb->tstamp. It consumes the packet's record, checks that the record
- * is young enough and belongs to this very packet, and writes the metadata back. It always returns
+ * is young enough, belongs to this very packet (fingerprint) and to its sender (origin), and writes
+ * the metadata back. It always returns
  * TC_ACT_UNSPEC (TCX_NEXT) so later tc programs on the interface still run.
  */
 #pragma once
@@ -26,6 +27,7 @@ int tsn_restorer(struct __sk_buff *skb)
 	__u64 tstamp = skb->tstamp;
 	__u8 tstamp_type = skb->tstamp_type;
 	__u32 len = skb->len;
+	__u32 ingress_ifindex = skb->ingress_ifindex;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w;
@@ -52,6 +54,10 @@ int tsn_restorer(struct __sk_buff *skb)
 	w.anchor_end = rec.anchor_end;
 	if (tsn_fingerprint(skb, data, data_end, len, w, &fingerprint) || fingerprint != rec.fingerprint) {
 		TSN_COUNT(rejected_fingerprint);
+		return TC_ACT_UNSPEC;
+	}
+	if (!tsn_origin_matches(skb, data, data_end, len, ingress_ifindex, &rec.origin)) {
+		TSN_COUNT(rejected_origin);
 		return TC_ACT_UNSPEC;
 	}
 

@@ -30,7 +30,7 @@ int tsn_saver(struct __sk_buff *skb)
 		TSN_COUNT(save_skipped);
 		return TC_ACT_UNSPEC;
 	}
-	if (tsn_pick_windows(data, data_end, len, &w) ||
+	if (tsn_pick_windows(data, data_end, len, &w, &rec.origin) ||
 	    tsn_fingerprint(skb, data, data_end, len, w, &rec.fingerprint)) {
 		TSN_COUNT(save_unfingerprinted);
 		return TC_ACT_UNSPEC;

@@ -23,6 +23,7 @@
 #include "key.bpf.h"
 #include "store.bpf.h"
 #include "fingerprint.bpf.h"
+#include "origin.bpf.h"
 #include "saver.bpf.h"
 #include "restorer.bpf.h"
 #include "tracker.bpf.h"

@@ -57,3 +57,28 @@ export function fingerprint(frame: Uint8Array, w: Windows): bigint {
   const last = anchor | BigInt(w.tailLen) << 32n | BigInt(w.anchorEnd) << 40n;
   return mix(mix(mix(0x74736e2d70726f78n, t.getBigUint64(0, true)), t.getBigUint64(8, true)), last);
 }
+
+/** The origin the saver should note for an Ethernet/IPv4 frame (struct tsn_origin). */
+export interface Origin {
+  addr: number[];
+  ports: number;
+  ipEnd: number;
+  l4End: number;
+  family: number;
+  proto: number;
+}
+
+/** The origin of an Ethernet/IPv4 TCP or UDP frame: its source address and ports, from its end. */
+export function expectedOrigin(frame: Uint8Array): Origin {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const l4 = 14 + (v.getUint8(14) & 0x0f) * 4;
+  return {
+    // Network-order bytes as the kernel stores them, read as a little-endian u32 by the codec.
+    addr: [v.getUint32(26, true), 0, 0, 0],
+    ports: v.getUint32(l4, true),
+    ipEnd: frame.length - 14,
+    l4End: frame.length - l4,
+    family: 4,
+    proto: v.getUint8(23),
+  };
+}

@@ -267,7 +267,7 @@ export function checkClone(res: Omit<CloneResult, "failures">): string[] {
         // Each clone's lookup finds nothing, or the record of an earlier packet whose freed
         // sk_buff the clone reuses: the fingerprint must refuse those.
         const refused = counter(p, "missed") + counter(p, "rejectedFingerprint") +
-          counter(p, "rejectedStale");
+          counter(p, "rejectedOrigin") + counter(p, "rejectedStale");
         c.ok(w, "lookups missed or refused >= opted-in packets", refused >= 2 * n, `${refused}`);
       }
     }

@@ -37,7 +37,7 @@ export function proxyCell(p: ProxyOut | null): string {
   const c = (k: string) => p.counters[k] ?? 0;
   const trackers = p.trackers.map((t) => `${t.program}:${t.state}`).join(",") || "none";
   return `restored ${c("restored")} missed ${c("missed")} rejected ${
-    c("rejectedFingerprint") + c("rejectedStale")
+    c("rejectedFingerprint") + c("rejectedOrigin") + c("rejectedStale")
   } clones ${c("clonesTracked")} left ${p.records} trackers ${trackers} (${
     p.restorers.map((r) => `${r.ifname}:${r.mode}`).join(",")
   })`;
