@@ -10,7 +10,9 @@
  *   bpf/costs.bpf.c): the only way to make the restorer hit inside a test run, since the key is the
  *   test run's own sk_buff. `restorer (hit)` is derived as pair minus saver.
  * Plus two references: `empty` (the floor: what the test-run loop itself costs per run) and
- * `lru update+delete` (one update and one delete in an LRU hash with the records' sizes).
+ * `lru update+delete` (one update and one delete in an LRU hash with the records' sizes); and the
+ * restorer's origin check on its own: `origin check (in place)` and `origin check (conntrack)`,
+ * each measured as parse + check minus the parse alone (derived rows), side by side in one run.
  *
  * @module
  */
@@ -93,6 +95,9 @@ function openCosts(
     ...Object.values(PROGRAMS).map((p) => p.name),
     BENCH_PROGRAMS.saveRestore,
     BENCH_PROGRAMS.lruCycle,
+    BENCH_PROGRAMS.originParse,
+    BENCH_PROGRAMS.originInPlace,
+    BENCH_PROGRAMS.originConntrack,
   ];
   const obj = BpfObject.open(path, {
     autoload: Object.fromEntries(names.map((n) => [n, wanted.has(n)])),
@@ -155,6 +160,7 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     rows.push(row("lru update+delete", null, null, "prio", s, opts.repeat, floor, null));
     log(`test_run lru update+delete: ${round(summarize(s).median)} ns`);
   }
+  rows.push(...measureOriginCheck(opts, testRun, floor));
 
   for (const storeName of stores) {
     const store = (STORES as Record<string, number>)[storeName];
@@ -227,6 +233,44 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
       }
     }
   }
+  return rows;
+}
+
+/** The origin check's two paths, each as (parse + check) - parse of the same run. */
+function measureOriginCheck(
+  opts: ProgCostOptions,
+  testRun: (prog: BpfProgram, packet: TestPacket) => () => number,
+  floor: number,
+): ProgCostRow[] {
+  const progs = [
+    BENCH_PROGRAMS.originParse,
+    BENCH_PROGRAMS.originInPlace,
+    BENCH_PROGRAMS.originConntrack,
+  ];
+  using obj = openCosts(opts.objects.costs, progs, 0, Object.values(STORES)[0] ?? 0);
+  const [parse, inPlace, conntrack] = progs.map((p) =>
+    sample(testRun(obj.program(p), "prio"), opts.samples)
+  ) as [number[], number[], number[]];
+  const base = summarize(parse).median;
+  const rows = [row("origin parse", null, null, "prio", parse, opts.repeat, floor, null)];
+  for (const [name, s] of [["in place", inPlace], ["conntrack", conntrack]] as const) {
+    rows.push({
+      program: `origin check (${name})`,
+      strategy: null,
+      store: null,
+      packet: "prio",
+      nsPerRun: round(summarize(s).median - base),
+      nsAboveFloor: null,
+      samples: [],
+      repeat: opts.repeat,
+      hitRate: null,
+      derived: true,
+    });
+  }
+  opts.log?.(
+    `test_run origin check: in place ${rows[1]!.nsPerRun} ns, conntrack ${rows[2]!.nsPerRun} ns ` +
+      `(above a parse of ${round(base)} ns)`,
+  );
   return rows;
 }
 

@@ -225,6 +225,13 @@ export function summaryTable(res: BenchResults): string {
   return lines.join("\n");
 }
 
+function derivation(r: ProgCostRow): string {
+  if (!r.derived) return "";
+  return r.program.startsWith("origin")
+    ? " (derived: parse+check − parse)"
+    : " (derived: pair − saver)";
+}
+
 function progCostTable(rows: readonly ProgCostRow[]): string {
   const lines = [
     "| program | strategy | store | packet | ns/run (median) | above floor | hit rate | samples |",
@@ -232,7 +239,7 @@ function progCostTable(rows: readonly ProgCostRow[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.program}${r.derived ? " (derived: pair − saver)" : ""} | ${r.strategy ?? "–"} | ` +
+      `| ${r.program}${derivation(r)} | ${r.strategy ?? "–"} | ` +
         `${r.store ?? "–"} | ${r.packet} | ${r.nsPerRun} | ${num(r.nsAboveFloor)} | ` +
         `${r.hitRate ?? "–"} | ${r.samples.length ? r.samples.join(", ") : "–"} |`,
     );

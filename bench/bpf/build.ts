@@ -32,6 +32,9 @@ export const BENCH_PROGRAMS = {
   empty: "bench_empty",
   saveRestore: "bench_save_restore",
   lruCycle: "bench_lru_cycle",
+  originParse: "bench_origin_parse",
+  originInPlace: "bench_origin_in_place",
+  originConntrack: "bench_origin_conntrack",
   gateFar: "gate_far",
   gateXmit: "gate_xmit",
 } as const;

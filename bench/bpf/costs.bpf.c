@@ -6,9 +6,16 @@
  *                       program: inside one test run the sk_buff (and its data) stays the same, so
  *                       every run is a restorer HIT, which a lone restorer can never get here;
  *   bench_lru_cycle     one update + one delete in an LRU hash with the records' key and value
- *                       sizes: the floor of any design that stores records in a shared hash.
+ *                       sizes: the floor of any design that stores records in a shared hash;
+ *   bench_origin_*      the restorer's origin check (origin.bpf.h) on a record of the packet
+ *                       itself: "parse" notes the origin as the saver does, "in_place" adds the
+ *                       check of the headers in place (bridged and routed paths), "conntrack" adds
+ *                       the read of the sk_buff's conntrack entry that NATed paths take instead
+ *                       (a test run's sk_buff has none: the read of skb->_nfct and the branch).
  */
 #include "../../bpf/src/tsn_core.bpf.c"
+
+#define TC_ACT_OK_ 0
 
 SEC("tc")
 __attribute__((flatten)) int bench_save_restore(struct __sk_buff *skb)
@@ -33,4 +40,44 @@ int bench_lru_cycle(struct __sk_buff *skb)
 	bpf_map_update_elem(&bench_lru, &key, &rec, BPF_ANY);
 	bpf_map_delete_elem(&bench_lru, &key);
 	return TC_ACT_UNSPEC;
+}
+
+/* The origin the saver would note for this packet, or -1 (not counted: the frame is fixed). */
+static __always_inline int bench_origin_of(struct __sk_buff *skb, struct tsn_origin *o)
+{
+	struct tsn_windows w;
+
+	return tsn_pick_windows((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len, &w,
+				o);
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_origin_parse(struct __sk_buff *skb)
+{
+	struct tsn_origin o = {};
+
+	return bench_origin_of(skb, &o) ? TC_ACT_UNSPEC : TC_ACT_OK_;
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_origin_in_place(struct __sk_buff *skb)
+{
+	__u32 len = skb->len, ifindex = skb->ingress_ifindex;
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct tsn_origin o = {};
+
+	if (bench_origin_of(skb, &o))
+		return TC_ACT_UNSPEC;
+	return tsn_origin_matches(skb, data, data_end, len, ifindex, &o) ? TC_ACT_OK_ :
+									  TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_origin_conntrack(struct __sk_buff *skb)
+{
+	struct tsn_origin o = {};
+
+	if (bench_origin_of(skb, &o))
+		return TC_ACT_UNSPEC;
+	return tsn_origin_conntrack(skb, &o) ? TC_ACT_OK_ : TC_ACT_UNSPEC;
 }
