@@ -11,6 +11,8 @@ func tsType(f field) string {
 	switch f.kind {
 	case kindStruct:
 		return f.ref
+	case kindStructArray:
+		return f.ref + "[]"
 	case kindBytes:
 		return "Uint8Array"
 	case kindArray:
@@ -55,6 +57,11 @@ func plus(base string, n uint32) string {
 		return num(n)
 	}
 	return fmt.Sprintf("%s + %d", base, n)
+}
+
+// structElement is the byte offset of element i of an array of structs, from base.
+func structElement(base string, f field) string {
+	return fmt.Sprintf("%s + i * %d", plus(base, f.offset), f.stride)
 }
 
 // element is the byte offset of element i of an array field, inside the struct's DataView.
@@ -178,6 +185,11 @@ func (g *gen) writeEncode(s *structDef, fields []field) {
 			g.b.WriteString("    }\n")
 		case kindStruct:
 			g.stmt(4, f.ref+".encode", v, "out", plus("at", f.offset))
+		case kindStructArray:
+			// Elements past the value's length stay as the fill above left them: zero.
+			g.stmt(4, "checkLength", quote(s.name+"."+f.name), v+".length", num(f.count))
+			g.b.WriteString("    " + v + ".forEach((e, i) => " +
+				call{f.ref + ".encode", []string{"e", "out", structElement("at", f)}}.inline() + ");\n")
 		}
 	}
 	g.b.WriteString("    return out;\n  },\n")
@@ -205,6 +217,9 @@ func (g *gen) writeDecode(s *structDef, fields []field) {
 			expr = call{"Array.from", []string{fmt.Sprintf("{ length: %d }", f.count), "(_, i) => " + get.inline()}}
 		case kindStruct:
 			expr = call{f.ref + ".decode", []string{"bytes", plus("at", f.offset)}}
+		case kindStructArray:
+			get := call{f.ref + ".decode", []string{"bytes", structElement("at", f)}}
+			expr = call{"Array.from", []string{fmt.Sprintf("{ length: %d }", f.count), "(_, i) => " + get.inline()}}
 		}
 		out = append(out, prop{f.name, expr})
 	}
@@ -229,7 +244,7 @@ function checkRoom(what: string, bytes: Uint8Array, at: number, size: number): v
 	arrays := false
 	for _, s := range structs {
 		for _, f := range s.fields {
-			arrays = arrays || f.kind == kindBytes || f.kind == kindArray
+			arrays = arrays || f.kind == kindBytes || f.kind == kindArray || f.kind == kindStructArray
 		}
 	}
 	if arrays {

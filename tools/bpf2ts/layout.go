@@ -16,6 +16,7 @@ const (
 	kindBytes                    // char/u8 array: Uint8Array
 	kindArray                    // array of integers or enums: number[] or bigint[]
 	kindStruct                   // nested struct: its interface, encoded by its codec
+	kindStructArray              // array of structs: the element interface's array, one codec call each
 	kindPadding                  // C name starts with "_": zeros on encode, skipped on decode
 )
 
@@ -41,8 +42,9 @@ type field struct {
 	offset uint32 // bytes from the start of the struct
 	size   uint32 // bytes
 	elem   scalar // kindScalar, kindArray: the integer; kindBytes: u8
-	count  uint32 // kindBytes, kindArray: number of elements
-	ref    string // kindStruct: codec name; enum-typed scalars/arrays: enum name ("" if anonymous)
+	count  uint32 // kindBytes, kindArray, kindStructArray: number of elements
+	ref    string // kindStruct(Array): codec name; enum-typed scalars/arrays: enum name ("" if anonymous)
+	stride uint32 // kindStructArray: bytes per element
 	label  string // descriptor type, e.g. "u64", "u8[16]", "TsnKey", "TsnKeyMode"
 }
 
@@ -192,6 +194,15 @@ func (m *model) member(mem btf.Member) (field, error) {
 		f.kind, f.ref, f.label = kindStruct, d.name, d.name
 	case *btf.Array:
 		elemType := btf.UnderlyingType(t.Type)
+		if st, ok := elemType.(*btf.Struct); ok {
+			d, err := m.addStruct(st)
+			if err != nil {
+				return f, fmt.Errorf("array element: %w", err)
+			}
+			f.kind, f.ref, f.count, f.stride = kindStructArray, d.name, t.Nelems, d.size
+			f.label = fmt.Sprintf("%s[%d]", d.name, t.Nelems)
+			return f, nil
+		}
 		elem, ref, err := m.integer(elemType)
 		if err != nil {
 			return f, fmt.Errorf("array element: %w", err)

@@ -41,6 +41,7 @@ func TestUnsupported(t *testing.T) {
 		{"bitfield", btf.Member{Name: "flags", Type: tU32, Offset: 66}},
 		{"anonymous", member("", &btf.Struct{Size: 4, Members: []btf.Member{member("a", tU32, 0)}}, 8)},
 		{"array of arrays", member("m", &btf.Array{Type: &btf.Array{Type: u8, Nelems: 2}, Nelems: 2}, 8)},
+		{"array of structs with a pointer", member("xs", &btf.Array{Type: &btf.Struct{Name: "tsn_p", Size: 8, Members: []btf.Member{member("p", &btf.Pointer{Target: u8}, 0)}}, Nelems: 1}, 8)},
 		{"array of pointers", member("ps", &btf.Array{Type: &btf.Pointer{Target: u8}, Nelems: 1}, 8)},
 	}
 	for _, c := range cases {
@@ -84,7 +85,7 @@ func TestLayout(t *testing.T) {
 	inner := &btf.Struct{Name: "observer_inner", Size: 4, Members: []btf.Member{
 		member("port", &btf.Typedef{Name: "__u16", Type: u16}, 0),
 	}}
-	ev := &btf.Struct{Name: "observer_event", Size: 48, Members: []btf.Member{
+	ev := &btf.Struct{Name: "observer_event", Size: 56, Members: []btf.Member{
 		member("ts_ns", tU64, 0),
 		member("comm", &btf.Array{Type: &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}, Nelems: 8}, 8),
 		member("temps", &btf.Array{Type: &btf.Typedef{Name: "__s8", Type: s8}, Nelems: 2}, 16),
@@ -94,10 +95,11 @@ func TestLayout(t *testing.T) {
 		member("inner", &btf.Volatile{Type: inner}, 28),
 		member("ids", &btf.Array{Type: tU32, Nelems: 2}, 32),
 		member("last", tU64, 40),
+		member("pair", &btf.Array{Type: inner, Nelems: 2}, 48),
 	}}
 	spec := &ebpf.CollectionSpec{
 		Maps: map[string]*ebpf.MapSpec{
-			"events": {Name: "events", Type: ebpf.LRUHash, KeySize: 4, ValueSize: 48, MaxEntries: 8, Key: tU32, Value: ev},
+			"events": {Name: "events", Type: ebpf.LRUHash, KeySize: 4, ValueSize: 56, MaxEntries: 8, Key: tU32, Value: ev},
 		},
 		ByteOrder: binary.LittleEndian,
 	}
@@ -121,7 +123,11 @@ func TestLayout(t *testing.T) {
 		`temps: { offset: 16, size: 2, type: "s8[2]" },`,
 		`comm: { offset: 8, size: 8, type: "u8[8]" },`,
 		`mode: { offset: 24, size: 4, type: "ObserverMode" },`,
-		"    out.fill(0, at, at + 48);",
+		"    out.fill(0, at, at + 56);",
+		"  /** struct observer_inner pair[2], offset 48; values in ObserverInner */\n  pair: ObserverInner[];",
+		`pair: { offset: 48, size: 8, type: "ObserverInner[2]" },`,
+		"    value.pair.forEach((e, i) => ObserverInner.encode(e, out, at + 48 + i * 4));",
+		"      pair: Array.from({ length: 2 }, (_, i) => ObserverInner.decode(bytes, at + 48 + i * 4)),",
 		"    out.set(value.comm, at + 8);",
 		"      view.setInt8(16 + i, value.temps[i] ?? 0);",
 		"    view.setInt32(20, value.delta, true);",
