@@ -47,7 +47,8 @@ function loadSaver(cfg: TsnConfig) {
   const records = obj.map("tsn_records");
   const slots = obj.map("tsn_slots");
   const counters = obj.map("tsn_counters");
-  const held = () => listRecords(cfg.store, records, slots);
+  const buckets = obj.map("tsn_buckets");
+  const held = () => listRecords(cfg.store, { records, slots, buckets });
   return {
     obj,
     save: (frame: Uint8Array, priority: number, tstamp = 0n) =>
@@ -78,6 +79,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
           anchorEnd: w.anchorEnd,
           tailLen: 16,
           tstampType: 0,
+          cpu: only!.rec.cpu,
           origin: expectedOrigin(udp),
         },
       );
@@ -170,6 +172,7 @@ Deno.test("generated codecs round-trip through a kernel map", () => {
       anchorEnd: 300,
       tailLen: 16,
       tstampType: 2,
+      cpu: 1,
       origin: {
         addr: [0x0201f40a, 0, 0, 0],
         ports: 0x581b409c,

@@ -32,10 +32,11 @@ import {
   PinLayout,
   type PodState,
   readStats,
+  storeName,
   type TrackerState,
 } from "@tsn-proxy/bpf/datapath";
 import { BpfMap } from "@tsn-proxy/bpf/libbpf";
-import { TsnConfig, TsnStore, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
+import { TsnConfig, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { UsageError } from "./args.ts";
@@ -162,7 +163,7 @@ export function stateFromPins(bpffs: string): DatapathState | null {
     version: 1,
     bpffs,
     strategy,
-    store: cfg.store === TsnStore.TSN_STORE_LRU ? "lru" : "slots",
+    store: storeName(cfg.store),
     maxAgeNs: cfg.maxAgeNs.toString(),
     trackers: listDir(pins.trackersDir).map((program) => ({ program, state: "attached" })),
     restorers: listDir(pins.restoreDir).map((ifname) => ({

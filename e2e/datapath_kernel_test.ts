@@ -154,20 +154,25 @@ for (const kind of KINDS) {
   }
 }
 
-Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", async () => {
-  const o = await run("bridge-nat", "skb-addr", false, { store: "lru" });
-  equal(o.store, "lru", "the datapath ran another store");
-  assertNothingWrong(o, "skb-addr lru");
-  assertAllRestored(o, "skb-addr lru");
-});
+for (const store of ["lru", "buckets"] as const) {
+  Deno.test(`skb-addr with the ${store} store restores every packet on bridge-nat`, async () => {
+    const o = await run("bridge-nat", "skb-addr", false, { store });
+    equal(o.store, store, "the datapath ran another store");
+    assertNothingWrong(o, `skb-addr ${store}`);
+    assertAllRestored(o, `skb-addr ${store}`);
+  });
+}
 
-Deno.test("skb-addr with RPS moving packets across CPUs: every packet restored", async () => {
-  // FACTS.md: with RPS on the host veth 40-85 % of packets change CPU between saver and restorer;
-  // the slot store must find their records in the saver CPU's table.
-  if (navigator.hardwareConcurrency < 2) throw new Error("this test needs 2 or more CPUs");
-  const o = await run("bridge-nat", "skb-addr", false, { rps: true });
-  assertNothingWrong(o, "skb-addr rps");
-  assertAllRestored(o, "skb-addr rps");
-  ok(o.otherCpu > 0n, `no record was restored from another CPU's table (${o.otherCpu})`);
-  console.log(`rps: ${o.otherCpu}/${o.restored} records restored from another CPU's table`);
-});
+for (const store of ["slots", "buckets"] as const) {
+  Deno.test(`skb-addr (${store}) with RPS moving packets across CPUs: every packet restored`, async () => {
+    // FACTS.md: with RPS on the host veth 40-85 % of packets change CPU between saver and
+    // restorer; the store must find their records wherever they were saved.
+    if (navigator.hardwareConcurrency < 2) throw new Error("this test needs 2 or more CPUs");
+    const o = await run("bridge-nat", "skb-addr", false, { rps: true, store });
+    equal(o.store, store, "the datapath ran another store");
+    assertNothingWrong(o, `skb-addr ${store} rps`);
+    assertAllRestored(o, `skb-addr ${store} rps`);
+    ok(o.otherCpu > 0n, `no record was restored on another CPU than its saver's (${o.otherCpu})`);
+    console.log(`rps ${store}: ${o.otherCpu}/${o.restored} records restored on another CPU`);
+  });
+}

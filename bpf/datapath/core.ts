@@ -30,7 +30,33 @@ export const DEFAULT_MAX_AGE_NS = 100_000_000n;
 export const NO_CLAMP = 0xffffffff;
 
 /** Record stores of the core (`tsn_cfg.store`), by the name configs use. */
-export const STORES = { slots: TsnStore.TSN_STORE_SLOTS, lru: TsnStore.TSN_STORE_LRU } as const;
+export const STORES = {
+  slots: TsnStore.TSN_STORE_SLOTS,
+  lru: TsnStore.TSN_STORE_LRU,
+  buckets: TsnStore.TSN_STORE_BUCKETS,
+} as const;
+
+/**
+ * The name of a store's `tsn_cfg.store` value.
+ *
+ * @example
+ * ```ts
+ * import { storeName, STORES } from "./core.ts";
+ * console.log(storeName(STORES.buckets)); // "buckets"
+ * ```
+ */
+export function storeName(value: number): StoreName {
+  const found = (Object.keys(STORES) as StoreName[]).find((k) => STORES[k] === value);
+  if (!found) throw new Error(`unknown record store ${value}`);
+  return found;
+}
+
+/** The map that holds each store's records. */
+export const STORE_MAPS: Readonly<Record<StoreName, string>> = {
+  slots: "tsn_slots",
+  lru: "tsn_records",
+  buckets: "tsn_buckets",
+};
 
 /** A record store's name. */
 export type StoreName = keyof typeof STORES;
@@ -84,18 +110,20 @@ export function openCore(instance: CoreInstance): BpfObject {
   const autoload = Object.fromEntries(
     Object.values(PROGRAMS).map((p) => [p.name, wanted.has(p.name)]),
   );
-  // The store a node does not use still exists in the object: shrink it to one entry.
-  const unused = instance.config.store === STORES.slots ? "tsn_records" : "tsn_slots";
+  // The stores a node does not use still exist in the object: shrink them to one entry.
+  const unused = Object.entries(STORES).filter(([, v]) => v !== instance.config.store)
+    .map(([name]) => STORE_MAPS[name as StoreName]);
   const pins = instance.shareMapsOf;
   return BpfObject.open(coreObjectPath(), {
     autoload,
     rodata: (bytes) => TsnConfigCodec.encode(instance.config, bytes, VARIABLES.tsnCfg.offset),
-    maxEntries: { [unused]: 1 },
+    maxEntries: Object.fromEntries(unused.map((m) => [m, 1])),
     ...(pins
       ? {
         reuseMaps: {
           tsn_records: pins.records,
           tsn_slots: pins.slots,
+          tsn_buckets: pins.buckets,
           tsn_counters: pins.counters,
         },
       }

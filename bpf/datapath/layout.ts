@@ -23,6 +23,10 @@ export class PinLayout {
   get slots(): string {
     return join(this.dir, "slots");
   }
+  /** The node-wide bucket table. */
+  get buckets(): string {
+    return join(this.dir, "buckets");
+  }
   /** The node-wide per-CPU counters. */
   get counters(): string {
     return join(this.dir, "counters");

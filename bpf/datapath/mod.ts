@@ -19,7 +19,9 @@ export {
   DEFAULT_MAX_AGE_NS,
   DEFAULT_STORE,
   NO_CLAMP,
+  STORE_MAPS,
   type StoreName,
+  storeName,
   STORES,
 } from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";

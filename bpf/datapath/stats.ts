@@ -14,6 +14,7 @@ import { BpfMap, monotonicNs, possibleCpus } from "../libbpf/mod.ts";
 import { STORES as STORE_OF } from "./core.ts";
 import {
   MAPS,
+  TsnBucket,
   TsnConfig,
   TsnCounters,
   TsnKey,
@@ -71,6 +72,13 @@ export function sumCounters(perCpu: readonly Uint8Array[]): TsnCounters {
   return total;
 }
 
+/** The maps of a core's record stores (every store's map exists; one holds the records). */
+export interface StoreMaps {
+  readonly records: BpfMap;
+  readonly slots: BpfMap;
+  readonly buckets: BpfMap;
+}
+
 /** A record held by the datapath, with the CPU whose slot table holds it (LRU: undefined). */
 export interface HeldRecord {
   readonly key: bigint;
@@ -79,10 +87,12 @@ export interface HeldRecord {
 }
 
 /**
- * Every record a store holds: the LRU map's entries, or the non-empty slots of every CPU's
- * table. Reads a snapshot; the datapath keeps running while it is taken.
+ * Every record a store holds: the LRU map's entries, the published ways of the bucket table, or
+ * the non-empty slots of every CPU's table. Reads a snapshot; the datapath keeps running while it
+ * is taken.
  */
-export function listRecords(store: number, records: BpfMap, slots: BpfMap): HeldRecord[] {
+export function listRecords(store: number, maps: StoreMaps): HeldRecord[] {
+  const { records, slots, buckets } = maps;
   if (store === TsnStore.TSN_STORE_LRU) {
     return [...records.keys()].flatMap((k) => {
       const v = records.lookup(k);
@@ -92,6 +102,19 @@ export function listRecords(store: number, records: BpfMap, slots: BpfMap): Held
   const out: HeldRecord[] = [];
   const index = new Uint8Array(4);
   const view = new DataView(index.buffer);
+  if (store === TsnStore.TSN_STORE_BUCKETS) {
+    for (let i = 0; i < buckets.maxEntries; i++) {
+      view.setUint32(0, i, true);
+      const bytes = buckets.lookup(index);
+      if (!bytes) continue;
+      const b = TsnBucket.decode(bytes);
+      // Key 1 (TSN_KEY_BUSY) is a way being written: not a record yet.
+      b.keys.forEach((key, way) => {
+        if (key > 1n) out.push({ key, record: b.recs[way]!, cpu: b.recs[way]!.cpu });
+      });
+    }
+    return out;
+  }
   for (let i = 0; i < slots.maxEntries; i++) {
     view.setUint32(0, i, true);
     for (const [cpu, bytes] of (slots.lookupPerCpu(index) ?? []).entries()) {
@@ -110,6 +133,7 @@ export function readStats(stateFile: string): DatapathStats {
   const expected = [
     pins.records,
     pins.slots,
+    pins.buckets,
     pins.counters,
     pins.nodeConfig,
     pins.restorer,
@@ -123,8 +147,9 @@ export function readStats(stateFile: string): DatapathStats {
   using counters = BpfMap.fromPinned(pins.counters);
   using records = BpfMap.fromPinned(pins.records);
   using slots = BpfMap.fromPinned(pins.slots);
+  using buckets = BpfMap.fromPinned(pins.buckets);
   const zero = new Uint8Array(4);
-  const held = listRecords(STORE_OF[state.store], records, slots);
+  const held = listRecords(STORE_OF[state.store], { records, slots, buckets });
   const now = monotonicNs();
   const live = held.filter((h) => now - h.record.savedNs <= BigInt(state.maxAgeNs)).length;
   return {
@@ -136,7 +161,11 @@ export function readStats(stateFile: string): DatapathStats {
       VARIABLES.tsnCfg.offset,
     ),
     counters: sumCounters(counters.lookupPerCpu(zero) ?? []),
-    recordsMax: state.store === "lru" ? records.maxEntries : slots.maxEntries * possibleCpus(),
+    recordsMax: {
+      lru: records.maxEntries,
+      slots: slots.maxEntries * possibleCpus(),
+      buckets: buckets.maxEntries * TsnBucket.fields.recs.size / TsnRecord.size,
+    }[state.store],
     missingPins: expected.filter((p) => !exists(p)),
     detachedRestorers: state.restorers.filter((r) => {
       if (r.mode.kind !== "tcx") return false;

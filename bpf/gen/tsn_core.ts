@@ -45,6 +45,16 @@ export const PROGRAMS = {
 
 /** Every map, including the internal .rodata/.data/.bss ones (name as in the ELF section, e.g. ".rodata"). */
 export const MAPS = {
+  tsnBuckets: {
+    name: "tsn_buckets",
+    type: "Array",
+    keySize: 4,
+    valueSize: 320,
+    maxEntries: 16384,
+    flags: 0,
+    key: "u32",
+    value: "TsnBucket",
+  },
   tsnClock: {
     name: "tsn_clock",
     type: "PerCPUArray",
@@ -59,7 +69,7 @@ export const MAPS = {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 144,
+    valueSize: 152,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -109,7 +119,45 @@ export const TsnConfigFlags = { TSN_CFG_SAVE_MONO_ONLY: 1 } as const;
 export const TsnKeyMode = { TSN_KEY_SKB_ADDR: 0, TSN_KEY_SKB_DATA: 1 } as const;
 
 /** enum tsn_store */
-export const TsnStore = { TSN_STORE_SLOTS: 0, TSN_STORE_LRU: 1 } as const;
+export const TsnStore = { TSN_STORE_SLOTS: 0, TSN_STORE_LRU: 1, TSN_STORE_BUCKETS: 2 } as const;
+
+/** struct tsn_bucket (320 bytes) */
+export interface TsnBucket {
+  /** __u64 keys[4], offset 0 */
+  keys: bigint[];
+  /** struct tsn_record recs[4], offset 32; values in TsnRecord */
+  recs: TsnRecord[];
+}
+/** Byte layout and codec of struct tsn_bucket. */
+export const TsnBucket = {
+  size: 320,
+  fields: {
+    keys: { offset: 0, size: 32, type: "u64[4]" },
+    recs: { offset: 32, size: 288, type: "TsnRecord[4]" },
+  },
+  /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
+  encode: (value: TsnBucket, out: Uint8Array = new Uint8Array(320), at = 0): Uint8Array => {
+    checkRoom("TsnBucket.encode", out, at, 320);
+    out.fill(0, at, at + 320);
+    const view = new DataView(out.buffer, out.byteOffset + at, 320);
+    checkLength("TsnBucket.keys", value.keys.length, 4);
+    for (let i = 0; i < 4; i++) {
+      view.setBigUint64(i * 8, value.keys[i] ?? 0n, true);
+    }
+    checkLength("TsnBucket.recs", value.recs.length, 4);
+    value.recs.forEach((e, i) => TsnRecord.encode(e, out, at + 32 + i * 72));
+    return out;
+  },
+  /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
+  decode: (bytes: Uint8Array, at = 0): TsnBucket => {
+    checkRoom("TsnBucket.decode", bytes, at, 320);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 320);
+    return {
+      keys: Array.from({ length: 4 }, (_, i) => view.getBigUint64(i * 8, true)),
+      recs: Array.from({ length: 4 }, (_, i) => TsnRecord.decode(bytes, at + 32 + i * 72)),
+    };
+  },
+} as const;
 
 /** struct tsn_clock (16 bytes) */
 export interface TsnClock {
@@ -198,7 +246,7 @@ export const TsnConfig = {
   },
 } as const;
 
-/** struct tsn_counters (144 bytes) */
+/** struct tsn_counters (152 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -212,34 +260,36 @@ export interface TsnCounters {
   saveErrors: bigint;
   /** __u64 save_overwrote, offset 40 */
   saveOverwrote: bigint;
-  /** __u64 restored, offset 48 */
+  /** __u64 save_contended, offset 48 */
+  saveContended: bigint;
+  /** __u64 restored, offset 56 */
   restored: bigint;
-  /** __u64 restored_other_cpu, offset 56 */
+  /** __u64 restored_other_cpu, offset 64 */
   restoredOtherCpu: bigint;
-  /** __u64 restored_tstamp, offset 64 */
+  /** __u64 restored_tstamp, offset 72 */
   restoredTstamp: bigint;
-  /** __u64 tstamp_kept, offset 72 */
+  /** __u64 tstamp_kept, offset 80 */
   tstampKept: bigint;
-  /** __u64 tstamp_conflict, offset 80 */
+  /** __u64 tstamp_conflict, offset 88 */
   tstampConflict: bigint;
-  /** __u64 missed, offset 88 */
+  /** __u64 missed, offset 96 */
   missed: bigint;
-  /** __u64 rejected_stale, offset 96 */
+  /** __u64 rejected_stale, offset 104 */
   rejectedStale: bigint;
-  /** __u64 rejected_fingerprint, offset 104 */
+  /** __u64 rejected_fingerprint, offset 112 */
   rejectedFingerprint: bigint;
-  /** __u64 rejected_origin, offset 112 */
+  /** __u64 rejected_origin, offset 120 */
   rejectedOrigin: bigint;
-  /** __u64 clones_tracked, offset 120 */
+  /** __u64 clones_tracked, offset 128 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 128 */
+  /** __u64 freed_cleanup, offset 136 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 136 */
+  /** __u64 errors, offset 144 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 144,
+  size: 152,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
@@ -247,48 +297,50 @@ export const TsnCounters = {
     saveUnfingerprinted: { offset: 24, size: 8, type: "u64" },
     saveErrors: { offset: 32, size: 8, type: "u64" },
     saveOverwrote: { offset: 40, size: 8, type: "u64" },
-    restored: { offset: 48, size: 8, type: "u64" },
-    restoredOtherCpu: { offset: 56, size: 8, type: "u64" },
-    restoredTstamp: { offset: 64, size: 8, type: "u64" },
-    tstampKept: { offset: 72, size: 8, type: "u64" },
-    tstampConflict: { offset: 80, size: 8, type: "u64" },
-    missed: { offset: 88, size: 8, type: "u64" },
-    rejectedStale: { offset: 96, size: 8, type: "u64" },
-    rejectedFingerprint: { offset: 104, size: 8, type: "u64" },
-    rejectedOrigin: { offset: 112, size: 8, type: "u64" },
-    clonesTracked: { offset: 120, size: 8, type: "u64" },
-    freedCleanup: { offset: 128, size: 8, type: "u64" },
-    errors: { offset: 136, size: 8, type: "u64" },
+    saveContended: { offset: 48, size: 8, type: "u64" },
+    restored: { offset: 56, size: 8, type: "u64" },
+    restoredOtherCpu: { offset: 64, size: 8, type: "u64" },
+    restoredTstamp: { offset: 72, size: 8, type: "u64" },
+    tstampKept: { offset: 80, size: 8, type: "u64" },
+    tstampConflict: { offset: 88, size: 8, type: "u64" },
+    missed: { offset: 96, size: 8, type: "u64" },
+    rejectedStale: { offset: 104, size: 8, type: "u64" },
+    rejectedFingerprint: { offset: 112, size: 8, type: "u64" },
+    rejectedOrigin: { offset: 120, size: 8, type: "u64" },
+    clonesTracked: { offset: 128, size: 8, type: "u64" },
+    freedCleanup: { offset: 136, size: 8, type: "u64" },
+    errors: { offset: 144, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(144), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 144);
-    out.fill(0, at, at + 144);
-    const view = new DataView(out.buffer, out.byteOffset + at, 144);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(152), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 152);
+    out.fill(0, at, at + 152);
+    const view = new DataView(out.buffer, out.byteOffset + at, 152);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
     view.setBigUint64(24, value.saveUnfingerprinted, true);
     view.setBigUint64(32, value.saveErrors, true);
     view.setBigUint64(40, value.saveOverwrote, true);
-    view.setBigUint64(48, value.restored, true);
-    view.setBigUint64(56, value.restoredOtherCpu, true);
-    view.setBigUint64(64, value.restoredTstamp, true);
-    view.setBigUint64(72, value.tstampKept, true);
-    view.setBigUint64(80, value.tstampConflict, true);
-    view.setBigUint64(88, value.missed, true);
-    view.setBigUint64(96, value.rejectedStale, true);
-    view.setBigUint64(104, value.rejectedFingerprint, true);
-    view.setBigUint64(112, value.rejectedOrigin, true);
-    view.setBigUint64(120, value.clonesTracked, true);
-    view.setBigUint64(128, value.freedCleanup, true);
-    view.setBigUint64(136, value.errors, true);
+    view.setBigUint64(48, value.saveContended, true);
+    view.setBigUint64(56, value.restored, true);
+    view.setBigUint64(64, value.restoredOtherCpu, true);
+    view.setBigUint64(72, value.restoredTstamp, true);
+    view.setBigUint64(80, value.tstampKept, true);
+    view.setBigUint64(88, value.tstampConflict, true);
+    view.setBigUint64(96, value.missed, true);
+    view.setBigUint64(104, value.rejectedStale, true);
+    view.setBigUint64(112, value.rejectedFingerprint, true);
+    view.setBigUint64(120, value.rejectedOrigin, true);
+    view.setBigUint64(128, value.clonesTracked, true);
+    view.setBigUint64(136, value.freedCleanup, true);
+    view.setBigUint64(144, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 144);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 144);
+    checkRoom("TsnCounters.decode", bytes, at, 152);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 152);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
@@ -296,18 +348,19 @@ export const TsnCounters = {
       saveUnfingerprinted: view.getBigUint64(24, true),
       saveErrors: view.getBigUint64(32, true),
       saveOverwrote: view.getBigUint64(40, true),
-      restored: view.getBigUint64(48, true),
-      restoredOtherCpu: view.getBigUint64(56, true),
-      restoredTstamp: view.getBigUint64(64, true),
-      tstampKept: view.getBigUint64(72, true),
-      tstampConflict: view.getBigUint64(80, true),
-      missed: view.getBigUint64(88, true),
-      rejectedStale: view.getBigUint64(96, true),
-      rejectedFingerprint: view.getBigUint64(104, true),
-      rejectedOrigin: view.getBigUint64(112, true),
-      clonesTracked: view.getBigUint64(120, true),
-      freedCleanup: view.getBigUint64(128, true),
-      errors: view.getBigUint64(136, true),
+      saveContended: view.getBigUint64(48, true),
+      restored: view.getBigUint64(56, true),
+      restoredOtherCpu: view.getBigUint64(64, true),
+      restoredTstamp: view.getBigUint64(72, true),
+      tstampKept: view.getBigUint64(80, true),
+      tstampConflict: view.getBigUint64(88, true),
+      missed: view.getBigUint64(96, true),
+      rejectedStale: view.getBigUint64(104, true),
+      rejectedFingerprint: view.getBigUint64(112, true),
+      rejectedOrigin: view.getBigUint64(120, true),
+      clonesTracked: view.getBigUint64(128, true),
+      freedCleanup: view.getBigUint64(136, true),
+      errors: view.getBigUint64(144, true),
     };
   },
 } as const;
@@ -412,6 +465,8 @@ export interface TsnRecord {
   tailLen: number;
   /** __u8 tstamp_type, offset 35 */
   tstampType: number;
+  /** __u32 cpu, offset 36 */
+  cpu: number;
   /** struct tsn_origin origin, offset 40 */
   origin: TsnOrigin;
 }
@@ -427,6 +482,7 @@ export const TsnRecord = {
     anchorEnd: { offset: 32, size: 2, type: "u16" },
     tailLen: { offset: 34, size: 1, type: "u8" },
     tstampType: { offset: 35, size: 1, type: "u8" },
+    cpu: { offset: 36, size: 4, type: "u32" },
     origin: { offset: 40, size: 28, type: "TsnOrigin" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
@@ -442,6 +498,7 @@ export const TsnRecord = {
     view.setUint16(32, value.anchorEnd, true);
     view.setUint8(34, value.tailLen);
     view.setUint8(35, value.tstampType);
+    view.setUint32(36, value.cpu, true);
     TsnOrigin.encode(value.origin, out, at + 40);
     return out;
   },
@@ -458,6 +515,7 @@ export const TsnRecord = {
       anchorEnd: view.getUint16(32, true),
       tailLen: view.getUint8(34),
       tstampType: view.getUint8(35),
+      cpu: view.getUint32(36, true),
       origin: TsnOrigin.decode(bytes, at + 40),
     };
   },

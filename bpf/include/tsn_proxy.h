@@ -25,6 +25,13 @@ enum tsn_store {
 	TSN_STORE_SLOTS = 0,
 	/* One node-wide LRU hash: every operation takes a bucket lock and an LRU node. */
 	TSN_STORE_LRU = 1,
+	/*
+	 * One node-wide table of 4-way buckets (bucket = hash(key) % TSN_BUCKETS): a lookup reads one
+	 * bucket whatever CPU saved the record, so its cost does not grow with the CPU count, and a
+	 * record is lost only when four live records share its bucket. Writers claim a way with
+	 * cmpxchg; a reader claims a record with cmpxchg on its key.
+	 */
+	TSN_STORE_BUCKETS = 2,
 };
 
 /* Feature switches in tsn_config.flags. */
@@ -70,8 +77,20 @@ struct tsn_record {
 	__u16 anchor_end;  /* anchor offset from the packet end, 0 = no anchor */
 	__u8 tail_len;     /* hashed tail bytes, 0..16 */
 	__u8 tstamp_type;  /* the running kernel's __sk_buff.tstamp_type at the pod */
-	__u32 _pad;
+	__u32 cpu;         /* the saver's CPU (restored_other_cpu) */
 	struct tsn_origin origin; /* whose packet it was (see above) */
+};
+
+/* Ways per bucket of TSN_STORE_BUCKETS. */
+#define TSN_WAYS 4
+
+/*
+ * A bucket of the node-wide table: the keys first, so a lookup that misses (most packets at a
+ * NIC) reads only them. Key 0 marks a way empty, TSN_KEY_BUSY one being written.
+ */
+struct tsn_bucket {
+	__u64 keys[TSN_WAYS];
+	struct tsn_record recs[TSN_WAYS];
 };
 
 /* A slot of the per-CPU record table; key 0 marks it empty. */
@@ -102,6 +121,7 @@ struct tsn_counters {
 	__u64 save_unfingerprinted; /* packets the saver could not fingerprint (not IP, truncated) */
 	__u64 save_errors;          /* map updates that failed */
 	__u64 save_overwrote;       /* live records of another packet overwritten in a slot */
+	__u64 save_contended;       /* records not saved: another CPU was writing the same way */
 	__u64 restored;             /* records applied at a restorer */
 	__u64 restored_other_cpu;   /* of those, found on another CPU's table (RPS moved it) */
 	__u64 restored_tstamp;      /* of those, tstamps written back */

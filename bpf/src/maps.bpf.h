@@ -8,8 +8,10 @@
 #pragma once
 
 #define TSN_RECORDS_MAX 65536
-/* Slots per CPU (a power of two): 16384 x 48 bytes = 768 KiB per CPU. */
+/* Slots per CPU (a power of two): 16384 x 80 bytes = 1.25 MiB per CPU. */
 #define TSN_SLOTS 16384
+/* Buckets of the node-wide table (a power of two): 16384 x 320 bytes = 5 MiB per node. */
+#define TSN_BUCKETS 16384
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -24,6 +26,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tsn_slot);
 } tsn_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TSN_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct tsn_bucket);
+} tsn_buckets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -19,6 +19,7 @@ int tsn_saver(struct __sk_buff *skb)
 	struct tsn_windows w = {};
 	struct tsn_record rec = {};
 	struct tsn_counters *c;
+	int err;
 
 	/*
 	 * A tstamp the kernel typed MONOTONIC (mono_delivery_time: TCP's EDT; on 6.11+ any txtime on
@@ -47,7 +48,13 @@ int tsn_saver(struct __sk_buff *skb)
 	rec.tail_len = w.tail_len;
 	rec.anchor_end = w.anchor_end;
 	rec.saved_ns = tsn_saved_now();
-	if (tsn_store_put(tsn_key_of_tc(skb, data), &rec)) {
+	rec.cpu = bpf_get_smp_processor_id();
+	err = tsn_store_put(tsn_key_of_tc(skb, data), &rec);
+	if (err == TSN_CONTENDED) {
+		TSN_BUMP(c, save_contended);
+		return TC_ACT_UNSPEC;
+	}
+	if (err) {
 		TSN_BUMP(c, save_errors);
 		return TC_ACT_UNSPEC;
 	}
