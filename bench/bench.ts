@@ -39,6 +39,8 @@ export interface BenchOptions {
   /** BPF_PROG_TEST_RUN repeat and samples. */
   readonly repeat: number;
   readonly samples: number;
+  /** The CPU dimension of the test-run costs: CPU counts the core is loaded for. */
+  readonly cpuCounts: readonly number[];
   /** Pods per chain for CNI ADD latency and agent memory on the host (0: not measured). */
   readonly cniPods: number;
   /** Flood tools to calibrate (the best is used), or one fixed tool. */
@@ -89,6 +91,7 @@ export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log)
     floodMs: quick ? 400 : 1000,
     repeat: quick ? 200_000 : 1_000_000,
     samples: quick ? 3 : 5,
+    cpuCounts: quick ? [2, 64] : [2, 8, 32, 64],
     cniPods: quick ? 5 : 15,
     floodTools: [
       { kind: "ffi", procs: cpus },
@@ -163,6 +166,7 @@ function hostPlan(opts: BenchOptions): KernelPlan {
     floodMs: opts.floodMs,
     repeat: opts.repeat,
     samples: opts.samples,
+    cpuCounts: opts.cpuCounts,
     floodTools: opts.floodTools,
     calibrateMs: opts.calibrateMs,
   };

@@ -160,6 +160,7 @@ export class HostRunner implements Runner {
       strategies: plan.strategies,
       repeat: plan.repeat,
       samples: plan.samples,
+      ...(plan.cpuCounts ? { cpuCounts: plan.cpuCounts } : {}),
       log: this.#log,
     }));
   }

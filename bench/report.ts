@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { NONE } from "./matrix.ts";
-import type { ProgCostRow } from "./progcost.ts";
+import { cpuRowName, type ProgCostRow } from "./progcost.ts";
 import { round } from "./stats.ts";
 import { type Bar, barChart, colorOf, intervalChart, type IntervalRow } from "./svg.ts";
 import type { Summary } from "./stats.ts";
@@ -18,6 +18,8 @@ import type { BenchResults, Cell, Restoration, TargetCheck } from "./types.ts";
 export const TARGETS = {
   pairNs: 100,
   ppsRatio: 0.97,
+  /** Restorer miss and hit at the most CPUs measured, over the fewest: the CPU dimension. */
+  cpuGrowth: 1.2,
 } as const;
 
 /** Files of a report directory. */
@@ -71,6 +73,29 @@ function pairRows(rows: readonly ProgCostRow[]): ProgCostRow[] {
   return rows.filter((r) => r.program === "saver+restorer (hit)" && r.packet === "prio");
 }
 
+/** Per store: cost at the most CPUs measured / at the fewest, for miss and hit (CPU dimension). */
+function cpuGrowthChecks(kernel: string, rows: readonly ProgCostRow[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const dim = rows.filter((r) => r.program.endsWith(" CPUs"));
+  for (const store of new Set(dim.map((r) => r.store))) {
+    const cpus = [...new Set(dim.filter((r) => r.store === store).map((r) => r.cpus))];
+    if (cpus.length < 2) continue;
+    const lo = Math.min(...cpus), hi = Math.max(...cpus);
+    for (const kind of ["miss", "hit"] as const) {
+      const at = (n: number) =>
+        dim.find((r) => r.store === store && r.program === cpuRowName(kind, n))?.nsPerRun ?? NaN;
+      const ratio = at(hi) / at(lo);
+      out.push({
+        target: `${kind === "miss" ? "restorer miss" : "saver + restorer hit"} at ${hi} CPUs <= ` +
+          `${TARGETS.cpuGrowth}x its cost at ${lo} (BPF_PROG_TEST_RUN, ${kernel}, ${store})`,
+        measured: `${num(at(hi))} ns vs ${num(at(lo))} ns: ${round(ratio, 2)}x`,
+        met: ratio <= TARGETS.cpuGrowth,
+      });
+    }
+  }
+  return out;
+}
+
 /** Checks the run against the targets. */
 export function checkTargets(res: BenchResults): TargetCheck[] {
   const out: TargetCheck[] = [];
@@ -88,6 +113,9 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
         met: r.nsPerRun <= TARGETS.pairNs,
       });
     }
+  }
+  for (const { kernel, rows } of res.progCost.filter((p) => timed.has(p.kernel))) {
+    out.push(...cpuGrowthChecks(kernel, rows));
   }
   const strategies = [...new Set(strategyCells(res).map((c) => c.strategy))];
   for (const s of strategies) {
@@ -346,7 +374,7 @@ export function renderPlots(res: BenchResults): Map<string, string> {
   const store = res.params["store"];
   const cost: Bar[] = [];
   for (const { kernel, rows } of res.progCost) {
-    for (const r of rows.filter((x) => x.packet === "prio")) {
+    for (const r of rows.filter((x) => x.packet === "prio" && !x.program.endsWith(" CPUs"))) {
       cost.push({
         label: `${kernel} ${r.program}${r.strategy ? ` ${r.strategy}/${r.store}` : ""}`,
         value: r.nsPerRun,

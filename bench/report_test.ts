@@ -107,6 +107,7 @@ function fixture(): BenchResults {
           repeat: 1000,
           hitRate: null,
           derived: false,
+          cpus: 2,
         },
         {
           program: "saver+restorer (hit)",
@@ -119,6 +120,7 @@ function fixture(): BenchResults {
           repeat: 1000,
           hitRate: 1,
           derived: false,
+          cpus: 2,
         },
       ],
     }],

@@ -47,6 +47,8 @@ export interface ProgCostPlan {
   readonly strategies: readonly string[];
   readonly repeat: number;
   readonly samples: number;
+  /** The CPU dimension (see ProgCostOptions.cpuCounts). */
+  readonly cpuCounts?: readonly number[];
 }
 
 /** Measures the benchmark on one kernel. */
