@@ -57,6 +57,8 @@ export interface LabOptions {
   /** Force an accelerator; default: a cached probe decides (TCG unless KVM really works). */
   readonly accel?: Accel;
   readonly memoryMb?: number;
+  /** Possible CPUs of the guest (2 run; per-CPU maps and loops see this many). Default 2. */
+  readonly maxCpus?: number;
   /** Serial lines as they arrive (e.g. to stream them with --verbose). */
   readonly onLine?: (line: string) => void;
 }
@@ -176,6 +178,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
       accel,
       timeoutMs,
       ...(opts.memoryMb === undefined ? {} : { memoryMb: opts.memoryMb }),
+      ...(opts.maxCpus === undefined ? {} : { maxCpus: opts.maxCpus }),
       ...(opts.onLine === undefined ? {} : { onLine: opts.onLine }),
       vars: {
         lab_script: GUEST_RUNNER,

@@ -33,6 +33,8 @@ export interface BootOptions {
   readonly accel: Accel;
   readonly memoryMb?: number;
   readonly cpus?: number;
+  /** Possible CPUs (`-smp cpus,maxcpus=N`): per-CPU maps and loops see N; only `cpus` run. */
+  readonly maxCpus?: number;
   /** Called with every cleaned serial line as it arrives. */
   readonly onLine?: (line: string) => void;
   /** Called with every protocol event as it arrives. */
@@ -89,6 +91,7 @@ export function qemuArgs(o: {
   accel: Accel;
   memoryMb: number;
   cpus: number;
+  maxCpus?: number | undefined;
 }): string[] {
   const accel = o.accel === "kvm"
     ? ["-accel", "kvm", "-cpu", "host"]
@@ -96,7 +99,7 @@ export function qemuArgs(o: {
   return [
     ...accel,
     "-smp",
-    String(o.cpus),
+    o.maxCpus ? `${o.cpus},maxcpus=${o.maxCpus}` : String(o.cpus),
     "-m",
     String(o.memoryMb),
     "-nographic",
@@ -127,6 +130,7 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     accel: opts.accel,
     memoryMb: opts.memoryMb ?? 512,
     cpus: opts.cpus ?? 2,
+    maxCpus: opts.maxCpus,
   });
   const start = performance.now();
   const since = () => Math.round(performance.now() - start);

@@ -24,6 +24,16 @@ Deno.test("qemuArgs: TCG by default flags, no network device, read-only 9p share
   assert.equal(after("-accel"), "tcg,thread=multi");
   assert.equal(after("-cpu"), "max");
   assert.equal(after("-smp"), "2");
+  const many = qemuArgs({
+    kernel: "/k",
+    initramfs: "/i",
+    cmdline: "",
+    accel: "tcg",
+    memoryMb: 512,
+    cpus: 2,
+    maxCpus: 64,
+  });
+  assert.equal(many[many.indexOf("-smp") + 1], "2,maxcpus=64", "64 possible CPUs, 2 running");
   assert.equal(after("-m"), "512");
   assert.equal(after("-nic"), "none");
   assert.ok(args.includes("-no-reboot") && args.includes("-nographic"));
