@@ -221,7 +221,7 @@ export class AgentMetrics {
     });
     new Gauge({
       name: "tsnproxy_datapath_records_capacity",
-      help: "Records the store can hold (slots: per-CPU table size x CPUs; lru: map size)",
+      help: "Records the store can hold (buckets: buckets x 4 ways; lru: map size)",
       registers,
       collect() {
         this.set(read()?.recordsMax ?? 0);

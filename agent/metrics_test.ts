@@ -52,7 +52,7 @@ function fakeStats(): DatapathStats {
       version: 1,
       bpffs: "/sys/fs/bpf/tsn-proxy",
       strategy: "skb-addr",
-      store: "slots",
+      store: "buckets",
       maxAgeNs: "100000000",
       trackers: [{ program: "tsn_track_clone", state: "unavailable", reason: "EPERM: x" }],
       restorers: [
@@ -104,7 +104,7 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
   m.interfaceMissing.set({ ifname: "eth1" }, 0);
   const text = await m.registry.metrics();
   const want = [
-    'tsnproxy_datapath_info{strategy="skb-addr",store="slots"} 1',
+    'tsnproxy_datapath_info{strategy="skb-addr",store="buckets"} 1',
     'tsnproxy_datapath_packets_total{counter="saved",strategy="skb-addr"} 1000',
     'tsnproxy_datapath_packets_total{counter="restored",strategy="skb-addr"} 990',
     'tsnproxy_datapath_packets_total{counter="rejected_fingerprint",strategy="skb-addr"} 0',

@@ -31,7 +31,11 @@ function skbCtx(priority: number, tstamp = 0n): Uint8Array {
   return ctx;
 }
 
-function config(keyMode: number, maxPriority = 0xffffffff, store: StoreName = "slots"): TsnConfig {
+function config(
+  keyMode: number,
+  maxPriority = 0xffffffff,
+  store: StoreName = "buckets",
+): TsnConfig {
   return coreConfig({ keyMode, store, maxAgeNs: 100_000_000n, owner: 77, maxPriority });
 }
 
@@ -45,10 +49,9 @@ function loadSaver(cfg: TsnConfig) {
   const saver = obj.program(PROGRAMS.tsnSaver.name);
   const restorer = obj.program(PROGRAMS.tsnRestorer.name);
   const records = obj.map("tsn_records");
-  const slots = obj.map("tsn_slots");
   const counters = obj.map("tsn_counters");
   const buckets = obj.map("tsn_buckets");
-  const held = () => listRecords(cfg.store, { records, slots, buckets });
+  const held = () => listRecords(cfg.store, { records, buckets });
   return {
     obj,
     save: (frame: Uint8Array, priority: number, tstamp = 0n) =>

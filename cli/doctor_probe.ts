@@ -44,7 +44,7 @@ export function tryLoad(strategy: Strategy, programs: readonly string[]): LoadOu
       programs,
       config: coreConfig({
         keyMode: strategy.keyMode,
-        store: "slots",
+        store: "buckets",
         maxAgeNs: DEFAULT_MAX_AGE_NS,
       }),
     });

@@ -89,7 +89,7 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
     },
     up: true,
     strategy: "skb-addr",
-    store: "slots",
+    store: "buckets",
     maxAgeMs: 100,
     trackers: [{ program: "tsn_track_clone", state: "unavailable", reason: "EPERM: x" }],
     restorers: [{ ifname: "eth1", mode: "tcx", attached: true }],
@@ -121,7 +121,7 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
     problems: ["3f2a9c1b7d4e-eth0-1a2b3c4d: its netns /var/run/netns/cni-1 is gone"],
   };
   const text = formatStatus(s);
-  match(text, /^strategy +skb-addr, store slots, max age 100 ms$/m);
+  match(text, /^strategy +skb-addr, store buckets, max age 100 ms$/m);
   match(text, /^trackers +tsn_track_clone: unavailable \(EPERM: x\)$/m);
   match(text, /^records +1 live, 2 stale, capacity 32768$/m);
   match(

@@ -138,7 +138,7 @@ Deno.test("a process in a pod's namespaces cannot reach the agent's socket or th
       ]!
         .name,
     );
-    const recordsPin = new PinLayout(bpffs).slots;
+    const recordsPin = new PinLayout(bpffs).buckets;
     const show = [BIN.bpftool, "map", "show", "pinned", recordsPin];
     const control = await inPod(pod.ns.path, {}, show);
     ok(control.success, `control: root in the pod netns with the node's mounts: ${control.stderr}`);

@@ -154,16 +154,14 @@ for (const kind of KINDS) {
   }
 }
 
-for (const store of ["lru", "buckets"] as const) {
-  Deno.test(`skb-addr with the ${store} store restores every packet on bridge-nat`, async () => {
-    const o = await run("bridge-nat", "skb-addr", false, { store });
-    equal(o.store, store, "the datapath ran another store");
-    assertNothingWrong(o, `skb-addr ${store}`);
-    assertAllRestored(o, `skb-addr ${store}`);
-  });
-}
+Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", async () => {
+  const o = await run("bridge-nat", "skb-addr", false, { store: "lru" });
+  equal(o.store, "lru", "the datapath ran another store");
+  assertNothingWrong(o, "skb-addr lru");
+  assertAllRestored(o, "skb-addr lru");
+});
 
-for (const store of ["slots", "buckets"] as const) {
+for (const store of ["buckets", "lru"] as const) {
   Deno.test(`skb-addr (${store}) with RPS moving packets across CPUs: every packet restored`, async () => {
     // FACTS.md: with RPS on the host veth 40-85 % of packets change CPU between saver and
     // restorer; the store must find their records wherever they were saved.

@@ -7,12 +7,12 @@
  * import { coreConfig, openCore } from "./core.ts";
  * const obj = openCore({
  *   programs: ["tsn_restorer"],
- *   config: coreConfig({ keyMode: 0, store: "slots", maxAgeNs: 100_000_000n }),
+ *   config: coreConfig({ keyMode: 0, store: "buckets", maxAgeNs: 100_000_000n }),
  * });
  * ```
  */
 import { fileURLToPath } from "node:url";
-import { BpfObject, possibleCpus } from "../libbpf/mod.ts";
+import { BpfObject } from "../libbpf/mod.ts";
 import {
   OBJECT_PATH,
   PROGRAMS,
@@ -31,9 +31,8 @@ export const NO_CLAMP = 0xffffffff;
 
 /** Record stores of the core (`tsn_cfg.store`), by the name configs use. */
 export const STORES = {
-  slots: TsnStore.TSN_STORE_SLOTS,
-  lru: TsnStore.TSN_STORE_LRU,
   buckets: TsnStore.TSN_STORE_BUCKETS,
+  lru: TsnStore.TSN_STORE_LRU,
 } as const;
 
 /**
@@ -53,16 +52,15 @@ export function storeName(value: number): StoreName {
 
 /** The map that holds each store's records. */
 export const STORE_MAPS: Readonly<Record<StoreName, string>> = {
-  slots: "tsn_slots",
-  lru: "tsn_records",
   buckets: "tsn_buckets",
+  lru: "tsn_records",
 };
 
 /** A record store's name. */
 export type StoreName = keyof typeof STORES;
 
-/** The default store: per-CPU slot tables. */
-export const DEFAULT_STORE: StoreName = "slots";
+/** The default store: the node-wide bucket table. */
+export const DEFAULT_STORE: StoreName = "buckets";
 
 /** The compiled core object: `TSN_PROXY_BPF_OBJECT` or the repository's committed object. */
 export function coreObjectPath(): string {
@@ -90,7 +88,6 @@ export function coreConfig(s: CoreSettings): TsnConfig {
     maxPriority: s.maxPriority ?? NO_CLAMP,
     maxAgeNs: s.maxAgeNs,
     store: STORES[s.store],
-    nrCpus: possibleCpus(),
   };
 }
 
@@ -122,7 +119,6 @@ export function openCore(instance: CoreInstance): BpfObject {
       ? {
         reuseMaps: {
           tsn_records: pins.records,
-          tsn_slots: pins.slots,
           tsn_buckets: pins.buckets,
           tsn_counters: pins.counters,
         },

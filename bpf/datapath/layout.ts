@@ -19,10 +19,6 @@ export class PinLayout {
   get records(): string {
     return join(this.dir, "records");
   }
-  /** The node-wide per-CPU slot tables. */
-  get slots(): string {
-    return join(this.dir, "slots");
-  }
   /** The node-wide bucket table. */
   get buckets(): string {
     return join(this.dir, "buckets");

@@ -168,7 +168,6 @@ function loadNodeCore(pins: PinLayout, settings: CoreSettings, rb: Rollback) {
     obj.load();
     const pinned: [string, { pin(path: string): void }][] = [
       [pins.records, obj.map("tsn_records")],
-      [pins.slots, obj.map("tsn_slots")],
       [pins.buckets, obj.map("tsn_buckets")],
       [pins.counters, obj.map("tsn_counters")],
       [pins.nodeConfig, obj.map(".rodata")],

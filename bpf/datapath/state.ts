@@ -7,7 +7,7 @@
  * @example
  * ```ts ignore
  * import { loadState, saveState, emptyState } from "./state.ts";
- * const s = emptyState("/sys/fs/bpf/tsn", "skb-addr", "slots", 100_000_000n);
+ * const s = emptyState("/sys/fs/bpf/tsn", "skb-addr", "buckets", 100_000_000n);
  * await saveState("/run/tsn-proxy/datapath.json", s);
  * ```
  */
@@ -50,7 +50,7 @@ export interface DatapathState {
   readonly version: 1;
   readonly bpffs: string;
   readonly strategy: string;
-  /** Where records live: per-CPU slots or the LRU hash. */
+  /** Where records live: the bucket table or the LRU hash. */
   readonly store: StoreName;
   /** Record age bound in ns, as a decimal string (JSON has no 64-bit integers). */
   readonly maxAgeNs: string;

@@ -19,7 +19,6 @@ import {
   TsnCounters,
   TsnKey,
   TsnRecord,
-  TsnSlot,
   TsnStore,
   VARIABLES,
 } from "../gen/tsn_core.ts";
@@ -75,11 +74,10 @@ export function sumCounters(perCpu: readonly Uint8Array[]): TsnCounters {
 /** The maps of a core's record stores (every store's map exists; one holds the records). */
 export interface StoreMaps {
   readonly records: BpfMap;
-  readonly slots: BpfMap;
   readonly buckets: BpfMap;
 }
 
-/** A record held by the datapath, with the CPU whose slot table holds it (LRU: undefined). */
+/** A record held by the datapath, with the CPU its saver ran on (LRU: undefined). */
 export interface HeldRecord {
   readonly key: bigint;
   readonly record: TsnRecord;
@@ -87,12 +85,11 @@ export interface HeldRecord {
 }
 
 /**
- * Every record a store holds: the LRU map's entries, the published ways of the bucket table, or
- * the non-empty slots of every CPU's table. Reads a snapshot; the datapath keeps running while it
- * is taken.
+ * Every record a store holds: the LRU map's entries, or the published ways of the bucket table.
+ * Reads a snapshot; the datapath keeps running while it is taken.
  */
 export function listRecords(store: number, maps: StoreMaps): HeldRecord[] {
-  const { records, slots, buckets } = maps;
+  const { records, buckets } = maps;
   if (store === TsnStore.TSN_STORE_LRU) {
     return [...records.keys()].flatMap((k) => {
       const v = records.lookup(k);
@@ -102,25 +99,15 @@ export function listRecords(store: number, maps: StoreMaps): HeldRecord[] {
   const out: HeldRecord[] = [];
   const index = new Uint8Array(4);
   const view = new DataView(index.buffer);
-  if (store === TsnStore.TSN_STORE_BUCKETS) {
-    for (let i = 0; i < buckets.maxEntries; i++) {
-      view.setUint32(0, i, true);
-      const bytes = buckets.lookup(index);
-      if (!bytes) continue;
-      const b = TsnBucket.decode(bytes);
-      // Key 1 (TSN_KEY_BUSY) is a way being written: not a record yet.
-      b.keys.forEach((key, way) => {
-        if (key > 1n) out.push({ key, record: b.recs[way]!, cpu: b.recs[way]!.cpu });
-      });
-    }
-    return out;
-  }
-  for (let i = 0; i < slots.maxEntries; i++) {
+  for (let i = 0; i < buckets.maxEntries; i++) {
     view.setUint32(0, i, true);
-    for (const [cpu, bytes] of (slots.lookupPerCpu(index) ?? []).entries()) {
-      const slot = TsnSlot.decode(bytes);
-      if (slot.key !== 0n) out.push({ key: slot.key, record: slot.rec, cpu });
-    }
+    const bytes = buckets.lookup(index);
+    if (!bytes) continue;
+    const b = TsnBucket.decode(bytes);
+    // Key 1 (TSN_KEY_BUSY) is a way being written: not a record yet.
+    b.keys.forEach((key, way) => {
+      if (key > 1n) out.push({ key, record: b.recs[way]!, cpu: b.recs[way]!.cpu });
+    });
   }
   return out;
 }
@@ -132,7 +119,6 @@ export function readStats(stateFile: string): DatapathStats {
   const pins = new PinLayout(state.bpffs);
   const expected = [
     pins.records,
-    pins.slots,
     pins.buckets,
     pins.counters,
     pins.nodeConfig,
@@ -146,10 +132,9 @@ export function readStats(stateFile: string): DatapathStats {
   using config = BpfMap.fromPinned(pins.nodeConfig);
   using counters = BpfMap.fromPinned(pins.counters);
   using records = BpfMap.fromPinned(pins.records);
-  using slots = BpfMap.fromPinned(pins.slots);
   using buckets = BpfMap.fromPinned(pins.buckets);
   const zero = new Uint8Array(4);
-  const held = listRecords(STORE_OF[state.store], { records, slots, buckets });
+  const held = listRecords(STORE_OF[state.store], { records, buckets });
   const now = monotonicNs();
   const live = held.filter((h) => now - h.record.savedNs <= BigInt(state.maxAgeNs)).length;
   return {
@@ -163,7 +148,6 @@ export function readStats(stateFile: string): DatapathStats {
     counters: sumCounters(counters.lookupPerCpu(zero) ?? []),
     recordsMax: {
       lru: records.maxEntries,
-      slots: slots.maxEntries * possibleCpus(),
       buckets: buckets.maxEntries * TsnBucket.fields.recs.size / TsnRecord.size,
     }[state.store],
     missingPins: expected.filter((p) => !exists(p)),

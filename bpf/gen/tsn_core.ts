@@ -85,16 +85,6 @@ export const MAPS = {
     key: "TsnKey",
     value: "TsnRecord",
   },
-  tsnSlots: {
-    name: "tsn_slots",
-    type: "PerCPUArray",
-    keySize: 4,
-    valueSize: 80,
-    maxEntries: 16384,
-    flags: 0,
-    key: "u32",
-    value: "TsnSlot",
-  },
   rodata: {
     name: ".rodata",
     type: "Array",
@@ -119,7 +109,7 @@ export const TsnConfigFlags = { TSN_CFG_SAVE_MONO_ONLY: 1 } as const;
 export const TsnKeyMode = { TSN_KEY_SKB_ADDR: 0, TSN_KEY_SKB_DATA: 1 } as const;
 
 /** enum tsn_store */
-export const TsnStore = { TSN_STORE_SLOTS: 0, TSN_STORE_LRU: 1, TSN_STORE_BUCKETS: 2 } as const;
+export const TsnStore = { TSN_STORE_BUCKETS: 0, TSN_STORE_LRU: 1 } as const;
 
 /** struct tsn_bucket (320 bytes) */
 export interface TsnBucket {
@@ -201,8 +191,6 @@ export interface TsnConfig {
   maxAgeNs: bigint;
   /** enum tsn_store store, offset 24; values in TsnStore */
   store: number;
-  /** __u32 nr_cpus, offset 28 */
-  nrCpus: number;
 }
 /** Byte layout and codec of struct tsn_config. */
 export const TsnConfig = {
@@ -214,7 +202,6 @@ export const TsnConfig = {
     maxPriority: { offset: 12, size: 4, type: "u32" },
     maxAgeNs: { offset: 16, size: 8, type: "u64" },
     store: { offset: 24, size: 4, type: "TsnStore" },
-    nrCpus: { offset: 28, size: 4, type: "u32" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
   encode: (value: TsnConfig, out: Uint8Array = new Uint8Array(32), at = 0): Uint8Array => {
@@ -227,7 +214,6 @@ export const TsnConfig = {
     view.setUint32(12, value.maxPriority, true);
     view.setBigUint64(16, value.maxAgeNs, true);
     view.setUint32(24, value.store, true);
-    view.setUint32(28, value.nrCpus, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
@@ -241,7 +227,6 @@ export const TsnConfig = {
       maxPriority: view.getUint32(12, true),
       maxAgeNs: view.getBigUint64(16, true),
       store: view.getUint32(24, true),
-      nrCpus: view.getUint32(28, true),
     };
   },
 } as const;
@@ -518,37 +503,6 @@ export const TsnRecord = {
       cpu: view.getUint32(36, true),
       origin: TsnOrigin.decode(bytes, at + 40),
     };
-  },
-} as const;
-
-/** struct tsn_slot (80 bytes) */
-export interface TsnSlot {
-  /** __u64 key, offset 0 */
-  key: bigint;
-  /** struct tsn_record rec, offset 8 */
-  rec: TsnRecord;
-}
-/** Byte layout and codec of struct tsn_slot. */
-export const TsnSlot = {
-  size: 80,
-  fields: {
-    key: { offset: 0, size: 8, type: "u64" },
-    rec: { offset: 8, size: 72, type: "TsnRecord" },
-  },
-  /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnSlot, out: Uint8Array = new Uint8Array(80), at = 0): Uint8Array => {
-    checkRoom("TsnSlot.encode", out, at, 80);
-    out.fill(0, at, at + 80);
-    const view = new DataView(out.buffer, out.byteOffset + at, 80);
-    view.setBigUint64(0, value.key, true);
-    TsnRecord.encode(value.rec, out, at + 8);
-    return out;
-  },
-  /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
-  decode: (bytes: Uint8Array, at = 0): TsnSlot => {
-    checkRoom("TsnSlot.decode", bytes, at, 80);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 80);
-    return { key: view.getBigUint64(0, true), rec: TsnRecord.decode(bytes, at + 8) };
   },
 } as const;
 

@@ -18,20 +18,14 @@ enum tsn_key_mode {
 /* Where records live (tsn_config.store). */
 enum tsn_store {
 	/*
-	 * A direct-mapped table per CPU (slot = hash(key) % TSN_SLOTS): no locks, no allocation. The
-	 * restorer looks on its own CPU first (the saver's CPU, unless RPS moved the packet), then on
-	 * the others. A newer record overwrites an older one in the same slot.
-	 */
-	TSN_STORE_SLOTS = 0,
-	/* One node-wide LRU hash: every operation takes a bucket lock and an LRU node. */
-	TSN_STORE_LRU = 1,
-	/*
 	 * One node-wide table of 4-way buckets (bucket = hash(key) % TSN_BUCKETS): a lookup reads one
 	 * bucket whatever CPU saved the record, so its cost does not grow with the CPU count, and a
 	 * record is lost only when four live records share its bucket. Writers claim a way with
 	 * cmpxchg; a reader claims a record with cmpxchg on its key.
 	 */
-	TSN_STORE_BUCKETS = 2,
+	TSN_STORE_BUCKETS = 0,
+	/* One node-wide LRU hash: every operation takes a bucket lock and an LRU node. */
+	TSN_STORE_LRU = 1,
 };
 
 /* Feature switches in tsn_config.flags. */
@@ -93,12 +87,6 @@ struct tsn_bucket {
 	struct tsn_record recs[TSN_WAYS];
 };
 
-/* A slot of the per-CPU record table; key 0 marks it empty. */
-struct tsn_slot {
-	__u64 key;
-	struct tsn_record rec;
-};
-
 /*
  * Read-only configuration (.rodata), fixed when an instance of the core is loaded. The restorer and
  * trackers are loaded once per node; each pod gets a saver instance with its own owner and clamp.
@@ -110,7 +98,6 @@ struct tsn_config {
 	__u32 max_priority; /* saver: priorities above this are clamped to it (policy) */
 	__u64 max_age_ns;   /* restorer: older records are refused */
 	enum tsn_store store; /* where records live */
-	__u32 nr_cpus;      /* possible CPUs: how far the restorer looks for a record saved elsewhere */
 };
 
 /* Per-CPU counters, one struct per CPU; userspace sums them. */
@@ -120,10 +107,10 @@ struct tsn_counters {
 	__u64 save_clamped;         /* priorities lowered by the policy */
 	__u64 save_unfingerprinted; /* packets the saver could not fingerprint (not IP, truncated) */
 	__u64 save_errors;          /* map updates that failed */
-	__u64 save_overwrote;       /* live records of another packet overwritten in a slot */
+	__u64 save_overwrote;       /* live records displaced: four newer ones shared their bucket */
 	__u64 save_contended;       /* records not saved: another CPU was writing the same way */
 	__u64 restored;             /* records applied at a restorer */
-	__u64 restored_other_cpu;   /* of those, found on another CPU's table (RPS moved it) */
+	__u64 restored_other_cpu;   /* of those, saved on another CPU (RPS moved the packet) */
 	__u64 restored_tstamp;      /* of those, tstamps written back */
 	__u64 tstamp_kept;          /* tstamps the kernel had already kept intact */
 	__u64 tstamp_conflict;      /* packets whose tstamp was changed on the node: left alone */

@@ -12,6 +12,5 @@ const volatile struct tsn_config tsn_cfg = {
 	.owner = 0,
 	.max_priority = 0xffffffff,
 	.max_age_ns = 100 * 1000 * 1000,
-	.store = TSN_STORE_SLOTS,
-	.nr_cpus = 1,
+	.store = TSN_STORE_BUCKETS,
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The node-wide maps. Records live in per-CPU slot tables or an LRU hash (see store.bpf.h); both
+ * The node-wide maps. Records live in a table of buckets or an LRU hash (see store.bpf.h); both
  * evict old records instead of refusing new ones, so a flood of packets that never reach a restorer
  * cannot stop later packets from being saved. Counters are per CPU to keep the hot path free of
  * atomics.
@@ -8,8 +8,6 @@
 #pragma once
 
 #define TSN_RECORDS_MAX 65536
-/* Slots per CPU (a power of two): 16384 x 80 bytes = 1.25 MiB per CPU. */
-#define TSN_SLOTS 16384
 /* Buckets of the node-wide table (a power of two): 16384 x 320 bytes = 5 MiB per node. */
 #define TSN_BUCKETS 16384
 
@@ -19,13 +17,6 @@ struct {
 	__type(key, struct tsn_key);
 	__type(value, struct tsn_record);
 } tsn_records SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TSN_SLOTS);
-	__type(key, __u32);
-	__type(value, struct tsn_slot);
-} tsn_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
