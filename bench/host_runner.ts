@@ -160,7 +160,6 @@ export class HostRunner implements Runner {
       strategies: plan.strategies,
       repeat: plan.repeat,
       samples: plan.samples,
-      ...(plan.cpuCounts ? { cpuCounts: plan.cpuCounts } : {}),
       log: this.#log,
     }));
   }

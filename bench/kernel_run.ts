@@ -29,8 +29,6 @@ export interface KernelPlan {
   readonly floodMs: number;
   readonly repeat: number;
   readonly samples: number;
-  /** CPU counts the core is loaded for in the CPU dimension of the test-run costs. */
-  readonly cpuCounts: readonly number[];
   /** Flood tools to calibrate (the best FFI one is used), or one fixed tool. */
   readonly floodTools: readonly FloodTool[];
   /** Calibration flood length (0: use the first tool without calibrating). */
@@ -111,7 +109,6 @@ export async function measureKernel(
       strategies: plan.strategies,
       repeat: plan.repeat,
       samples: plan.samples,
-      cpuCounts: plan.cpuCounts,
     });
     let tool = plan.floodTools[0]!;
     let calibration: CalibrationRow[] = [];

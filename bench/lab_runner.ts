@@ -44,6 +44,9 @@ export function labTimeoutMs(plan: KernelPlan, taprio: TaprioPlan | null): numbe
 /**
  * Measures `plan` on a lab kernel in one boot.
  *
+ * `maxCpus` boots the guest with that many possible CPUs (2 of them running): the benchmark's CPU
+ * dimension.
+ *
  * @example
  * ```ts ignore
  * const r = await measureLabKernel("6.12", plan, { count: 100, scales: [1, 25] }, console.error);
@@ -55,6 +58,7 @@ export async function measureLabKernel(
   plan: KernelPlan,
   taprio: TaprioPlan | null,
   log: Log,
+  maxCpus?: number,
 ): Promise<LabOutcome> {
   const dir = await Deno.makeTempDir({ prefix: "tsn-bench-lab-" });
   try {
@@ -86,6 +90,7 @@ export async function measureLabKernel(
         },
         timeoutMs,
         scenarioTimeoutMs: timeoutMs - 30_000,
+        ...(maxCpus === undefined ? {} : { maxCpus }),
         onLine: (line) => {
           const m = /^bench: (.*)$/.exec(line.trim());
           if (m) log(`[guest ${kernel}] ${m[1]}`);

@@ -49,10 +49,7 @@ export interface ProgCostRow {
   hitRate: number | null;
   /** True for rows computed from others (restorer hit = pair - saver). */
   derived: boolean;
-  /**
-   * The CPU count the core was loaded for (`tsn_cfg.nr_cpus`: how many per-CPU tables the slot
-   * store searches on a miss); the host's possible CPUs unless the CPU dimension varied it.
-   */
+  /** The possible CPUs of the kernel it ran on (the CPU dimension: see bench/report.ts). */
   cpus: number;
 }
 
@@ -70,12 +67,6 @@ export interface ProgCostOptions {
   samples: number;
   /** Progress lines. */
   log?: (line: string) => void;
-  /**
-   * The CPU dimension: CPU counts to load the core for (restorer miss and hit, skb-addr, every
-   * store). The slot store searches that many per-CPU tables on a miss; lookups of CPUs the host
-   * lacks return at once, so this is a lower bound of a real node's cost. Default none.
-   */
-  cpuCounts?: readonly number[];
 }
 
 const PRIORITY = 5;
@@ -100,7 +91,6 @@ function openCosts(
   programs: readonly string[],
   keyMode: number,
   store: number,
-  nrCpus = possibleCpus(),
 ): BpfObject {
   const wanted = new Set(programs);
   const names = [
@@ -124,7 +114,6 @@ function openCosts(
           ...defaults,
           keyMode,
           store,
-          nrCpus,
           maxAgeNs: DEFAULT_MAX_AGE_NS,
         },
         bytes,
@@ -173,7 +162,6 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     log(`test_run lru update+delete: ${round(summarize(s).median)} ns`);
   }
   rows.push(...measureOriginCheck(opts, testRun, floor));
-  rows.push(...measureCpuDimension(opts, stores, testRun, floor));
 
   for (const storeName of stores) {
     const store = (STORES as Record<string, number>)[storeName];
@@ -250,73 +238,6 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
   return rows;
 }
 
-/**
- * The program label of a CPU-dimension row.
- *
- * @example
- * ```ts
- * import { cpuRowName } from "./progcost.ts";
- * console.log(cpuRowName("miss", 64)); // "restorer (miss) @ 64 CPUs"
- * ```
- */
-export function cpuRowName(kind: "miss" | "hit", cpus: number): string {
-  return `${kind === "miss" ? "restorer (miss)" : "saver+restorer (hit)"} @ ${cpus} CPUs`;
-}
-
-/** Restorer miss and saver+restorer hit of skb-addr, per store, at each of opts.cpuCounts. */
-function measureCpuDimension(
-  opts: ProgCostOptions,
-  stores: readonly string[],
-  testRun: (prog: BpfProgram, packet: TestPacket) => () => number,
-  floor: number,
-): ProgCostRow[] {
-  const rows: ProgCostRow[] = [];
-  const keyMode = getStrategy("skb-addr").keyMode;
-  for (const cpus of opts.cpuCounts ?? []) {
-    for (const storeName of stores.filter((s) => s !== "lru")) {
-      const store = (STORES as Record<string, number>)[storeName]!;
-      using obj = openCosts(
-        opts.objects.costs,
-        [PROGRAMS.tsnRestorer.name, BENCH_PROGRAMS.saveRestore],
-        keyMode,
-        store,
-        cpus,
-      );
-      const miss = sample(testRun(obj.program(PROGRAMS.tsnRestorer.name), "prio"), opts.samples);
-      const pair = sample(testRun(obj.program(BENCH_PROGRAMS.saveRestore), "prio"), opts.samples);
-      rows.push(
-        row(
-          cpuRowName("miss", cpus),
-          "skb-addr",
-          storeName,
-          "prio",
-          miss,
-          opts.repeat,
-          floor,
-          null,
-          cpus,
-        ),
-        row(
-          cpuRowName("hit", cpus),
-          "skb-addr",
-          storeName,
-          "prio",
-          pair,
-          opts.repeat,
-          floor,
-          null,
-          cpus,
-        ),
-      );
-      opts.log?.(
-        `test_run ${storeName} at ${cpus} CPUs: miss ${round(summarize(miss).median)} ns, ` +
-          `hit pair ${round(summarize(pair).median)} ns`,
-      );
-    }
-  }
-  return rows;
-}
-
 /** The origin check's two paths, each as (parse + check) - parse of the same run. */
 function measureOriginCheck(
   opts: ProgCostOptions,
@@ -369,11 +290,10 @@ function row(
   repeat: number,
   floor: number,
   hitRate: number | null,
-  cpus = possibleCpus(),
 ): ProgCostRow {
   const median = summarize(samples).median;
   return {
-    cpus,
+    cpus: possibleCpus(),
     program,
     strategy,
     store,

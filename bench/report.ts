@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { NONE } from "./matrix.ts";
-import { cpuRowName, type ProgCostRow } from "./progcost.ts";
+import type { ProgCostRow } from "./progcost.ts";
 import { round } from "./stats.ts";
 import { type Bar, barChart, colorOf, intervalChart, type IntervalRow } from "./svg.ts";
 import type { Summary } from "./stats.ts";
@@ -73,22 +73,72 @@ function pairRows(rows: readonly ProgCostRow[]): ProgCostRow[] {
   return rows.filter((r) => r.program === "saver+restorer (hit)" && r.packet === "prio");
 }
 
-/** Per store: cost at the most CPUs measured / at the fewest, for miss and hit (CPU dimension). */
-function cpuGrowthChecks(kernel: string, rows: readonly ProgCostRow[]): TargetCheck[] {
+/** The CPU dimension's points: (cpus, miss, hit) per store, the regular 6.12 run as 2 CPUs. */
+export function cpuPoints(
+  res: BenchResults,
+): Map<string, Array<{ cpus: number; miss: number; hit: number }>> {
+  const out = new Map<string, Array<{ cpus: number; miss: number; hit: number }>>();
+  const base = res.progCost.find((p) => p.kernel === "6.12");
+  const runs = [
+    ...(base ? [{ cpus: base.rows[0]?.cpus ?? 2, rows: base.rows }] : []),
+    ...res.cpuDimension,
+  ];
+  for (const { cpus, rows } of runs) {
+    for (
+      const r of rows.filter((x) => x.program === "restorer (miss)" && x.strategy === "skb-addr")
+    ) {
+      const hit = rows.find((x) =>
+        x.program === "saver+restorer (hit)" && x.strategy === "skb-addr" && x.store === r.store &&
+        x.packet === "prio"
+      );
+      if (!r.store || !hit) continue;
+      const list = out.get(r.store) ?? [];
+      list.push({ cpus, miss: r.nsPerRun, hit: hit.nsPerRun });
+      out.set(r.store, list);
+    }
+  }
+  for (const list of out.values()) list.sort((a, b) => a.cpus - b.cpus);
+  return out;
+}
+
+/** The CPU dimension's table (nothing when it was not measured). */
+function cpuSection(res: BenchResults): string[] {
+  const points = cpuPoints(res);
+  if (![...points.values()].some((p) => p.length > 1)) return [];
+  const lines = [
+    "### CPU dimension",
+    "",
+    "skb-addr in Debian's 6.12 under QEMU/TCG, booted with N possible CPUs (2 running): per-CPU " +
+    "maps and any loop over CPUs see N. Emulated ns: only the ratio to the 2-CPU guest counts.",
+    "",
+    "| store | possible CPUs | restorer miss ns | saver+restorer hit ns | miss / 2-CPU | hit / 2-CPU |",
+    "|" + " --- |".repeat(6),
+  ];
+  for (const [store, list] of points) {
+    const base = list[0]!;
+    for (const p of list) {
+      lines.push(
+        `| ${store} | ${p.cpus} | ${p.miss} | ${p.hit} | ${round(p.miss / base.miss, 2)} | ` +
+          `${round(p.hit / base.hit, 2)} |`,
+      );
+    }
+  }
+  return [...lines, ""];
+}
+
+/** Per store: cost at the most possible CPUs over the fewest, miss and hit (CPU dimension). */
+function cpuGrowthChecks(res: BenchResults): TargetCheck[] {
   const out: TargetCheck[] = [];
-  const dim = rows.filter((r) => r.program.endsWith(" CPUs"));
-  for (const store of new Set(dim.map((r) => r.store))) {
-    const cpus = [...new Set(dim.filter((r) => r.store === store).map((r) => r.cpus))];
-    if (cpus.length < 2) continue;
-    const lo = Math.min(...cpus), hi = Math.max(...cpus);
+  for (const [store, points] of cpuPoints(res)) {
+    if (points.length < 2) continue;
+    const lo = points[0]!, hi = points.at(-1)!;
     for (const kind of ["miss", "hit"] as const) {
-      const at = (n: number) =>
-        dim.find((r) => r.store === store && r.program === cpuRowName(kind, n))?.nsPerRun ?? NaN;
-      const ratio = at(hi) / at(lo);
+      const ratio = hi[kind] / lo[kind];
       out.push({
-        target: `${kind === "miss" ? "restorer miss" : "saver + restorer hit"} at ${hi} CPUs <= ` +
-          `${TARGETS.cpuGrowth}x its cost at ${lo} (BPF_PROG_TEST_RUN, ${kernel}, ${store})`,
-        measured: `${num(at(hi))} ns vs ${num(at(lo))} ns: ${round(ratio, 2)}x`,
+        target: `${kind === "miss" ? "restorer miss" : "saver + restorer hit"} at ${hi.cpus} ` +
+          `possible CPUs <= ${TARGETS.cpuGrowth}x its cost at ${lo.cpus} (6.12 guests, TCG: ` +
+          `the ratio counts, ${store})`,
+        measured: `${num(hi[kind])} ns vs ${num(lo[kind])} ns: ${round(ratio, 2)}x`,
         met: ratio <= TARGETS.cpuGrowth,
       });
     }
@@ -114,9 +164,7 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
       });
     }
   }
-  for (const { kernel, rows } of res.progCost.filter((p) => timed.has(p.kernel))) {
-    out.push(...cpuGrowthChecks(kernel, rows));
-  }
+  out.push(...cpuGrowthChecks(res));
   const strategies = [...new Set(strategyCells(res).map((c) => c.strategy))];
   for (const s of strategies) {
     const cells = strategyCells(res).filter((c) =>
@@ -374,7 +422,7 @@ export function renderPlots(res: BenchResults): Map<string, string> {
   const store = res.params["store"];
   const cost: Bar[] = [];
   for (const { kernel, rows } of res.progCost) {
-    for (const r of rows.filter((x) => x.packet === "prio" && !x.program.endsWith(" CPUs"))) {
+    for (const r of rows.filter((x) => x.packet === "prio")) {
       cost.push({
         label: `${kernel} ${r.program}${r.strategy ? ` ${r.strategy}/${r.store}` : ""}`,
         value: r.nsPerRun,
@@ -570,6 +618,7 @@ export function renderReport(res: BenchResults): string {
     ...res.progCost.flatMap((x) => [`### ${x.kernel}`, "", progCostTable(x.rows), ""]),
     `![BPF_PROG_TEST_RUN](${REPORT_FILES.progCost})`,
     "",
+    ...cpuSection(res),
     "## Restoration (observer on the NIC, after the restorer)",
     "",
     `${p["restorationCount"]} records per talker; all talkers of a datapath at once, plus the ` +

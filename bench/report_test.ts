@@ -1,4 +1,4 @@
-import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import {
   checkTargets,
@@ -13,6 +13,7 @@ import { summarize } from "./stats.ts";
 import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults, Cell, Restoration } from "./types.ts";
+import type { ProgCostRow } from "./progcost.ts";
 
 function restoration(packets: number, right: number, wrong = 0): Restoration {
   return {
@@ -85,13 +86,14 @@ function fixture(): BenchResults {
     durationS: 60,
     git: { commit: "0123456789abcdef", dirty: true },
     host: { cpus: 2, loadavgStart: "0.1 0.1 0.1", loadavgEnd: "1 1 1", deno: "2.9.6" },
-    params: { store: "slots", repeat: 1000, samples: 3, restorationCount: 100, rounds: 1 },
+    params: { store: "buckets", repeat: 1000, samples: 3, restorationCount: 100, rounds: 1 },
     kernels: [{
       kernel: { id: "host", release: "6.18", runner: "host" },
       capabilities: { tcx: true, fexit: false, fexitReason: "EPERM", bpfStats: true, cpus: 2 },
     }],
     calibration: [{ tool: "ffi sendmmsg x2", pps: 300000, sent: 300000, far: 300000 }],
     floodTool: "ffi sendmmsg x2",
+    cpuDimension: [],
     taprio: [],
     progCost: [{
       kernel: "host",
@@ -112,7 +114,7 @@ function fixture(): BenchResults {
         {
           program: "saver+restorer (hit)",
           strategy: "skb-addr",
-          store: "slots",
+          store: "buckets",
           packet: "prio",
           nsPerRun: 190,
           nsAboveFloor: 155,
@@ -196,6 +198,29 @@ Deno.test("checkTargets never scores a lab guest's emulated ns or rates", () => 
   const guestAddr = slow.filter((c) => c.strategy === "skb-addr" && c.restoration).length;
   ok(guestAddr > 0);
   equal(cellsOf(after), cellsOf(before) + guestAddr);
+});
+
+Deno.test("checkTargets scores the CPU dimension by the ratio to the 2-CPU guest", () => {
+  const res = fixture();
+  const miss = (ns: number, cpus: number): ProgCostRow => ({
+    ...res.progCost[0]!.rows[1]!,
+    program: "restorer (miss)",
+    nsPerRun: ns,
+    cpus,
+  });
+  const hit = (ns: number, cpus: number): ProgCostRow => ({
+    ...res.progCost[0]!.rows[1]!,
+    nsPerRun: ns,
+    cpus,
+  });
+  res.progCost.push({ kernel: "6.12", rows: [miss(400, 2), hit(900, 2)] });
+  res.cpuDimension.push({ kernel: "6.12", cpus: 64, rows: [miss(440, 64), hit(2000, 64)] });
+  const dim = checkTargets(res).filter((t) => t.target.includes("possible CPUs"));
+  deepStrictEqual(dim.map((t) => [t.target.split(" at ")[0], t.met]), [
+    ["restorer miss", true],
+    ["saver + restorer hit", false],
+  ]);
+  match(dim[1]!.measured, /2000 ns vs 900 ns: 2\.22x/);
 });
 
 Deno.test("the taprio section and its picture render per lab kernel and scale", () => {

@@ -47,8 +47,6 @@ export interface ProgCostPlan {
   readonly strategies: readonly string[];
   readonly repeat: number;
   readonly samples: number;
-  /** The CPU dimension (see ProgCostOptions.cpuCounts). */
-  readonly cpuCounts?: readonly number[];
 }
 
 /** Measures the benchmark on one kernel. */

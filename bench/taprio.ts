@@ -227,7 +227,7 @@ const OPTED_IN = ["a", "b"];
  * @example
  * ```ts ignore
  * import { measureTaprio } from "./taprio.ts";
- * const m = await measureTaprio({ gateObject: "/lab/extra/gate.bpf.o", store: "slots" });
+ * const m = await measureTaprio({ gateObject: "/lab/extra/gate.bpf.o", store: "buckets" });
  * for (const a of m.arms) console.log(a.label, a.classes, a.inOwnWindow);
  * ```
  */

@@ -43,7 +43,7 @@ export function taprioFixture(): TaprioMeasurement {
   return {
     kernel: "6.12.0-test",
     count: 10,
-    store: "slots",
+    store: "buckets",
     cycleScale: 1,
     cycleNs: s.cycleNs,
     binNs: 1000,

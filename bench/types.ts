@@ -220,6 +220,11 @@ export interface BenchResults {
   calibration: CalibrationRow[];
   floodTool: string;
   progCost: Array<{ kernel: string; rows: ProgCostRow[] }>;
+  /**
+   * The CPU dimension: test-run costs in 6.12 guests booted with more possible CPUs (2 running).
+   * The regular 6.12 entry of progCost is the 2-CPU point. Under TCG only ratios count.
+   */
+  cpuDimension: Array<{ kernel: string; cpus: number; rows: ProgCostRow[] }>;
   /** taprio per lab kernel, one measurement per cycle scale (the host kernel has no sch_taprio). */
   taprio: Array<{ kernel: string; measurements: TaprioMeasurement[] }>;
   cells: Cell[];
