@@ -1,7 +1,8 @@
 /**
  * `deno task bench [--quick] [options]`: the tsn-proxy benchmark (run as root). Writes
- * `bench/results/<date>/{report.md,results.json,*.svg}`, copies the newest run to
- * `bench/results/latest/`, and prints a summary.
+ * `bench/results/<date>/{report.md,results.json,*.svg}`, copies a full run to
+ * `bench/results/latest/` (the report docs/strategies.md embeds; a --quick run never replaces it),
+ * and prints a summary.
  *
  * @module
  */
@@ -26,7 +27,7 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
 
   --quick                 smoke run (< 5 min): fewer rounds, shorter floods, fewer repeats
   --out DIR               write here (default bench/results/<date>); with --out, latest/ is untouched
-  --no-latest             do not copy the run to bench/results/latest
+  --no-latest             do not copy a full run to bench/results/latest (--quick never does)
   --kernel K              host, 6.1, 6.12 (repeatable; default all three). 6.1 and 6.12 boot
                           lab guests under QEMU and run the lab's share of the matrix + taprio
   --datapath D            bridge-nat, routed-nat, vxlan, and each with +taps (repeatable)
@@ -127,7 +128,8 @@ export function parseBenchArgs(
     floodTools,
     calibrateMs,
   };
-  return { opts, latest: values.out === undefined && !values["no-latest"] };
+  // A quick run never replaces the committed full report that docs/strategies.md embeds.
+  return { opts, latest: values.out === undefined && !values["no-latest"] && mode === "full" };
 }
 
 if (import.meta.main) {

@@ -12,7 +12,10 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   deepStrictEqual(p.opts.kernels, ["host", "6.1", "6.12"], "every kernel unless --kernel says");
   deepStrictEqual(p.opts.lab.datapaths, ["bridge-nat"]);
   ok(p.opts.outDir.endsWith("bench/results/2026-01-02T03-04-05Z"));
-  equal(p.latest, true);
+  equal(p.latest, false, "a quick run never replaces the committed full report");
+  const full = parseBenchArgs([]);
+  ok(full !== "help");
+  equal(full.latest, true, "a full run becomes latest/");
 });
 
 Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {
