@@ -23,6 +23,7 @@ export {
   type StoreName,
   storeName,
   STORES,
+  type TxtimeRule,
 } from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";
 export { checkRestorers, down, isIfname, type RestorerCheck, up, type UpOptions } from "./node.ts";
