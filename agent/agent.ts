@@ -247,30 +247,35 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   // 4. socket
   let server: CniServer;
   try {
-    server = await serveCni(cfg.socketPath, async (req: AgentRequest) => {
-      const t0 = performance.now();
-      const res = await handler.handle(req);
-      metrics.observeRequest(
-        req.command,
-        res.ok ? "ok" : String(res.code),
-        (performance.now() - t0) / 1000,
-      );
-      if (!res.ok) {
-        log(
-          `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
-          {
-            event: "cni.error",
-            level: "error",
-            command: req.command,
-            containerId: req.containerId,
-            code: res.code,
-            error: res.msg,
-            details: res.details ?? "",
-          },
+    server = await serveCni(
+      cfg.socketPath,
+      async (req: AgentRequest) => {
+        const t0 = performance.now();
+        const res = await handler.handle(req);
+        metrics.observeRequest(
+          req.command,
+          res.ok ? "ok" : String(res.code),
+          (performance.now() - t0) / 1000,
         );
-      }
-      return res;
-    }, log);
+        if (!res.ok) {
+          log(
+            `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
+            {
+              event: "cni.error",
+              level: "error",
+              command: req.command,
+              containerId: req.containerId,
+              code: res.code,
+              error: res.msg,
+              details: res.details ?? "",
+            },
+          );
+        }
+        return res;
+      },
+      log,
+      { refused: (reason) => metrics.callersRefused.inc({ reason }) },
+    );
     step("socket", true);
   } catch (e) {
     step("socket", false);

@@ -53,6 +53,7 @@ export function snake(name: string): string {
 export class AgentMetrics {
   readonly registry: Registry = new Registry();
   readonly cniRequests: Counter<"command" | "result">;
+  readonly callersRefused: Counter<"reason">;
   readonly cniDuration: Histogram<"command">;
   readonly attachments: Gauge;
   readonly optInLookups: Counter<"result">;
@@ -73,6 +74,13 @@ export class AgentMetrics {
       name: "tsnproxy_cni_requests_total",
       help: "CNI requests the agent handled, by command and result (ok or the CNI error code)",
       labelNames: ["command", "result"],
+      registers,
+    });
+    this.callersRefused = new Counter({
+      name: "tsnproxy_cni_callers_refused_total",
+      help: "Connections to the plugin socket refused before reading their request: the caller " +
+        "was not root (uid) or ran in another user namespace (userns)",
+      labelNames: ["reason"],
       registers,
     });
     this.cniDuration = new Histogram({
