@@ -11,7 +11,13 @@
  * const res = await handler.handle(request);
  * ```
  */
-import { ENABLED_ANNOTATION, ErrorCode, validContainerId, validIfname } from "@tsn-proxy/cni";
+import {
+  ENABLED_ANNOTATION,
+  ErrorCode,
+  netnsPathProblem,
+  validContainerId,
+  validIfname,
+} from "@tsn-proxy/cni";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
@@ -58,6 +64,11 @@ export interface HandlerDeps {
   readonly metrics?: HandlerMetrics;
   /** True when a netns path is the agent's own (the node's); default: compares the inodes. */
   readonly isNodeNetns?: (path: string) => boolean;
+  /**
+   * Why a netns path is not one the runtimes create, or null; default: {@link netnsPathProblem}
+   * (tests that stand a temp file in for a netns pass their own).
+   */
+  readonly netnsProblem?: (path: string) => string | null;
 }
 
 /** True when `path` is the network namespace this process runs in (same device and inode). */
@@ -308,6 +319,8 @@ export class CniHandler {
     if (!req.netns.startsWith("/")) {
       return `netns ${JSON.stringify(req.netns.slice(0, 200))} is not an absolute path`;
     }
+    const problem = (this.deps.netnsProblem ?? netnsPathProblem)(req.netns);
+    if (problem !== null) return problem;
     if ((this.deps.isNodeNetns ?? isOwnNetns)(req.netns)) {
       return `netns ${req.netns} is the node's own network namespace, not a pod's`;
     }

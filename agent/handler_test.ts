@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
+import { netnsPathProblem } from "@tsn-proxy/cni";
 import { attachmentId, AttachmentIndex } from "./attachments.ts";
 import { CniHandler, type DatapathPort } from "./handler.ts";
 import type { PodLookup } from "./k8s.ts";
@@ -45,6 +46,8 @@ async function setup(lookup?: PodLookup) {
     policy: parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5, free: "unlimited" } }),
     ...(lookup ? { lookup } : {}),
     ready: () => dp.notReadyReason,
+    // The temp file stands in for a runtime's netns; every other path meets the real check.
+    netnsProblem: (p) => p === netns ? null : netnsPathProblem(p),
     log: (m, f) => {
       logs.push(m);
       if (f) events.push(f);
@@ -103,6 +106,29 @@ Deno.test("CniHandler ADD attaches an opted-in pod with its namespace's clamp", 
   const again = await t.handler.handle(t.req({}));
   ok(again.ok && again.attached, "ADD is idempotent");
   equal(t.dp.pods.size, 3);
+});
+
+Deno.test("CniHandler ADD refuses a netns outside the runtimes' directories (4), attaches nothing", async () => {
+  await using t = await setup();
+  Deno.writeTextFileSync(`${t.netns}-elsewhere`, "");
+  for (
+    const netns of [
+      `${t.netns}-elsewhere`, // an existing file the runtimes never create
+      "/proc/1/ns/net", // pid 1's netns: the node's, or another container's in a pod pid ns
+      "/proc/self/ns/net",
+      "/run/netns/../../proc/1/ns/net",
+      "/var/run/netns/sub/dir",
+      "/run/netns//x",
+      "/run/netns/",
+      "/etc/passwd",
+    ]
+  ) {
+    const res = await t.handler.handle(t.req({ netns }));
+    equal(code(res), 4, `${netns}: ${JSON.stringify(res)}`);
+  }
+  equal(t.dp.pods.size, 0);
+  deepEqual(t.index.list(), []);
+  ok(t.logs.some((l) => l.includes("not a network namespace a supported runtime creates")));
 });
 
 Deno.test("CniHandler ADD leaves a pod that did not opt in alone", async () => {

@@ -29,6 +29,8 @@ export {
 export {
   type CniCommand,
   type CniEnv,
+  NETNS_DIRS,
+  netnsPathProblem,
   parseCniArgs,
   parseCniEnv,
   validContainerId,
