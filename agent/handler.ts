@@ -12,9 +12,9 @@
  * ```
  */
 import {
-  ENABLED_ANNOTATION,
   ErrorCode,
   netnsPathProblem,
+  readPod,
   validContainerId,
   validIfname,
 } from "@tsn-proxy/cni";
@@ -153,12 +153,15 @@ export class CniHandler {
   async #decide(req: AgentRequest): Promise<OptIn> {
     if (req.optIn === "yes") return { optedIn: true, source: req.optInSource };
     if (req.optIn === "no") return { optedIn: false, source: req.optInSource };
-    const ns = req.args.K8S_POD_NAMESPACE, name = req.args.K8S_POD_NAME;
+    const { namespace: ns, name } = readPod(req.args, undefined);
     if (!this.deps.lookup) {
       return { optedIn: false, source: "no annotations passed and the API lookup is disabled" };
     }
     if (!ns || !name) {
-      return { optedIn: false, source: "no annotations passed and no K8S_POD_NAMESPACE/NAME" };
+      return {
+        optedIn: false,
+        source: "no annotations passed and no valid K8S_POD_NAMESPACE/NAME",
+      };
     }
     try {
       const annotations = await this.deps.lookup.annotations(ns, name);
@@ -166,9 +169,11 @@ export class CniHandler {
         this.deps.metrics?.optInLookup("not-found");
         return { optedIn: false, source: `pod ${ns}/${name} not found in the API` };
       }
-      const yes = annotations[ENABLED_ANNOTATION] === "true";
+      // The same reading as the plugin's, with the API's annotations in place of the runtime's.
+      const optIn = readPod(req.args, annotations).optIn;
+      const yes = optIn.decision === "yes";
       this.deps.metrics?.optInLookup(yes ? "opted-in" : "not-opted-in");
-      return { optedIn: yes, source: `API annotation ${ENABLED_ANNOTATION} of ${ns}/${name}` };
+      return { optedIn: yes, source: `API: ${optIn.source} (pod ${ns}/${name})` };
     } catch (e) {
       // Fail open: a pod that did not opt in must never be blocked by an API outage.
       this.deps.metrics?.optInLookup("error");
@@ -185,8 +190,9 @@ export class CniHandler {
 
   async #add(req: AgentRequest): Promise<AgentResponse> {
     const decision = await this.#decide(req);
-    const namespace = req.args.K8S_POD_NAMESPACE;
-    const podName = req.args.K8S_POD_NAME;
+    // The namespace the policy clamps by: read like the plugin reads it; an invalid one is
+    // unknown and gets the policy's default.
+    const { namespace, name: podName } = readPod(req.args, undefined);
     const who = {
       containerId: req.containerId,
       ifname: req.ifname,

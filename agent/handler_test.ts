@@ -143,6 +143,7 @@ Deno.test("CniHandler ADD with unknown opt-in asks the API, and fails open when 
   const pods: Record<string, Record<string, string> | null> = {
     "cell/talker": { "tsn-proxy.io/enabled": "true" },
     "cell/plain": {},
+    "cell/yes": { "tsn-proxy.io/enabled": "yes" },
   };
   let broken = false;
   const lookup: PodLookup = {
@@ -162,11 +163,21 @@ Deno.test("CniHandler ADD with unknown opt-in asks the API, and fails open when 
     }),
   );
   ok(plain.ok && plain.attached === false);
+  // The API path reads the annotation as the plugin does ("yes" opts in there too).
+  const yes = await t.handler.handle(
+    t.req({
+      optIn: "unknown",
+      containerId: "c4",
+      args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "yes" },
+    }),
+  );
+  ok(yes.ok && yes.attached === true, JSON.stringify(yes));
+  equal(t.dp.pods.size, 2);
   broken = true;
   const down = await t.handler.handle(t.req({ optIn: "unknown", containerId: "c3" }));
   ok(down.ok && down.attached === false, "an API outage must not block pods");
   ok(t.logs.some((l) => l.includes("API down")));
-  equal(t.dp.pods.size, 1);
+  equal(t.dp.pods.size, 2);
 });
 
 Deno.test("CniHandler ADD fails with 11 while the datapath is not ready, 102 when attach fails", async () => {
