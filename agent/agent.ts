@@ -78,8 +78,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" });
   if (!cfg.policy.configured) {
     log(
-      "WARNING no priority policy configured: opted-in pods may use any priority " +
-        "(see agent/README.md)",
+      "WARNING no priority policy configured: every opted-in pod is clamped to priority 0 " +
+        "(best effort) until a policy section grants more (see agent/README.md)",
       { event: "policy.missing", level: "warn" },
     );
   }

@@ -5,11 +5,15 @@
  *
  * ```yaml
  * policy:
- *   defaultMaxPriority: 0      # a number, or "unlimited" (the default when policy is absent)
+ *   defaultMaxPriority: 0      # a number, or "unlimited"; absent: 0
  *   namespaces:
  *     robot-cell-1: 5
  *     tsn-system: unlimited
  * ```
+ *
+ * Fail closed: only the word `unlimited` lifts a clamp. A missing or empty value (`cell:` with
+ * nothing after it, `""`), a missing `defaultMaxPriority` and a config without a policy section
+ * (a ConfigMap emptied by mistake) all mean best effort, priority 0; the agent says so at start.
  *
  * @example
  * ```ts
@@ -31,7 +35,7 @@ export interface Policy {
   readonly defaultMaxPriority: MaxPriority;
   /** Per-namespace maxima. */
   readonly namespaces: Readonly<Record<string, MaxPriority>>;
-  /** False when the config had no policy section (the agent warns). */
+  /** False when the config had no policy section (everything clamped to 0; the agent warns). */
   readonly configured: boolean;
 }
 
@@ -45,7 +49,9 @@ function quoted(key: string): string {
 const defaultFail: Fail = (field, problem) => new Error(`policy.${field}: ${problem}`);
 
 function maxValue(v: unknown, field: string, fail: Fail): MaxPriority {
-  if (v === "unlimited" || v === null) return null;
+  if (v === "unlimited") return null;
+  // An empty value is a mistake or a placeholder, never a grant: best effort.
+  if (v === null || v === undefined || v === "") return 0;
   if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_PRIORITY_LIMIT) return v;
   throw fail(
     field,
@@ -53,10 +59,10 @@ function maxValue(v: unknown, field: string, fail: Fail): MaxPriority {
   );
 }
 
-/** Validates a policy section (undefined: no clamp anywhere). */
+/** Validates a policy section (absent or empty: every pod clamped to priority 0). */
 export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
   if (v === undefined || v === null) {
-    return { defaultMaxPriority: null, namespaces: {}, configured: false };
+    return { defaultMaxPriority: 0, namespaces: {}, configured: false };
   }
   if (typeof v !== "object" || Array.isArray(v)) throw fail("(section)", "must be a mapping");
   const o = v as Record<string, unknown>;
@@ -77,9 +83,7 @@ export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
     namespaces[name] = maxValue(max, `namespaces.${name}`, fail);
   }
   return {
-    defaultMaxPriority: o.defaultMaxPriority === undefined
-      ? null
-      : maxValue(o.defaultMaxPriority, "defaultMaxPriority", fail),
+    defaultMaxPriority: maxValue(o.defaultMaxPriority, "defaultMaxPriority", fail),
     namespaces,
     configured: true,
   };

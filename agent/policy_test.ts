@@ -10,10 +10,25 @@ Deno.test("maxPriorityFor() uses the namespace's maximum, else the default", () 
   equal(maxPriorityFor(p, "constructor"), 1, "no prototype keys");
 });
 
-Deno.test("parsePolicy() without a section clamps nothing; bad values are refused", () => {
-  const none = parsePolicy(undefined);
-  equal(maxPriorityFor(none, "x"), null);
-  equal(none.configured, false);
+Deno.test("parsePolicy() fails closed: no section, no value, empty value mean priority 0", () => {
+  for (const section of [undefined, null]) {
+    const none = parsePolicy(section);
+    equal(maxPriorityFor(none, "x"), 0, "no policy section (an emptied ConfigMap)");
+    equal(maxPriorityFor(none, undefined), 0);
+    equal(none.configured, false);
+  }
+  const p = parsePolicy({ namespaces: { "kube-system": null, cell: "", free: "unlimited" } });
+  equal(maxPriorityFor(p, "kube-system"), 0, "`kube-system:` with no value");
+  equal(maxPriorityFor(p, "cell"), 0, "an empty string");
+  equal(maxPriorityFor(p, "other"), 0, "no defaultMaxPriority");
+  equal(maxPriorityFor(p, "free"), null, "only the word unlimited lifts the clamp");
+  equal(maxPriorityFor(parsePolicy({}), "x"), 0, "an empty section");
+  equal(maxPriorityFor(parsePolicy({ defaultMaxPriority: null }), "x"), 0);
+  throws(() => parsePolicy({ defaultMaxPriority: "Unlimited" }), /defaultMaxPriority/);
+  throws(() => parsePolicy({ namespaces: { cell: "none" } }), /namespaces\.cell/);
+});
+
+Deno.test("parsePolicy() refuses bad values", () => {
   throws(() => parsePolicy({ defaultMaxPriority: -1 }), /defaultMaxPriority/);
   throws(() => parsePolicy({ namespaces: { "Bad_NS": 1 } }), /namespaces\.Bad_NS/);
   throws(() => parsePolicy({ namespaces: [] }), /namespaces/);
