@@ -124,13 +124,24 @@ export function checkAgentPaths(objs: readonly ManifestObject[]): string[] {
     if (host === null) out.push(`${what} ${path}: not on a hostPath volume`);
     else if (host !== path) out.push(`${what} ${path}: reaches ${host} on the host, not ${path}`);
   }
-  const bpffsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.bpffsRoot);
-  if (!cfg.bpffs.startsWith(`${NODE.bpffsRoot}/`) || !bpffsMount) {
-    out.push(`bpffs ${cfg.bpffs} is not below the mounted bpffs ${NODE.bpffsRoot}`);
+  const bpffsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.bpffsMount);
+  if (!cfg.bpffs.startsWith(`${NODE.bpffsMount}/`) || !bpffsMount) {
+    out.push(`bpffs ${cfg.bpffs} is not below the mounted bpffs directory ${NODE.bpffsMount}`);
+  }
+  // Least privilege: the pods' netns are only entered, and other add-ons' pins stay out of reach.
+  const netnsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.netnsDir);
+  if (netnsMount && netnsMount.readOnly !== true) {
+    out.push(`${NODE.netnsDir} must be mounted read-only (the agent only enters pod netns)`);
+  }
+  for (const v of spec.volumes ?? []) {
+    const p = v.hostPath?.path.replace(/\/+$/, "");
+    if (p === "/sys/fs/bpf" || p === "/sys/fs" || p === "/sys") {
+      out.push(`volume ${v.name} mounts ${p}: mount only ${NODE.bpffsMount}, not the whole bpffs`);
+    }
   }
   for (const m of spec.containers[0]!.volumeMounts ?? []) {
     if (
-      (m.mountPath === NODE.netnsDir || m.mountPath === NODE.bpffsRoot) &&
+      (m.mountPath === NODE.netnsDir || m.mountPath === NODE.bpffsMount) &&
       m.mountPropagation !== "HostToContainer"
     ) {
       out.push(`${m.mountPath} must be HostToContainer (mounts made later on the host)`);
