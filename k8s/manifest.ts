@@ -257,12 +257,13 @@ export function manifestObjects(o: ManifestOptions): ManifestObject[] {
       kind: "Role",
       metadata: meta(NAMES.role, ns),
       rules: [
-        // The uninstall decision on SIGTERM: is the agent's DaemonSet being deleted?
+        // The uninstall decision on SIGTERM: is the agent's DaemonSet being deleted? Watched
+        // while the agent runs (a fieldSelector on its name), asked again at SIGTERM.
         {
           apiGroups: ["apps"],
           resources: ["daemonsets"],
           resourceNames: [NAMES.daemonSet],
-          verbs: ["get"],
+          verbs: ["get", "watch"],
         },
       ],
     },

@@ -218,13 +218,17 @@ export function checkReferences(objs: readonly ManifestObject[]): string[] {
       ? ((o as unknown as Obj).rules as Array<Obj>).map((r) => ({ kind: o.kind, ...r }))
       : []
   ) as Array<{ kind: string; resources: string[]; verbs: string[]; resourceNames?: string[] }>;
-  const allows = (kind: string, resource: string, name: string) =>
+  const allows = (kind: string, resource: string, name: string, verb = "get") =>
     rules.some((r) =>
-      r.kind === kind && r.resources.includes(resource) && r.verbs.includes("get") &&
+      r.kind === kind && r.resources.includes(resource) && r.verbs.includes(verb) &&
       (r.resourceNames === undefined || r.resourceNames.includes(name))
     );
   if (!allows("Role", "daemonsets", String(ds.metadata?.name))) {
     out.push("the Role does not allow get on the agent's DaemonSet");
+  }
+  // node_helper.ts watch-deletion watches it by name while the agent runs.
+  if (!allows("Role", "daemonsets", String(ds.metadata?.name), "watch")) {
+    out.push("the Role does not allow watch on the agent's DaemonSet");
   }
   if (!allows("ClusterRole", "namespaces", ns)) {
     out.push("the ClusterRole does not allow get on the agent's namespace");
@@ -233,9 +237,14 @@ export function checkReferences(objs: readonly ManifestObject[]): string[] {
     out.push("the ClusterRole does not allow get pods");
   }
   for (const r of rules) {
-    const extra = r.verbs.filter((v) => v !== "get");
+    const needed = r.resources.includes("daemonsets") && r.resourceNames?.length === 1
+      ? ["get", "watch"]
+      : ["get"];
+    const extra = r.verbs.filter((v) => !needed.includes(v));
     if (extra.length) {
-      out.push(`${r.kind} grants ${extra.join(",")} on ${r.resources}: only get is needed`);
+      out.push(
+        `${r.kind} grants ${extra.join(",")} on ${r.resources}: only ${needed} is needed`,
+      );
     }
   }
   return out;
