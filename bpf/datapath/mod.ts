@@ -30,6 +30,7 @@ export {
   detachPod,
   ownerId,
   removePodAttachment,
+  setPodClamp,
 } from "./pod.ts";
 export {
   type DatapathStats,
