@@ -30,7 +30,13 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { AgentRequest } from "@tsn-proxy/cni/protocol";
-import { type AgentConfig, indexFileOf, stateFileOf } from "./config.ts";
+import {
+  type AgentConfig,
+  indexFileOf,
+  parsePolicyFile,
+  POLICY_CHECK_INTERVAL_MS,
+  stateFileOf,
+} from "./config.ts";
 import { AttachmentIndex } from "./attachments.ts";
 import { pluginEntry } from "./conflist.ts";
 import { NodeDatapath } from "./datapath.ts";
@@ -190,6 +196,63 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     log,
     metrics: metrics.handler,
   });
+  // 2b. a policy file: re-read, and a change re-clamps running savers in place.
+  let policyText: string | undefined;
+  const reloadPolicy = () => {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(cfg.policyFile);
+    } catch (e) {
+      if (policyText !== "") {
+        log(`policy: cannot read ${cfg.policyFile} (${message(e)}); keeping the current policy`, {
+          event: "policy.unreadable",
+          level: "error",
+          file: cfg.policyFile,
+          error: message(e),
+        });
+      }
+      policyText = "";
+      return;
+    }
+    if (text === policyText) return;
+    const first = policyText === undefined;
+    policyText = text;
+    let policy;
+    try {
+      policy = parsePolicyFile(text, cfg.policyFile);
+    } catch (e) {
+      log(`policy: ${message(e)}; keeping the current policy`, {
+        event: "policy.invalid",
+        level: "error",
+        file: cfg.policyFile,
+        error: message(e),
+      });
+      return;
+    }
+    if (datapath.notReady() !== null) {
+      policyText = undefined; // applied once the datapath is up
+      return;
+    }
+    const r = handler.applyPolicy(policy);
+    if (!first || r.changed || r.failed) {
+      log(
+        `policy: ${cfg.policyFile} ${first ? "read" : "changed"}: ${r.changed} running ` +
+          `saver(s) re-clamped${r.failed ? `, ${r.failed} failed` : ""}` +
+          `${policy.configured ? "" : " (no policy section: every pod clamped to 0)"}`,
+        {
+          event: "policy.reloaded",
+          file: cfg.policyFile,
+          changed: r.changed,
+          failed: r.failed,
+          configured: policy.configured,
+        },
+      );
+    }
+  };
+  const policyTimer = cfg.policyFile
+    ? setInterval(reloadPolicy, POLICY_CHECK_INTERVAL_MS)
+    : undefined;
+
   const sweep = () => {
     if (datapath.notReady() !== null) return;
     const n = handler.sweep();
@@ -282,6 +345,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     clearInterval(retry);
     clearInterval(sweeper);
     clearInterval(restorerTimer);
+    clearInterval(policyTimer);
     throw e;
   }
 
@@ -335,6 +399,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       clearInterval(retry);
       clearInterval(sweeper);
       clearInterval(restorerTimer);
+      clearInterval(policyTimer);
       await reconciler.stop();
       await server.close();
       await metricsServer?.close();

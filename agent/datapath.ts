@@ -26,6 +26,7 @@ import {
   readStats,
   removePodAttachment,
   type RestorerCheck,
+  setPodClamp,
   up,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
@@ -115,6 +116,10 @@ export class NodeDatapath implements DatapathPort {
 
   detach(id: string): boolean {
     return detachPod(this.o.stateFile, id);
+  }
+
+  setClamp(id: string, maxPriority: number | null): boolean {
+    return setPodClamp(this.o.stateFile, id, maxPriority ?? undefined);
   }
 
   has(id: string): boolean {

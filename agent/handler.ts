@@ -36,6 +36,8 @@ export interface DatapathPort {
   has(id: string): boolean;
   /** Pins of the id's saver that are missing (empty: intact). */
   missingPins(id: string): string[];
+  /** Gives a running saver a new clamp in place (null: none); false when it is not attached. */
+  setClamp?(id: string, maxPriority: number | null): boolean;
 }
 
 /** What the agent decided for a pod (ADD) or an attachment (DEL, GC, sweep). */
@@ -49,6 +51,8 @@ export interface HandlerMetrics {
   decision?(d: PodDecision): void;
   /** An opted-in pod got a priority clamp from the policy (namespace "" when unknown). */
   clamp?(namespace: string): void;
+  /** A policy change re-clamped a running saver (ok) or could not (error). */
+  reclamp?(result: "ok" | "error"): void;
 }
 
 /** What the handler needs. */
@@ -111,7 +115,55 @@ function netnsExists(path: string): boolean {
 
 /** Handles forwarded CNI requests. */
 export class CniHandler {
-  constructor(readonly deps: HandlerDeps) {}
+  #policy: Policy;
+
+  constructor(readonly deps: HandlerDeps) {
+    this.#policy = deps.policy;
+  }
+
+  /** The policy new attachments get. */
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /**
+   * Makes `policy` the one new pods get and re-clamps every running saver whose namespace's
+   * maximum changed, in place (see `setPodClamp`). Returns how many savers changed and failed;
+   * a failure is logged and counted, and the saver keeps its old clamp.
+   */
+  applyPolicy(policy: Policy): { changed: number; failed: number } {
+    this.#policy = policy;
+    let changed = 0, failed = 0;
+    for (const rec of this.deps.index.list()) {
+      if (rec.status !== "attached") continue;
+      const max = maxPriorityFor(policy, rec.podNamespace);
+      if (max === rec.maxPriority) continue;
+      const who = { id: rec.id, namespace: rec.podNamespace ?? "", pod: rec.podName ?? "" };
+      try {
+        if (!this.deps.datapath.setClamp?.(rec.id, max)) {
+          throw new Error("the saver is not in the datapath");
+        }
+        this.deps.index.put({ ...rec, maxPriority: max });
+        changed++;
+        this.deps.metrics?.reclamp?.("ok");
+        this.deps.log(
+          `policy: ${rec.id} now carries priorities up to ${max ?? "unlimited"} ` +
+            `(was ${rec.maxPriority ?? "unlimited"})`,
+          { event: "policy.reclamped", ...who, maxPriority: max, was: rec.maxPriority },
+        );
+      } catch (e) {
+        failed++;
+        this.deps.metrics?.reclamp?.("error");
+        this.deps.log(`policy: cannot re-clamp ${rec.id}: ${message(e)}`, {
+          event: "policy.reclamp_failed",
+          level: "error",
+          ...who,
+          error: message(e),
+        });
+      }
+    }
+    return { changed, failed };
+  }
 
   /** Handles one request; never throws. */
   async handle(req: AgentRequest): Promise<AgentResponse> {
@@ -238,9 +290,9 @@ export class CniHandler {
     if (known?.status === "attached" && known.netns === req.netns && datapath.has(id)) {
       return ok({ attached: true, detail: `already attached as ${id}` });
     }
-    const maxPriority = maxPriorityFor(this.deps.policy, namespace);
+    const maxPriority = maxPriorityFor(this.#policy, namespace);
     if (maxPriority !== null) {
-      const rule = namespace !== undefined && Object.hasOwn(this.deps.policy.namespaces, namespace)
+      const rule = namespace !== undefined && Object.hasOwn(this.#policy.namespaces, namespace)
         ? `namespaces.${namespace}`
         : "defaultMaxPriority";
       this.deps.metrics?.clamp?.(namespace ?? "");

@@ -28,6 +28,14 @@ class FakeDatapath implements DatapathPort {
   missingPins(_id: string) {
     return [];
   }
+  failClamp = false;
+  setClamp(id: string, maxPriority: number | null) {
+    const pod = this.pods.get(id);
+    if (!pod || this.failClamp) return false;
+    this.pods.set(id, { ...pod, ...(maxPriority === null ? {} : { maxPriority }) });
+    if (maxPriority === null) delete this.pods.get(id)!.maxPriority;
+    return true;
+  }
 }
 
 async function setup(lookup?: PodLookup) {
@@ -267,4 +275,28 @@ Deno.test("CniHandler logs one structured event per decision and counts it", asy
   equal(t.events[7]!.reason, "DEL");
   deepEqual(t.decisions, ["attached", "attached", "skipped", "refused", "failed", "detached"]);
   deepEqual(t.clamps, ["cell", "cell"]);
+});
+
+Deno.test("CniHandler.applyPolicy() re-clamps running savers whose maximum changed, and new pods", async () => {
+  await using t = await setup();
+  await t.handler.handle(t.req({})); // cell: 5
+  await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
+  await t.handler.handle(t.req({ containerId: "c3", args: { K8S_POD_NAMESPACE: "other" } }));
+  const id = (c: string) => attachmentId("k8s", c, "eth0");
+  // cell drops to 1, free loses its "unlimited" (emptied: 0), other stays at the default 0.
+  const r = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: 1, free: null } }));
+  deepEqual(r, { changed: 2, failed: 0 });
+  equal(t.dp.pods.get(id("c1"))?.maxPriority, 1);
+  equal(t.dp.pods.get(id("c2"))?.maxPriority, 0);
+  equal(t.dp.pods.get(id("c3"))?.maxPriority, 0);
+  equal(t.index.get(id("c1"))?.maxPriority, 1, "the index follows");
+  ok(t.events.some((e) => e.event === "policy.reclamped" && e.id === id("c1") && e.was === 5));
+  await t.handler.handle(t.req({ containerId: "c4" }));
+  equal(t.dp.pods.get(id("c4"))?.maxPriority, 1, "a new pod gets the new policy");
+
+  t.dp.failClamp = true;
+  const f = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: "unlimited" } }));
+  deepEqual(f, { changed: 0, failed: 2 });
+  equal(t.index.get(id("c1"))?.maxPriority, 1, "a failed re-clamp keeps the recorded clamp");
+  ok(t.events.some((e) => e.event === "policy.reclamp_failed" && e.level === "error"));
 });

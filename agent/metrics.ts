@@ -59,6 +59,7 @@ export class AgentMetrics {
   readonly optInLookups: Counter<"result">;
   readonly decisions: Counter<"decision">;
   readonly policyClamps: Counter<"namespace">;
+  readonly policyReclamps: Counter<"result">;
   readonly rewrites: Counter<"reason">;
   readonly conflicts: Counter<"file">;
   readonly reconcileErrors: Counter;
@@ -113,6 +114,12 @@ export class AgentMetrics {
       help: "Opted-in pods whose saver got a priority clamp from the policy, by namespace " +
         '("" when the runtime passed none)',
       labelNames: ["namespace"],
+      registers,
+    });
+    this.policyReclamps = new Counter({
+      name: "tsnproxy_policy_reclamps_total",
+      help: "Running savers given a new clamp after a policy change, by result (ok, error)",
+      labelNames: ["result"],
       registers,
     });
     this.rewrites = new Counter({
@@ -305,6 +312,7 @@ export class AgentMetrics {
       attachments: (n) => this.attachments.set(n),
       decision: (decision) => this.decisions.inc({ decision }),
       clamp: (namespace) => this.policyClamps.inc({ namespace }),
+      reclamp: (result) => this.policyReclamps.inc({ result }),
     };
   }
 
