@@ -31,6 +31,7 @@ import {
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
 import type { DatapathPort } from "./handler.ts";
+import type { TxtimeRule } from "./policy.ts";
 
 /** What the node datapath needs. */
 export interface NodeDatapathOptions {
@@ -110,8 +111,13 @@ export class NodeDatapath implements DatapathPort {
     return null;
   }
 
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void {
-    attachPod({ stateFile: this.o.stateFile, ...o });
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ): void {
+    // The txtime rule (deny, horizon) needs two fields in the saver's BPF config that the core
+    // does not have yet (issue #14): the agent reports it unenforced at start (policy.ts).
+    const { txtime: _, ...pod } = o;
+    attachPod({ stateFile: this.o.stateFile, ...pod });
   }
 
   detach(id: string): boolean {

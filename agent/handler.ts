@@ -22,14 +22,19 @@ import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
 import type { Log } from "./log.ts";
-import { maxPriorityFor, type Policy } from "./policy.ts";
+import { maxPriorityFor, type Policy, txtimeFor, type TxtimeRule } from "./policy.ts";
 
 /** The datapath as the handler needs it (the real one wraps @tsn-proxy/bpf/datapath). */
 export interface DatapathPort {
   /** Why pods cannot be attached right now, or null. */
   notReady(): string | null;
-  /** Attaches a saver (idempotent for the same id, netns and ifname). */
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void;
+  /**
+   * Attaches a saver (idempotent for the same id, netns and ifname). `txtime`: whether the saver
+   * may record the pod's txtimes and the horizon beyond which it must not (the policy's).
+   */
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ): void;
   /** Detaches a saver; false when the id was not attached. */
   detach(id: string): boolean;
   /** True when the datapath state lists the id. */
@@ -322,6 +327,7 @@ export class CniHandler {
         netns: req.netns,
         ifname: req.ifname,
         ...(maxPriority === null ? {} : { maxPriority }),
+        txtime: txtimeFor(this.#policy, namespace),
       });
     } catch (e) {
       // attachPod rolled its own steps back; drop the record unless an older attach stands.

@@ -5,7 +5,7 @@ import { attachmentId, AttachmentIndex } from "./attachments.ts";
 import { CniHandler, type DatapathPort } from "./handler.ts";
 import type { PodLookup } from "./k8s.ts";
 import type { LogFields } from "./log.ts";
-import { parsePolicy } from "./policy.ts";
+import { parsePolicy, type TxtimeRule } from "./policy.ts";
 
 class FakeDatapath implements DatapathPort {
   pods = new Map<string, { netns: string; ifname: string; maxPriority?: number }>();
@@ -14,10 +14,14 @@ class FakeDatapath implements DatapathPort {
   notReady() {
     return this.notReadyReason;
   }
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }) {
+  txtimes = new Map<string, TxtimeRule | undefined>();
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ) {
     if (this.failAttach) throw new Error(this.failAttach);
-    const { id, ...rest } = o;
+    const { id, txtime, ...rest } = o;
     this.pods.set(id, rest);
+    this.txtimes.set(id, txtime);
   }
   detach(id: string) {
     return this.pods.delete(id);
@@ -51,7 +55,12 @@ async function setup(lookup?: PodLookup) {
   const handler = new CniHandler({
     datapath: dp,
     index,
-    policy: parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5, free: "unlimited" } }),
+    policy: parsePolicy({
+      defaultMaxPriority: 0,
+      namespaces: { cell: 5, free: "unlimited" },
+      denyTxtime: ["free"],
+      txtimeHorizonMs: 500,
+    }),
     ...(lookup ? { lookup } : {}),
     ready: () => dp.notReadyReason,
     // The temp file stands in for a runtime's netns; every other path meets the real check.
@@ -109,6 +118,12 @@ Deno.test("CniHandler ADD attaches an opted-in pod with its namespace's clamp", 
   equal(t.index.get(id)?.status, "attached");
   await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
   equal(t.dp.pods.get(attachmentId("k8s", "c2", "eth0"))?.maxPriority, undefined, "unlimited");
+  deepEqual(t.dp.txtimes.get(id), { allowed: true, horizonNs: 500_000_000n }, "cell: txtimes");
+  deepEqual(
+    t.dp.txtimes.get(attachmentId("k8s", "c2", "eth0")),
+    { allowed: false, horizonNs: 500_000_000n },
+    "free is denied txtimes",
+  );
   await t.handler.handle(t.req({ containerId: "c3", args: {} }));
   equal(t.dp.pods.get(attachmentId("k8s", "c3", "eth0"))?.maxPriority, 0, "default");
   const again = await t.handler.handle(t.req({}));

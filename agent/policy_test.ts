@@ -1,5 +1,5 @@
 import { equal, throws } from "node:assert/strict";
-import { maxPriorityFor, parsePolicy } from "./policy.ts";
+import { DEFAULT_TXTIME_HORIZON_MS, maxPriorityFor, parsePolicy, txtimeFor } from "./policy.ts";
 
 Deno.test("maxPriorityFor() uses the namespace's maximum, else the default", () => {
   const p = parsePolicy({ defaultMaxPriority: 1, namespaces: { cell: 5, free: "unlimited" } });
@@ -32,4 +32,19 @@ Deno.test("parsePolicy() refuses bad values", () => {
   throws(() => parsePolicy({ defaultMaxPriority: -1 }), /defaultMaxPriority/);
   throws(() => parsePolicy({ namespaces: { "Bad_NS": 1 } }), /namespaces\.Bad_NS/);
   throws(() => parsePolicy({ namespaces: [] }), /namespaces/);
+});
+
+Deno.test("parsePolicy() reads the txtime rules: deny list, horizon (default 10 s, or none)", () => {
+  const p = parsePolicy({ denyTxtime: ["guest"], txtimeHorizonMs: 250 });
+  equal(txtimeFor(p, "guest").allowed, false);
+  equal(txtimeFor(p, "cell").allowed, true);
+  equal(txtimeFor(p, undefined).allowed, true, "the deny list names namespaces");
+  equal(txtimeFor(p, "cell").horizonNs, 250_000_000n);
+  equal(parsePolicy({}).txtimeHorizonMs, DEFAULT_TXTIME_HORIZON_MS);
+  equal(parsePolicy(undefined).txtimeHorizonMs, DEFAULT_TXTIME_HORIZON_MS);
+  equal(txtimeFor(parsePolicy({ txtimeHorizonMs: "none" }), "x").horizonNs, 0n);
+  throws(() => parsePolicy({ denyTxtime: "guest" }), /denyTxtime: must be a list/);
+  throws(() => parsePolicy({ denyTxtime: ["Guest"] }), /denyTxtime\[0\]/);
+  throws(() => parsePolicy({ txtimeHorizonMs: 0 }), /txtimeHorizonMs/);
+  throws(() => parsePolicy({ txtimeHorizonMs: "unlimited" }), /txtimeHorizonMs/);
 });
