@@ -79,7 +79,7 @@ export class AgentMetrics {
     });
     this.callersRefused = new Counter({
       name: "tsnproxy_cni_callers_refused_total",
-      help: "Connections to the plugin socket refused before reading their request: the caller " +
+      help: "Connections to the plugin socket refused without handling their request: the caller " +
         "was not root (uid) or ran in another user namespace (userns)",
       labelNames: ["reason"],
       registers,

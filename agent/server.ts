@@ -4,7 +4,7 @@
  *
  * The file mode is not the only guard: a hostPath mount or a chmod can expose the socket. Every
  * connection's peer is checked with the kernel's credentials ({@link peerRefusal}); a caller that
- * is not root in the agent's user namespace gets error 103 before its request is read, and the
+ * is not root in the agent's user namespace gets error 103 and its request is never parsed; the
  * refusal is logged (`cni.caller_refused`) and counted.
  *
  * @example
@@ -158,6 +158,9 @@ export async function serveCni(
           msg: "caller refused by the tsn-proxy agent",
           details: refusal.detail,
         }).catch(() => {});
+        // Drained (never parsed), so a caller still writing its request reads the answer instead
+        // of a broken pipe; bounded by the message limit and the connection's I/O timeout.
+        await readLine(conn).catch(() => {});
         return;
       }
       let line: string;
