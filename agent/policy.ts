@@ -24,6 +24,7 @@
  * console.log(maxPriorityFor(p, "cell"), maxPriorityFor(p, "other")); // 5 0
  * ```
  */
+import { isNamespaceName } from "@tsn-proxy/cni";
 
 /** The largest clamp value (0xffffffff is the datapath's "no clamp"). */
 export const MAX_PRIORITY_LIMIT = 0xfffffffe;
@@ -79,7 +80,6 @@ function maxValue(v: unknown, field: string, fail: Fail): MaxPriority {
   );
 }
 
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KEYS = ["defaultMaxPriority", "namespaces", "denyTxtime", "txtimeHorizonMs"];
 
 function horizon(v: unknown, fail: Fail): number | null {
@@ -111,7 +111,7 @@ export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
   const deny = o.denyTxtime ?? [];
   if (!Array.isArray(deny)) throw fail("denyTxtime", "must be a list of namespace names");
   deny.forEach((n, i) => {
-    if (typeof n !== "string" || !NAMESPACE.test(n)) {
+    if (typeof n !== "string" || !isNamespaceName(n)) {
       throw fail(`denyTxtime[${i}]`, `not a Kubernetes namespace name: ${JSON.stringify(n)}`);
     }
   });
@@ -121,7 +121,7 @@ export function parsePolicy(v: unknown, fail: Fail = defaultFail): Policy {
     throw fail("namespaces", "must be a mapping of namespace to maximum priority");
   }
   for (const [name, max] of Object.entries(ns)) {
-    if (!NAMESPACE.test(name)) {
+    if (!isNamespaceName(name)) {
       throw fail(`namespaces.${quoted(name)}`, "not a Kubernetes namespace name");
     }
     namespaces[name] = maxValue(max, `namespaces.${name}`, fail);
