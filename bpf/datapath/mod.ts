@@ -33,6 +33,7 @@ export {
   detachPod,
   ownerId,
   removePodAttachment,
+  setPodClamp,
 } from "./pod.ts";
 export {
   type DatapathStats,

@@ -10,7 +10,15 @@
  *   ifname: "eth0", maxPriority: 3 });
  * ```
  */
-import { ensureBpffsDir, ifindex, removeBpffsDir, withNetns } from "../libbpf/mod.ts";
+import {
+  BpfLink,
+  ensureBpffsDir,
+  ifindex,
+  removeBpffsDir,
+  tcAttach,
+  unpin,
+  withNetns,
+} from "../libbpf/mod.ts";
 import { PROGRAMS } from "../gen/tsn_core.ts";
 import { coreConfig, NO_CLAMP, openCore } from "./core.ts";
 import { stateSettings } from "./node.ts";
@@ -99,6 +107,57 @@ export function attachPod(opts: AttachPodOptions): PodState {
     saveState(opts.stateFile, state);
     return pod;
   });
+}
+
+/**
+ * Gives a running pod saver a new priority clamp (a policy change): a new saver instance with the
+ * new `.rodata` replaces the old one in place, so every packet meets one clamp or the other and
+ * none goes unsaved: a TCX link swaps its program (`bpf_link_update`), a clsact filter is replaced
+ * at its own handle and priority. The pins then name the new program and config. Returns false
+ * when the id is not attached, true when the saver now has `maxPriority` (no clamp: undefined).
+ */
+export function setPodClamp(stateFile: string, id: string, maxPriority?: number): boolean {
+  const state = requireState(stateFile);
+  const pod = state.pods.find((p) => p.id === id);
+  if (!pod) return false;
+  const max = maxPriority ?? NO_CLAMP;
+  if (pod.maxPriority === max) return true;
+  const pins = new PinLayout(state.bpffs);
+  const obj = openCore({
+    programs: [PROGRAMS.tsnSaver.name],
+    config: coreConfig({ ...stateSettings(state), owner: pod.owner, maxPriority: max }),
+    shareMapsOf: pins,
+  });
+  try {
+    obj.load();
+    const saver = obj.program(PROGRAMS.tsnSaver.name);
+    const mode = pod.mode;
+    if (mode.kind === "tcx") {
+      const link = BpfLink.fromPinned(pins.podLink(id));
+      try {
+        link.update(saver);
+      } finally {
+        link.close();
+      }
+    } else {
+      withNetns(pod.netns, () =>
+        tcAttach(saver, pod.ifindex, "egress", {
+          handle: mode.handle,
+          priority: mode.priority,
+          replace: true,
+        }));
+    }
+    // The kernel runs the new program now; the pins follow (they only keep objects alive).
+    unpin(pins.podSaver(id));
+    saver.pin(pins.podSaver(id));
+    unpin(pins.podConfig(id));
+    obj.map(".rodata").pin(pins.podConfig(id));
+  } finally {
+    obj.close();
+  }
+  state.pods = state.pods.map((p) => p.id === id ? { ...p, maxPriority: max } : p);
+  saveState(stateFile, state);
+  return true;
 }
 
 /**
