@@ -90,14 +90,6 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     );
   }
 
-  if (cfg.policy.denyTxtime.length) {
-    log(
-      "WARNING policy.denyTxtime and policy.txtimeHorizonMs are not enforced yet: the saver's " +
-        "BPF config has no fields for them (issue #14); txtimes of opted-in pods are restored",
-      { event: "policy.txtime_unenforced", level: "warn", denyTxtime: cfg.policy.denyTxtime },
-    );
-  }
-
   // 1. datapath
   const datapath = new NodeDatapath({
     strategy,

@@ -114,10 +114,7 @@ export class NodeDatapath implements DatapathPort {
   attach(
     o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
   ): void {
-    // The txtime rule (deny, horizon) needs two fields in the saver's BPF config that the core
-    // does not have yet (issue #14): the agent reports it unenforced at start (policy.ts).
-    const { txtime: _, ...pod } = o;
-    attachPod({ stateFile: this.o.stateFile, ...pod });
+    attachPod({ stateFile: this.o.stateFile, ...o });
   }
 
   detach(id: string): boolean {

@@ -192,7 +192,7 @@ Deno.test("saver of a namespace denied txtimes marks them dropped and counts the
     keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
     store: "buckets",
     maxAgeNs: 100_000_000n,
-    txtime: { allowed: false, horizonNs: null },
+    txtime: { allowed: false, horizonNs: 0n },
   }));
   try {
     const only = () => {

@@ -88,8 +88,8 @@ export interface CoreSettings {
 export interface TxtimeRule {
   /** False: the pod's txtimes are never restored, and dropped where the kernel kept them. */
   readonly allowed: boolean;
-  /** Txtimes further ahead of their clock are dropped; null: no bound. */
-  readonly horizonNs: bigint | null;
+  /** Txtimes further ahead of their clock are dropped; 0n: no bound. */
+  readonly horizonNs: bigint;
 }
 
 /** The full `tsn_cfg` of an instance; every instance of a node derives it from here. */

@@ -34,6 +34,7 @@ export {
   ownerId,
   removePodAttachment,
   setPodClamp,
+  setPodSettings,
 } from "./pod.ts";
 export {
   type DatapathStats,
