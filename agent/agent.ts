@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { AgentRequest } from "@tsn-proxy/cni/protocol";
-import { type AgentConfig, indexFileOf, stateFileOf } from "./config.ts";
+import { type AgentConfig, confOriginalsDirOf, indexFileOf, stateFileOf } from "./config.ts";
 import { AttachmentIndex } from "./attachments.ts";
 import { pluginEntry } from "./conflist.ts";
 import { NodeDatapath } from "./datapath.ts";
@@ -174,6 +174,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   const reconciler = new ConfReconciler({
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    originalsDir: confOriginalsDirOf(cfg),
     minRewriteIntervalMs: cfg.cni.minRewriteIntervalMs,
     maxBackoffMs: cfg.cni.maxRewriteBackoffMs,
     resyncIntervalMs: cfg.cni.resyncIntervalMs,
@@ -357,6 +358,7 @@ export async function uninstall(
   const reconciler = new ConfReconciler({
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    originalsDir: confOriginalsDirOf(cfg),
     log,
   });
   // The conf entry first: from here on no runtime calls the plugin for new pods.
