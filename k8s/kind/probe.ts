@@ -10,6 +10,7 @@
  *                           /metrics (127.0.0.1:9402: the probe shares the node's netns)
  *
  * (SPEC, EXPECT: base64url JSON, ./probe_api.ts)
+ *   GET /reset              receivers and observer (tsn0 and ext stay for the next setup)
  *   GET /teardown           receivers, observer, ext (tsn0 goes with its peer)
  *   GET /node-state         CNI conf files, plugin and pins as the host has them
  *
@@ -51,17 +52,22 @@ const HOST = "/host";
 let observer: Observer | null = null;
 let receivers: Receiver[] = [];
 
-async function teardown(): Promise<void> {
+/** Stops the receivers and the observer; tsn0 and ext stay. */
+async function reset(): Promise<void> {
   for (const r of receivers) await r.stop().catch(() => {});
   receivers = [];
   await observer?.destroy().catch(() => {});
   observer = null;
+}
+
+async function teardown(): Promise<void> {
+  await reset();
   await deleteNetns(EXT).catch(() => {});
   await exec([BIN.ip, "link", "del", KIND.tsnIf], { allowFail: true });
 }
 
-async function setup(spec: SetupSpec): Promise<void> {
-  await teardown();
+/** tsn0 (4 queues) and its peer in ext, the far end. */
+async function createTsnIf(): Promise<void> {
   await createNetns(EXT.name);
   const q = "numtxqueues 4 numrxqueues 4";
   await ipBatch(NODE_NS, [
@@ -75,6 +81,15 @@ async function setup(spec: SetupSpec): Promise<void> {
     // Replies (ARP, ICMP) to pod addresses, whether the node masquerades or not.
     "route add 10.0.0.0/8 via 192.0.2.1",
   ]);
+}
+
+async function setup(spec: SetupSpec): Promise<void> {
+  await reset();
+  // tsn0 stays from one run to the next: a new tsn0 would race the agent's restorer check (no
+  // restorer on it until the agent looks again, up to a second later).
+  if (await exists(EXT.path)) {
+    await exec([BIN.tc, "qdisc", "del", "dev", KIND.tsnIf, "root"], { allowFail: true });
+  } else await createTsnIf();
   if (spec.taprio) {
     await exec([BIN.tc, "qdisc", "replace", "dev", KIND.tsnIf, ...KIND.taprio.args]);
   }
@@ -173,6 +188,11 @@ if (import.meta.main) {
         });
       case "collect":
         return reply(() => collect(arg ? decodeSegment(arg) as Record<string, number> : {}));
+      case "reset":
+        return reply(async () => {
+          await reset();
+          return { ok: true };
+        });
       case "teardown":
         return reply(async () => {
           await teardown();
