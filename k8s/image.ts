@@ -26,8 +26,11 @@ export interface ImageCopy {
 export const AGENT_IMAGE = {
   /** Debian base of the Containerfile; the local image takes the host's Debian files instead. */
   base: "debian:bookworm-slim",
-  /** Debian packages on top of the base (libbpf is loaded by the agent through FFI). */
-  packages: ["libbpf1"],
+  /**
+   * Debian packages on top of the base: libbpf (the agent loads it through FFI) and iproute2
+   * (`tsnproxy doctor` in the pod looks at the TSN interfaces with ip and tc).
+   */
+  packages: ["libbpf1", "iproute2"],
   /** Launcher, agent bundle, BPF object, Deno runtime, the plugin; the entrypoint and helper. */
   copies: [
     { from: "dist/tsnproxy/", to: "/opt/tsn-proxy/" },

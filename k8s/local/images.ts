@@ -17,6 +17,7 @@ import { IMAGE } from "../layout.ts";
 import { KIND } from "../kind/scenario.ts";
 import { stageE2eContext } from "../kind/stage.ts";
 import { writeOciArchive } from "./oci.ts";
+import { BIN } from "../../e2e/netns.ts";
 
 /** Host programs standing in for the base image's and the packages' files. */
 const BASE_PROGRAMS = [
@@ -34,8 +35,13 @@ const BASE_PROGRAMS = [
   "/usr/bin/mount",
   "/usr/bin/mountpoint",
 ];
-const LIBRARIES = ["/usr/lib/x86_64-linux-gnu/libbpf.so.1"];
-const E2E_PROGRAMS = ["/usr/bin/ip", "/usr/sbin/tc", "/usr/bin/socat", "/usr/sbin/bpftool"];
+/** The host's files of each of AGENT_IMAGE's Debian packages that the agent and doctor use. */
+const PACKAGE_FILES: Readonly<Record<string, readonly string[]>> = {
+  libbpf1: ["/usr/lib/x86_64-linux-gnu/libbpf.so.1"],
+  iproute2: [BIN.ip, BIN.tc],
+};
+/** The e2e toolkit runs its tools by these paths (e2e/netns.ts BIN). */
+const E2E_PROGRAMS = [BIN.socat, BIN.bpftool, BIN.ss, BIN.sysctl];
 
 async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -68,7 +74,12 @@ async function agentRootfs(root: string, rootfs: string): Promise<void> {
     await Deno.mkdir(join(rootfs, d), { recursive: true });
   }
   await Deno.chmod(join(rootfs, "tmp"), 0o1777);
-  await copyWithLibs(rootfs, [...BASE_PROGRAMS, ...LIBRARIES]);
+  const packages = AGENT_IMAGE.packages.map((p) => {
+    const files = PACKAGE_FILES[p];
+    if (!files) throw new Error(`k8s/image.ts names package ${p}: say which host files stand in`);
+    return files;
+  });
+  await copyWithLibs(rootfs, [...BASE_PROGRAMS, ...packages.flat()]);
   await Deno.symlink("dash", join(rootfs, "bin/sh"));
   for (const c of AGENT_IMAGE.copies) {
     const src = join(root, c.from);
