@@ -201,6 +201,10 @@ async function run(
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(`usage: deno run -A k8s/local/build.ts   (builds Kubernetes ${KUBE_VERSION} once)`);
+    Deno.exit(0);
+  }
   const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
   const bin = await ensureKubeBinaries({ root });
   console.log(bin);
