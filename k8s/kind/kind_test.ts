@@ -314,6 +314,9 @@ Deno.test("runOnCluster() fails when the proxy does not restore, or leaves the n
     checkNodeClean("n", { ...before, confFiles: { "10-a.conflist": '{ "a": 1 }\n' } }, before),
     ["n: 10-a.conflist differs from the bytes before the install"],
   );
+  deepEqual(checkNodeClean("n", { ...before, tcPrograms: ["observer_x", "tsn_restorer"] }), [
+    "n: BPF program tsn_restorer still on tsn0",
+  ]);
   deepEqual(checkNodeClean("n", { ...before, confFiles: {} }, before), [
     "n: 10-a.conflist is gone after uninstall",
   ]);

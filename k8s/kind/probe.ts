@@ -28,6 +28,7 @@ import {
   type Netns,
   netns,
 } from "../../e2e/netns.ts";
+import { tcxQuery } from "@tsn-proxy/bpf/libbpf";
 import { installObserver, type Observer } from "../../e2e/observer.ts";
 import { OBSERVER_COUNTERS } from "../../e2e/observer_codec.ts";
 import { exec } from "../../e2e/process.ts";
@@ -139,6 +140,23 @@ async function collect(expect: Record<string, number>): Promise<CollectResult> {
   };
 }
 
+/** Names of the programs on tsn0: TCX (bpf_prog_query; Debian's bpftool predates TCX) and tc. */
+async function tsnIfPrograms(): Promise<string[]> {
+  const link = await exec([BIN.ip, "-j", "link", "show", "dev", KIND.tsnIf]);
+  const ifindex = (JSON.parse(link.stdout) as Array<{ ifindex: number }>)[0]!.ifindex;
+  const names: string[] = [];
+  for (const direction of ["ingress", "egress"] as const) {
+    for (const id of tcxQuery(ifindex, direction)) {
+      const p = await exec([BIN.bpftool, "-j", "prog", "show", "id", String(id)]);
+      names.push((JSON.parse(p.stdout) as { name: string }).name);
+    }
+    const tc = await exec([BIN.tc, "filter", "show", "dev", KIND.tsnIf, direction]);
+    // "... bpf chain 0 handle 0x1 obj:[tc] direct-action not_in_hw id 42 name tsn_restorer tag ..."
+    for (const m of tc.stdout.matchAll(/ name (\S+)/g)) names.push(m[1]!);
+  }
+  return names;
+}
+
 async function nodeState(): Promise<NodeState> {
   const confFiles: Record<string, string> = {};
   for await (const e of Deno.readDir(`${HOST}/etc/cni/net.d`)) {
@@ -148,6 +166,7 @@ async function nodeState(): Promise<NodeState> {
     confFiles,
     plugin: await exists(`${HOST}/opt/cni/bin/tsn-proxy`),
     pins: await exists(`${HOST}/sys/fs/bpf/tsn-proxy`),
+    tcPrograms: await tsnIfPrograms(),
   };
 }
 

@@ -155,6 +155,9 @@ export function checkNodeClean(node: string, s: NodeState, before?: NodeState): 
     if (text.includes('"tsn-proxy"')) out.push(`${node}: ${file} still names tsn-proxy`);
   }
   if (s.plugin) out.push(`${node}: /opt/cni/bin/tsn-proxy still there`);
+  for (const p of s.tcPrograms ?? []) {
+    if (p.startsWith("tsn_")) out.push(`${node}: BPF program ${p} still on ${KIND.tsnIf}`);
+  }
   if (s.pins) out.push(`${node}: /sys/fs/bpf/tsn-proxy still there`);
   return out;
 }
@@ -269,6 +272,12 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   // The probes keep tsn0 on every node, so the agent is ready everywhere once it runs.
   for (const obj of objects) await api.apply(obj as unknown as KubeObject);
   await waitDaemonSetReady(api, options.namespace, NAMES.daemonSet, w(300_000));
+
+  // The positive control of the uninstall check below: the restorer is seen on tsn0 now.
+  const installed = await probe<NodeState>(talkerNode, "node-state");
+  if (installed.tcPrograms && !installed.tcPrograms.includes("tsn_restorer")) {
+    failures.push(`installed, but no tsn_restorer on ${KIND.tsnIf}: ${installed.tcPrograms}`);
+  }
 
   log("run 2/2: the same talkers with tsn-proxy");
   const proxied = await runTalkers("proxy", o.strategy);
