@@ -227,7 +227,7 @@ async function stopComponent(c: Component, graceMs = 10_000): Promise<void> {
 }
 
 /** Polls until f returns true; throws with `what` after timeoutMs. */
-export async function until(
+async function until(
   what: string,
   f: () => Promise<boolean>,
   timeoutMs: number,
