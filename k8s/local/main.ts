@@ -62,6 +62,16 @@ async function host(strategies: string[], keep: boolean): Promise<number> {
     console.error(`e2e: missing ${missing.join(", ")}; run ./dev setup`);
     return 1;
   }
+  // The kubelet's cgroups are host-wide, whichever namespaces it runs in: two nodes would share
+  // (and the second's cleanup remove) the first one's.
+  const busy = await Deno.stat("/sys/fs/cgroup/memory/kubepods").then(() => true, () => false);
+  if (busy) {
+    console.error(
+      "e2e: /sys/fs/cgroup/*/kubepods exists: another node runs on this machine (one e2e at a " +
+        "time), or a run was killed with SIGKILL (rmdir its cgroups, deepest first)",
+    );
+    return 1;
+  }
   const t0 = Date.now();
   const bin = await ensureKubeBinaries({ root: ROOT, log });
   const state = join(ROOT, ".cache", "k8s", "node");
