@@ -105,22 +105,43 @@ export async function restoreHost(before: HostState, log: (l: string) => void): 
       log(`restored ${s.replaceAll("/", ".")} = ${v} (the node had set ${now})`);
     }
   }
+  const ours: string[] = [];
   for (const h of await dirs("/sys/fs/cgroup")) {
     for (const c of NODE_CGROUPS) {
-      const top = `/sys/fs/cgroup/${h}/${c}`;
-      if (before.cgroups.includes(`${h}/${c}`)) continue;
-      await removeCgroup(top);
+      if (!before.cgroups.includes(`${h}/${c}`)) ours.push(`/sys/fs/cgroup/${h}/${c}`);
     }
   }
+  // Processes still in the node's cgroups are pods' containers the node's stop did not end (a
+  // runtime killed before its pods): ours by their cgroup, ended by their pids.
+  const left = new Set<number>();
+  for (const top of ours) for (const pid of await procsUnder(top)) left.add(pid);
+  if (left.size) {
+    log(`killing ${left.size} leftover container processes of the node: ${[...left].join(" ")}`);
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const top of ours) await removeCgroup(top, log);
 }
 
-async function removeCgroup(path: string): Promise<void> {
-  const children = await dirs(path);
-  for (const c of children) await removeCgroup(`${path}/${c}`);
+async function procsUnder(path: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const c of await dirs(path)) out.push(...await procsUnder(`${path}/${c}`));
+  const text = await Deno.readTextFile(`${path}/cgroup.procs`).catch(() => "");
+  for (const l of text.split("\n")) if (l.trim()) out.push(Number(l));
+  return out;
+}
+
+/** Removes a cgroup tree deepest first; what cannot go stays (the host check then reports it). */
+async function removeCgroup(path: string, log: (l: string) => void): Promise<void> {
+  for (const c of await dirs(path)) await removeCgroup(`${path}/${c}`, log);
   try {
     await Deno.remove(path);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`cannot remove cgroup ${path}: ${e}`);
+    if (!(e instanceof Deno.errors.NotFound)) log(`cannot remove cgroup ${path}: ${e}`);
   }
 }
 

@@ -198,9 +198,11 @@ async function start(state: string, name: string, argv: string[]): Promise<Compo
   const log = join(state, "logs", `${name}.log`);
   await Deno.mkdir(join(state, "logs"), { recursive: true });
   const file = await Deno.open(log, { create: true, append: true, write: true });
-  const [cmd, ...args] = argv;
-  const child = new Deno.Command(cmd!, {
-    args,
+  // A session of its own: a terminal's Ctrl-C reaches the e2e, which stops the components in
+  // order (containerd must outlive the kubelet to kill the pods' containers), not them directly.
+  // setsid execs in place (the child is no group leader), so the pid is the component's.
+  const child = new Deno.Command("/usr/bin/setsid", {
+    args: argv,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
