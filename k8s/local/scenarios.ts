@@ -61,7 +61,7 @@ async function canI(node: LocalNode, verb: string, resource: string, ns: string)
 export function formatObserved(r: KindReport): string {
   const lines = [`local node e2e, kernel ${r.kernel}`];
   for (const run of r.runs) {
-    lines.push(`  ${run.label}`);
+    lines.push(`  ${run.label.replace(/^kind /, "")}`);
     for (const row of run.rows) {
       const opted = run.strategy !== null && !OPTED_OUT.has(row.talker);
       const x = observed(row, opted);
