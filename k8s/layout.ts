@@ -47,9 +47,13 @@ export const CONFIG_HASH_ANNOTATION = "tsn-proxy.io/config-sha256";
  */
 export const NODE = {
   /**
-   * tsn-proxy's own directory in the host's bpffs: the only part of the bpffs the agent's
-   * container mounts (other add-ons' pins stay out of its reach).
+   * The host's bpffs, mounted read-only: a container's /sys is a sysfs of its own, where
+   * /sys/fs/bpf/tsn-proxy cannot be created (runc: "mkdir .../rootfs/sys/fs/bpf/tsn-proxy: no
+   * such file or directory"), so the writable directory needs the bpffs under it. Read-only, no
+   * add-on's pins can be replaced or removed from the agent's container.
    */
+  bpffsRoot: "/sys/fs/bpf",
+  /** tsn-proxy's own directory in the host's bpffs: the only part the agent can write. */
   bpffsMount: "/sys/fs/bpf/tsn-proxy",
   /**
    * The agent's pins, one level below the mount: the datapath refuses a bpffs mount root as its

@@ -180,7 +180,14 @@ export function daemonSet(o: ManifestOptions): IDaemonSet {
             livenessProbe: { ...probe("/healthz"), periodSeconds: 10, failureThreshold: 6 },
             volumeMounts: [
               // Only what the agent writes is writable: its own bpffs directory, not the bpffs
-              // (other add-ons' pins); the pods' netns only to enter them (setns opens read-only).
+              // (other add-ons' pins, read-only under it); the pods' netns only to enter them
+              // (setns opens read-only).
+              {
+                name: "bpffs-root",
+                mountPath: NODE.bpffsRoot,
+                mountPropagation: "HostToContainer",
+                readOnly: true,
+              },
               { name: "bpffs", mountPath: NODE.bpffsMount, mountPropagation: "HostToContainer" },
               {
                 name: "netns",
@@ -197,6 +204,7 @@ export function daemonSet(o: ManifestOptions): IDaemonSet {
             ],
           }],
           volumes: [
+            hostPathVolume("bpffs-root", NODE.bpffsRoot, "Directory"),
             hostPathVolume("bpffs", NODE.bpffsMount, "DirectoryOrCreate"),
             hostPathVolume("netns", NODE.netnsDir, "DirectoryOrCreate"),
             hostPathVolume("run", NODE.stateDir, "DirectoryOrCreate"),

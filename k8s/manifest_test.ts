@@ -171,7 +171,11 @@ Deno.test("semantic checks catch a broken manifest", async () => {
   t = ds();
   t.spec.volumes!.find((v) => v.name === "bpffs")!.hostPath!.path = "/sys/fs/bpf";
   t.spec.containers[0]!.volumeMounts!.find((m) => m.name === "bpffs")!.mountPath = "/sys/fs/bpf";
-  match(checkAgentPaths(t.objs).join("\n"), /mounts \/sys\/fs\/bpf: mount only/);
+  match(checkAgentPaths(t.objs).join("\n"), /mounts the whole bpffs writable/);
+
+  t = ds();
+  delete t.spec.containers[0]!.volumeMounts!.find((m) => m.name === "bpffs-root")!.readOnly;
+  match(checkAgentPaths(t.objs).join("\n"), /volume bpffs-root mounts the whole bpffs writable/);
 
   t = ds();
   t.spec.containers[0]!.readinessProbe!.httpGet!.port = 9999;

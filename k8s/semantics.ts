@@ -135,13 +135,16 @@ export function checkAgentPaths(objs: readonly ManifestObject[]): string[] {
   }
   for (const v of spec.volumes ?? []) {
     const p = v.hostPath?.path.replace(/\/+$/, "");
-    if (p === "/sys/fs/bpf" || p === "/sys/fs" || p === "/sys") {
-      out.push(`volume ${v.name} mounts ${p}: mount only ${NODE.bpffsMount}, not the whole bpffs`);
+    const mounts = spec.containers[0]!.volumeMounts?.filter((m) => m.name === v.name) ?? [];
+    if (p === "/sys/fs" || p === "/sys") {
+      out.push(`volume ${v.name} mounts ${p}: mount only ${NODE.bpffsMount} writable`);
+    } else if (p === NODE.bpffsRoot && mounts.some((m) => m.readOnly !== true)) {
+      out.push(`volume ${v.name} mounts the whole bpffs writable: only ${NODE.bpffsMount} may be`);
     }
   }
   for (const m of spec.containers[0]!.volumeMounts ?? []) {
     if (
-      (m.mountPath === NODE.netnsDir || m.mountPath === NODE.bpffsMount) &&
+      ([NODE.netnsDir, NODE.bpffsMount, NODE.bpffsRoot] as string[]).includes(m.mountPath) &&
       m.mountPropagation !== "HostToContainer"
     ) {
       out.push(`${m.mountPath} must be HostToContainer (mounts made later on the host)`);
