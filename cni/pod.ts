@@ -63,11 +63,8 @@ export interface PodFacts {
 /** The largest priority a socket can carry (`skb->priority` is a u32). */
 const MAX_U32 = 0xffffffff;
 
-/**
- * Reads a default class: a decimal integer 0..4294967295 (0: none). Returns the number or why
- * the value was refused.
- */
-export function parseDefaultPriority(v: string): number | { problem: string } {
+/** A default class: a decimal integer 0..4294967295 (0: none), or why the value was refused. */
+function parseDefaultPriority(v: string): number | { problem: string } {
   const n = Number(v);
   if (!/^[0-9]{1,10}$/.test(v) || n > MAX_U32) {
     return {
