@@ -28,6 +28,13 @@ export interface AttachmentRecord {
   readonly podName?: string;
   /** The clamp applied (null: none). */
   readonly maxPriority: number | null;
+  /** The pod's default class (`tsn-proxy.io/priority`; absent: none). */
+  readonly defaultPriority?: number;
+  /**
+   * The txtime rule applied, horizon in ns as a decimal string ("0": none); absent in records of
+   * agents before it was kept.
+   */
+  readonly txtime?: { readonly allowed: boolean; readonly horizonNs: string };
   /** Where the opt-in came from. */
   readonly optInSource: string;
   /** "pending" between the index write and the end of the attach. */

@@ -26,12 +26,11 @@ import {
   readStats,
   removePodAttachment,
   type RestorerCheck,
-  setPodClamp,
+  setPodSettings,
   up,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
-import type { DatapathPort } from "./handler.ts";
-import type { TxtimeRule } from "./policy.ts";
+import type { DatapathPort, SaverSettings } from "./handler.ts";
 
 /** What the node datapath needs. */
 export interface NodeDatapathOptions {
@@ -111,9 +110,7 @@ export class NodeDatapath implements DatapathPort {
     return null;
   }
 
-  attach(
-    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
-  ): void {
+  attach(o: { id: string; netns: string; ifname: string } & SaverSettings): void {
     attachPod({ stateFile: this.o.stateFile, ...o });
   }
 
@@ -121,8 +118,8 @@ export class NodeDatapath implements DatapathPort {
     return detachPod(this.o.stateFile, id);
   }
 
-  setClamp(id: string, maxPriority: number | null): boolean {
-    return setPodClamp(this.o.stateFile, id, maxPriority ?? undefined);
+  setSettings(id: string, settings: SaverSettings): boolean {
+    return setPodSettings(this.o.stateFile, id, settings);
   }
 
   has(id: string): boolean {

@@ -24,25 +24,33 @@ import type { PodLookup } from "./k8s.ts";
 import type { Log } from "./log.ts";
 import { maxPriorityFor, type Policy, txtimeFor, type TxtimeRule } from "./policy.ts";
 
+/** What a pod's saver is configured with: its namespace's rules and the pod's default class. */
+export interface SaverSettings {
+  /** The namespace's clamp (absent: none). */
+  readonly maxPriority?: number;
+  /** The pod's default class: the priority of its packets that carry none (absent: none). */
+  readonly defaultPriority?: number;
+  /** Whether the saver lets the pod's txtimes through, and the horizon beyond which it does not. */
+  readonly txtime?: TxtimeRule;
+}
+
 /** The datapath as the handler needs it (the real one wraps @tsn-proxy/bpf/datapath). */
 export interface DatapathPort {
   /** Why pods cannot be attached right now, or null. */
   notReady(): string | null;
-  /**
-   * Attaches a saver (idempotent for the same id, netns and ifname). `txtime`: whether the saver
-   * may record the pod's txtimes and the horizon beyond which it must not (the policy's).
-   */
-  attach(
-    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
-  ): void;
+  /** Attaches a saver with its settings (idempotent for the same id, netns and ifname). */
+  attach(o: { id: string; netns: string; ifname: string } & SaverSettings): void;
   /** Detaches a saver; false when the id was not attached. */
   detach(id: string): boolean;
   /** True when the datapath state lists the id. */
   has(id: string): boolean;
   /** Pins of the id's saver that are missing (empty: intact). */
   missingPins(id: string): string[];
-  /** Gives a running saver a new clamp in place (null: none); false when it is not attached. */
-  setClamp?(id: string, maxPriority: number | null): boolean;
+  /**
+   * Gives a running saver all its settings anew, in place (what is absent is reset: a caller
+   * keeps the default class by passing it); false when it is not attached.
+   */
+  setSettings?(id: string, settings: SaverSettings): boolean;
 }
 
 /** What the agent decided for a pod (ADD) or an attachment (DEL, GC, sweep). */
@@ -56,8 +64,10 @@ export interface HandlerMetrics {
   decision?(d: PodDecision): void;
   /** An opted-in pod got a priority clamp from the policy (namespace "" when unknown). */
   clamp?(namespace: string): void;
-  /** A policy change re-clamped a running saver (ok) or could not (error). */
+  /** A policy change re-applied a running saver's settings (ok) or could not (error). */
   reclamp?(result: "ok" | "error"): void;
+  /** An opted-in pod got a default class (namespace "" when unknown). */
+  defaultClass?(namespace: string): void;
 }
 
 /** What the handler needs. */
@@ -90,10 +100,23 @@ export function isOwnNetns(path: string, own = "/proc/self/ns/net"): boolean {
   }
 }
 
-/** A decided opt-in. */
+/** A decided opt-in, and the pod's default class from the same annotations. */
 interface OptIn {
   readonly optedIn: boolean;
   readonly source: string;
+  readonly defaultPriority?: number;
+  readonly defaultPriorityProblem?: string;
+}
+
+/** The txtime rule as an attachment record keeps it (JSON has no bigint). */
+function recordedTxtime(rule: TxtimeRule): NonNullable<AttachmentRecord["txtime"]> {
+  return { allowed: rule.allowed, horizonNs: String(rule.horizonNs) };
+}
+
+function describeTxtime(t: AttachmentRecord["txtime"]): string {
+  if (!t) return "unknown";
+  if (!t.allowed) return "denied";
+  return t.horizonNs === "0" ? "allowed" : `allowed up to ${Number(t.horizonNs) / 1e6} ms ahead`;
 }
 
 function ok(extra: { attached?: boolean; detail?: string } = {}): AgentResponse {
@@ -132,9 +155,10 @@ export class CniHandler {
   }
 
   /**
-   * Makes `policy` the one new pods get and re-clamps every running saver whose namespace's
-   * maximum changed, in place (see `setPodClamp`). Returns how many savers changed and failed;
-   * a failure is logged and counted, and the saver keeps its old clamp.
+   * Makes `policy` the one new pods get and gives every running saver whose namespace's maximum
+   * or txtime rule changed its whole config anew, in place (see `setPodSettings`), keeping the
+   * pod's default class. Returns how many savers changed and failed; a failure is logged and
+   * counted, and the saver keeps its old config.
    */
   applyPolicy(policy: Policy): { changed: number; failed: number } {
     this.#policy = policy;
@@ -142,19 +166,37 @@ export class CniHandler {
     for (const rec of this.deps.index.list()) {
       if (rec.status !== "attached") continue;
       const max = maxPriorityFor(policy, rec.podNamespace);
-      if (max === rec.maxPriority) continue;
+      const rule = txtimeFor(policy, rec.podNamespace);
+      const txtime = recordedTxtime(rule);
+      // A record written before the agent kept txtime rules: re-applied (idempotent if equal).
+      const sameTxtime = rec.txtime?.allowed === txtime.allowed &&
+        rec.txtime.horizonNs === txtime.horizonNs;
+      if (max === rec.maxPriority && sameTxtime) continue;
       const who = { id: rec.id, namespace: rec.podNamespace ?? "", pod: rec.podName ?? "" };
       try {
-        if (!this.deps.datapath.setClamp?.(rec.id, max)) {
+        const settings: SaverSettings = {
+          ...(max === null ? {} : { maxPriority: max }),
+          ...(rec.defaultPriority === undefined ? {} : { defaultPriority: rec.defaultPriority }),
+          txtime: rule,
+        };
+        if (!this.deps.datapath.setSettings?.(rec.id, settings)) {
           throw new Error("the saver is not in the datapath");
         }
-        this.deps.index.put({ ...rec, maxPriority: max });
+        this.deps.index.put({ ...rec, maxPriority: max, txtime });
         changed++;
         this.deps.metrics?.reclamp?.("ok");
         this.deps.log(
           `policy: ${rec.id} now carries priorities up to ${max ?? "unlimited"} ` +
-            `(was ${rec.maxPriority ?? "unlimited"})`,
-          { event: "policy.reclamped", ...who, maxPriority: max, was: rec.maxPriority },
+            `(was ${rec.maxPriority ?? "unlimited"}), txtimes ${describeTxtime(txtime)} ` +
+            `(was ${describeTxtime(rec.txtime)})`,
+          {
+            event: "policy.reclamped",
+            ...who,
+            maxPriority: max,
+            was: rec.maxPriority,
+            txtime: describeTxtime(txtime),
+            wasTxtime: describeTxtime(rec.txtime),
+          },
         );
       } catch (e) {
         failed++;
@@ -208,8 +250,16 @@ export class CniHandler {
   }
 
   async #decide(req: AgentRequest): Promise<OptIn> {
-    if (req.optIn === "yes") return { optedIn: true, source: req.optInSource };
-    if (req.optIn === "no") return { optedIn: false, source: req.optInSource };
+    if (req.optIn !== "unknown") {
+      return {
+        optedIn: req.optIn === "yes",
+        source: req.optInSource,
+        ...(req.defaultPriority === undefined ? {} : { defaultPriority: req.defaultPriority }),
+        ...(req.defaultPriorityProblem === undefined
+          ? {}
+          : { defaultPriorityProblem: req.defaultPriorityProblem }),
+      };
+    }
     const { namespace: ns, name } = readPod(req.args, undefined);
     if (!this.deps.lookup) {
       return { optedIn: false, source: "no annotations passed and the API lookup is disabled" };
@@ -227,10 +277,15 @@ export class CniHandler {
         return { optedIn: false, source: `pod ${ns}/${name} not found in the API` };
       }
       // The same reading as the plugin's, with the API's annotations in place of the runtime's.
-      const optIn = readPod(req.args, annotations).optIn;
+      const { optIn, defaultPriority, defaultPriorityProblem } = readPod(req.args, annotations);
       const yes = optIn.decision === "yes";
       this.deps.metrics?.optInLookup(yes ? "opted-in" : "not-opted-in");
-      return { optedIn: yes, source: `API: ${optIn.source} (pod ${ns}/${name})` };
+      return {
+        optedIn: yes,
+        source: `API: ${optIn.source} (pod ${ns}/${name})`,
+        ...(defaultPriority === undefined ? {} : { defaultPriority }),
+        ...(defaultPriorityProblem === undefined ? {} : { defaultPriorityProblem }),
+      };
     } catch (e) {
       // Fail open: a pod that did not opt in must never be blocked by an API outage.
       this.deps.metrics?.optInLookup("error");
@@ -296,6 +351,26 @@ export class CniHandler {
       return ok({ attached: true, detail: `already attached as ${id}` });
     }
     const maxPriority = maxPriorityFor(this.#policy, namespace);
+    const txtime = txtimeFor(this.#policy, namespace);
+    const { defaultPriority, defaultPriorityProblem } = decision;
+    if (defaultPriorityProblem !== undefined) {
+      this.deps.log(`policy: ${label} gets no default class: ${defaultPriorityProblem}`, {
+        event: "pod.default_priority_ignored",
+        level: "warn",
+        ...who,
+        id,
+        reason: defaultPriorityProblem,
+      });
+    }
+    if (defaultPriority !== undefined) {
+      this.deps.metrics?.defaultClass?.(namespace ?? "");
+      const clamped = maxPriority !== null && defaultPriority > maxPriority;
+      this.deps.log(
+        `policy: ${label}'s packets without a priority of their own get ${defaultPriority}` +
+          (clamped ? `, clamped to ${maxPriority}` : ""),
+        { event: "policy.default_class", ...who, id, defaultPriority, maxPriority },
+      );
+    }
     if (maxPriority !== null) {
       const rule = namespace !== undefined && Object.hasOwn(this.#policy.namespaces, namespace)
         ? `namespaces.${namespace}`
@@ -316,6 +391,8 @@ export class CniHandler {
       ...(namespace ? { podNamespace: namespace } : {}),
       ...(podName ? { podName } : {}),
       maxPriority,
+      ...(defaultPriority === undefined ? {} : { defaultPriority }),
+      txtime: recordedTxtime(txtime),
       optInSource: decision.source,
       status: "pending",
       since: new Date().toISOString(),
@@ -327,7 +404,8 @@ export class CniHandler {
         netns: req.netns,
         ifname: req.ifname,
         ...(maxPriority === null ? {} : { maxPriority }),
-        txtime: txtimeFor(this.#policy, namespace),
+        ...(defaultPriority === undefined ? {} : { defaultPriority }),
+        txtime,
       });
     } catch (e) {
       // attachPod rolled its own steps back; drop the record unless an older attach stands.
@@ -362,6 +440,7 @@ export class CniHandler {
         id,
         netns: req.netns,
         maxPriority,
+        ...(defaultPriority === undefined ? {} : { defaultPriority }),
         optInSource: decision.source,
       },
     );

@@ -2,22 +2,23 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { netnsPathProblem } from "@tsn-proxy/cni";
 import { attachmentId, AttachmentIndex } from "./attachments.ts";
-import { CniHandler, type DatapathPort } from "./handler.ts";
+import { CniHandler, type DatapathPort, type SaverSettings } from "./handler.ts";
 import type { PodLookup } from "./k8s.ts";
 import type { LogFields } from "./log.ts";
 import { parsePolicy, type TxtimeRule } from "./policy.ts";
 
 class FakeDatapath implements DatapathPort {
-  pods = new Map<string, { netns: string; ifname: string; maxPriority?: number }>();
+  pods = new Map<
+    string,
+    { netns: string; ifname: string; maxPriority?: number; defaultPriority?: number }
+  >();
   notReadyReason: string | null = null;
   failAttach: string | null = null;
   notReady() {
     return this.notReadyReason;
   }
   txtimes = new Map<string, TxtimeRule | undefined>();
-  attach(
-    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
-  ) {
+  attach(o: { id: string; netns: string; ifname: string } & SaverSettings) {
     if (this.failAttach) throw new Error(this.failAttach);
     const { id, txtime, ...rest } = o;
     this.pods.set(id, rest);
@@ -33,11 +34,16 @@ class FakeDatapath implements DatapathPort {
     return [];
   }
   failClamp = false;
-  setClamp(id: string, maxPriority: number | null) {
+  /** Every setSettings call, in order. */
+  applied: string[] = [];
+  setSettings(id: string, s: SaverSettings) {
     const pod = this.pods.get(id);
     if (!pod || this.failClamp) return false;
-    this.pods.set(id, { ...pod, ...(maxPriority === null ? {} : { maxPriority }) });
-    if (maxPriority === null) delete this.pods.get(id)!.maxPriority;
+    this.applied.push(id);
+    // As setPodSettings: the whole config anew, what is absent is reset.
+    const { txtime, ...rest } = s;
+    this.pods.set(id, { netns: pod.netns, ifname: pod.ifname, ...rest });
+    this.txtimes.set(id, txtime);
     return true;
   }
 }
@@ -299,7 +305,10 @@ Deno.test("CniHandler.applyPolicy() re-clamps running savers whose maximum chang
   await t.handler.handle(t.req({ containerId: "c3", args: { K8S_POD_NAMESPACE: "other" } }));
   const id = (c: string) => attachmentId("k8s", c, "eth0");
   // cell drops to 1, free loses its "unlimited" (emptied: 0), other stays at the default 0.
-  const r = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: 1, free: null } }));
+  const txtimes = { denyTxtime: ["free"], txtimeHorizonMs: 500 }; // unchanged
+  const r = t.handler.applyPolicy(
+    parsePolicy({ namespaces: { cell: 1, free: null }, ...txtimes }),
+  );
   deepEqual(r, { changed: 2, failed: 0 });
   equal(t.dp.pods.get(id("c1"))?.maxPriority, 1);
   equal(t.dp.pods.get(id("c2"))?.maxPriority, 0);
@@ -310,8 +319,93 @@ Deno.test("CniHandler.applyPolicy() re-clamps running savers whose maximum chang
   equal(t.dp.pods.get(id("c4"))?.maxPriority, 1, "a new pod gets the new policy");
 
   t.dp.failClamp = true;
-  const f = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: "unlimited" } }));
+  const f = t.handler.applyPolicy(
+    parsePolicy({ namespaces: { cell: "unlimited" }, ...txtimes }),
+  );
   deepEqual(f, { changed: 0, failed: 2 });
   equal(t.index.get(id("c1"))?.maxPriority, 1, "a failed re-clamp keeps the recorded clamp");
   ok(t.events.some((e) => e.event === "policy.reclamp_failed" && e.level === "error"));
+});
+
+Deno.test("CniHandler.applyPolicy() re-applies a changed txtime rule, keeping clamp and default class", async () => {
+  await using t = await setup();
+  const id = (c: string) => attachmentId("k8s", c, "eth0");
+  await t.handler.handle(t.req({ defaultPriority: 7 })); // cell: max 5, default class 7
+  await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
+  deepEqual(t.dp.pods.get(id("c1")), {
+    netns: t.netns,
+    ifname: "eth0",
+    maxPriority: 5,
+    defaultPriority: 7,
+  });
+  const same = { namespaces: { cell: 5, free: "unlimited" } };
+  // cell is denied txtimes now; free keeps its denial; the horizon goes from 500 ms to 20 ms.
+  const r = t.handler.applyPolicy(
+    parsePolicy({ ...same, denyTxtime: ["free", "cell"], txtimeHorizonMs: 20 }),
+  );
+  deepEqual(r, { changed: 2, failed: 0 });
+  deepEqual(t.dp.txtimes.get(id("c1")), { allowed: false, horizonNs: 20_000_000n });
+  deepEqual(t.dp.txtimes.get(id("c2")), { allowed: false, horizonNs: 20_000_000n });
+  deepEqual(
+    t.dp.pods.get(id("c1")),
+    { netns: t.netns, ifname: "eth0", maxPriority: 5, defaultPriority: 7 },
+    "clamp and default class kept",
+  );
+  equal(t.dp.pods.get(id("c2"))?.maxPriority, undefined, "unlimited stays unlimited");
+  deepEqual(t.index.get(id("c1"))?.txtime, { allowed: false, horizonNs: "20000000" });
+  ok(
+    t.events.some((e) =>
+      e.event === "policy.reclamped" && e.id === id("c1") && e.txtime === "denied" &&
+      e.wasTxtime === "allowed up to 500 ms ahead"
+    ),
+  );
+  // The same policy again changes nothing; lifting the horizon reaches every saver.
+  t.dp.applied = [];
+  deepEqual(
+    t.handler.applyPolicy(
+      parsePolicy({ ...same, denyTxtime: ["free", "cell"], txtimeHorizonMs: 20 }),
+    ),
+    { changed: 0, failed: 0 },
+  );
+  deepEqual(t.dp.applied, []);
+  t.handler.applyPolicy(parsePolicy({ ...same, txtimeHorizonMs: "none" }));
+  deepEqual(t.dp.txtimes.get(id("c1")), { allowed: true, horizonNs: 0n });
+  equal(t.dp.pods.get(id("c1"))?.defaultPriority, 7, "default class kept again");
+});
+
+Deno.test("CniHandler ADD gives the pod its default class (plugin or API), logs an ignored one", async () => {
+  const lookup: PodLookup = {
+    annotations: (_ns, name) =>
+      Promise.resolve(
+        name === "api"
+          ? { "tsn-proxy.io/enabled": "true", "tsn-proxy.io/priority": "3" }
+          : { "tsn-proxy.io/enabled": "true", "tsn-proxy.io/priority": "-3" },
+      ),
+  };
+  await using t = await setup(lookup);
+  const id = (c: string) => attachmentId("k8s", c, "eth0");
+  await t.handler.handle(t.req({ defaultPriority: 6 }));
+  equal(t.dp.pods.get(id("c1"))?.defaultPriority, 6, "from the plugin's request");
+  equal(t.index.get(id("c1"))?.defaultPriority, 6, "recorded for policy changes");
+  ok(t.events.some((e) => e.event === "policy.default_class" && e.defaultPriority === 6));
+  await t.handler.handle(t.req({
+    containerId: "c2",
+    optIn: "unknown",
+    args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "api" },
+  }));
+  equal(t.dp.pods.get(id("c2"))?.defaultPriority, 3, "from the API's annotations");
+  await t.handler.handle(t.req({
+    containerId: "c3",
+    optIn: "unknown",
+    args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "bad" },
+  }));
+  ok(t.dp.pods.has(id("c3")), "a bad class does not stop the attach");
+  equal(t.dp.pods.get(id("c3"))?.defaultPriority, undefined);
+  const ignored = t.events.find((e) => e.event === "pod.default_priority_ignored");
+  equal(ignored?.id, id("c3"));
+  ok(String(ignored?.reason).includes('"-3"'));
+  await t.handler.handle(t.req({ containerId: "c4", defaultPriorityProblem: "bad value" }));
+  equal(t.events.filter((e) => e.event === "pod.default_priority_ignored").length, 2);
+  await t.handler.handle(t.req({ containerId: "c5", optIn: "no", defaultPriority: 6 }));
+  ok(!t.dp.pods.has(id("c5")), "a default class opts nothing in");
 });

@@ -10,6 +10,7 @@
  * | tsnproxy_attachments                        | gauge     |                          |
  * | tsnproxy_pod_decisions_total                | counter   | decision                 |
  * | tsnproxy_policy_clamps_total                | counter   | namespace                |
+ * | tsnproxy_policy_default_classes_total       | counter   | namespace                |
  * | tsnproxy_optin_lookups_total                | counter   | result                   |
  * | tsnproxy_reconciler_rewrites_total          | counter   | reason                   |
  * | tsnproxy_reconciler_conflicts_total         | counter   | file                     |
@@ -27,7 +28,12 @@
  * | tsnproxy_datapath_restorer_reattached_total | counter   | ifname                   |
  * | tsnproxy_datapath_interface_missing         | gauge     | ifname                   |
  * | tsnproxy_datapath_savers                    | gauge     | mode                     |
+ * | tsnproxy_datapath_savers_default_class      | gauge     |                          |
  * | tsnproxy_datapath_missing_pins              | gauge     |                          |
+ *
+ * Among the BPF counters, `save_defaulted` counts packets that got their pod's default class
+ * (`tsn-proxy.io/priority`), `txtime_denied` and `txtime_beyond_horizon` the txtimes the policy
+ * kept from leaving, `tstamp_dropped` those a restorer had to clear (the kernel kept them).
  *
  * The BPF counters are node-wide (one per-CPU array shared by every saver and restorer), so they
  * carry the strategy, not an interface; what is per interface is the restorer attachment.
@@ -60,6 +66,7 @@ export class AgentMetrics {
   readonly decisions: Counter<"decision">;
   readonly policyClamps: Counter<"namespace">;
   readonly policyReclamps: Counter<"result">;
+  readonly policyDefaultClasses: Counter<"namespace">;
   readonly rewrites: Counter<"reason">;
   readonly conflicts: Counter<"file">;
   readonly reconcileErrors: Counter;
@@ -116,9 +123,17 @@ export class AgentMetrics {
       labelNames: ["namespace"],
       registers,
     });
+    this.policyDefaultClasses = new Counter({
+      name: "tsnproxy_policy_default_classes_total",
+      help: "Opted-in pods whose saver got a default class (annotation tsn-proxy.io/priority), " +
+        'by namespace ("" when the runtime passed none)',
+      labelNames: ["namespace"],
+      registers,
+    });
     this.policyReclamps = new Counter({
       name: "tsnproxy_policy_reclamps_total",
-      help: "Running savers given a new clamp after a policy change, by result (ok, error)",
+      help: "Running savers given a new config (clamp, txtime rule) after a policy change, by " +
+        "result (ok, error)",
       labelNames: ["result"],
       registers,
     });
@@ -290,6 +305,15 @@ export class AgentMetrics {
       },
     });
     new Gauge({
+      name: "tsnproxy_datapath_savers_default_class",
+      help: "Pod savers the datapath holds that give packets without a priority the pod's " +
+        "default class",
+      registers,
+      collect() {
+        this.set(read()?.state.pods.filter((p) => p.defaultPriority).length ?? 0);
+      },
+    });
+    new Gauge({
       name: "tsnproxy_datapath_missing_pins",
       help: "Pins the datapath state names that bpffs no longer has (something removed them)",
       registers,
@@ -313,6 +337,7 @@ export class AgentMetrics {
       decision: (decision) => this.decisions.inc({ decision }),
       clamp: (namespace) => this.policyClamps.inc({ namespace }),
       reclamp: (result) => this.policyReclamps.inc({ result }),
+      defaultClass: (namespace) => this.policyDefaultClasses.inc({ namespace }),
     };
   }
 

@@ -47,6 +47,8 @@ function fakeStats(): DatapathStats {
   counters.restored = 990n;
   counters.missed = 7n;
   counters.saveClamped = 12n;
+  counters.saveDefaulted = 21n;
+  counters.tstampDropped = 4n;
   return {
     state: {
       version: 1,
@@ -69,6 +71,7 @@ function fakeStats(): DatapathStats {
           ifindex: 2,
           owner: 1,
           maxPriority: 5,
+          defaultPriority: 3,
           mode: { kind: "tcx" },
         },
         {
@@ -97,6 +100,7 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
   m.handler.decision?.("attached");
   m.handler.decision?.("skipped");
   m.handler.clamp?.("cell");
+  m.handler.defaultClass?.("cell");
   m.reconciler.conflict("05-cilium.conflist");
   m.observeRequest("ADD", "11", 0.003);
   m.restorerReattached.inc({ ifname: "eth3" });
@@ -109,6 +113,10 @@ Deno.test("AgentMetrics exports datapath counters by strategy, occupancy, tracke
     'tsnproxy_datapath_packets_total{counter="restored",strategy="skb-addr"} 990',
     'tsnproxy_datapath_packets_total{counter="rejected_fingerprint",strategy="skb-addr"} 0',
     "tsnproxy_priority_clamped_packets_total 12",
+    'tsnproxy_datapath_packets_total{counter="save_defaulted",strategy="skb-addr"} 21',
+    'tsnproxy_datapath_packets_total{counter="tstamp_dropped",strategy="skb-addr"} 4',
+    "tsnproxy_datapath_savers_default_class 1",
+    'tsnproxy_policy_default_classes_total{namespace="cell"} 1',
     "tsnproxy_datapath_records 42",
     "tsnproxy_datapath_stale_records 3",
     "tsnproxy_datapath_records_capacity 32768",

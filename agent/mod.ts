@@ -15,7 +15,7 @@ export { runAgent, type RunningAgent, type RunOptions, uninstall } from "./agent
 export { type AgentConfig, ConfigError, DEFAULTS, loadConfig, parseConfig } from "./config.ts";
 export { maxPriorityFor, parsePolicy, type Policy } from "./policy.ts";
 export { attachmentId, AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
-export { CniHandler, type DatapathPort } from "./handler.ts";
+export { CniHandler, type DatapathPort, type SaverSettings } from "./handler.ts";
 export { ConfReconciler, type PassResult, REVERT_HINT } from "./reconciler.ts";
 export { kubernetesLookup, type PodLookup, type PodReader } from "./k8s.ts";
 export { installPlugin, uninstallPlugin } from "./install.ts";

@@ -42,6 +42,7 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
   const strings = ["network", "cniVersion", "containerId", "netns", "ifname", "optInSource"];
   const args = r?.args as Record<string, unknown> | null | undefined;
   const valid = r?.validAttachments;
+  const prio = r?.defaultPriority, problem = r?.defaultPriorityProblem;
   if (
     typeof v !== "object" || v === null || Array.isArray(v) || r.v !== 1 ||
     typeof r.command !== "string" || !COMMANDS.has(r.command) ||
@@ -50,6 +51,9 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
     typeof args !== "object" ||
     args === null || Array.isArray(args) ||
     Object.values(args).some((x) => typeof x !== "string") ||
+    (prio !== undefined &&
+      (typeof prio !== "number" || !Number.isInteger(prio) || prio < 1 || prio > 0xffffffff)) ||
+    (problem !== undefined && typeof problem !== "string") ||
     (valid !== undefined &&
       (!Array.isArray(valid) ||
         valid.some((a) =>

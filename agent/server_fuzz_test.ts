@@ -115,6 +115,7 @@ function addRequest(netns: string, o: Partial<AgentRequest> = {}): AgentRequest 
     args: { K8S_POD_NAMESPACE: "ns", K8S_POD_NAME: "p" },
     optIn: "yes",
     optInSource: "annotation",
+    defaultPriority: 3,
     ...o,
   };
 }
@@ -130,6 +131,8 @@ const KEYS = [
   "args",
   "optIn",
   "optInSource",
+  "defaultPriority",
+  "defaultPriorityProblem",
   "validAttachments",
 ];
 
@@ -183,6 +186,10 @@ Deno.test("fuzz: arbitrary request lines get one protocol answer each; nothing r
         { ...addRequest(netns), command: "GC", validAttachments: {} },
         { ...addRequest(netns), command: "GC", validAttachments: [{ containerID: 1 }] },
         { ...addRequest(netns), args: { K8S_POD_NAMESPACE: 5 } },
+        { ...addRequest(netns), defaultPriority: -1 },
+        { ...addRequest(netns), defaultPriority: 2.5 },
+        { ...addRequest(netns), defaultPriority: 2 ** 32 },
+        { ...addRequest(netns), defaultPriorityProblem: 7 },
       ]
     ) {
       const r = answer(await ask(enc(bad)));

@@ -52,3 +52,20 @@ Deno.test("parseRequest() turns malformed requests into error answers", () => {
   const good = parseRequest(JSON.stringify(req));
   ok("command" in good && good.command === "STATUS");
 });
+
+Deno.test("parseRequest() takes a default class only as an integer 1..4294967295", () => {
+  const parse = (o: Record<string, unknown>) => parseRequest(JSON.stringify({ ...req, ...o }));
+  for (const defaultPriority of [1, 7, 0xffffffff]) {
+    const r = parse({ defaultPriority });
+    ok("command" in r && r.defaultPriority === defaultPriority, String(defaultPriority));
+  }
+  for (const defaultPriority of [0, -1, 1.5, 2 ** 32, "5", null, [5], {}]) {
+    const r = parse({ defaultPriority });
+    ok("ok" in r && !r.ok && r.code === 100, JSON.stringify(defaultPriority));
+  }
+  ok("command" in parse({ defaultPriorityProblem: "bad value" }));
+  for (const defaultPriorityProblem of [5, null, ["x"]]) {
+    const r = parse({ defaultPriorityProblem });
+    ok("ok" in r && !r.ok && r.code === 100, JSON.stringify(defaultPriorityProblem));
+  }
+});

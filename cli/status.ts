@@ -36,7 +36,7 @@ import {
   type TrackerState,
 } from "@tsn-proxy/bpf/datapath";
 import { BpfMap } from "@tsn-proxy/bpf/libbpf";
-import { TsnConfig, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
+import { TsnConfig, TsnConfigFlags, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { UsageError } from "./args.ts";
@@ -66,6 +66,10 @@ export interface PodStatus {
   readonly mode: string;
   /** null: no clamp. */
   readonly maxPriority: number | null;
+  /** The pod's default class (absent: none). */
+  readonly defaultPriority?: number;
+  /** The txtime rule, horizon in ns as a decimal string (absent: allowed, no horizon). */
+  readonly txtime?: { readonly allowed: boolean; readonly horizonNs: string };
   readonly missingPins: readonly string[];
   readonly cni?: CniSide;
 }
@@ -149,6 +153,8 @@ export function stateFromPins(bpffs: string): DatapathState | null {
   const strategy = STRATEGIES.find((s) => s.keyMode === cfg.keyMode)?.name ?? `key-${cfg.keyMode}`;
   const pods: PodState[] = listDir(join(bpffs, "pods")).map((id) => {
     const podCfg = readRodata(pins.podConfig(id));
+    const denied = ((podCfg?.flags ?? 0) & TsnConfigFlags.TSN_CFG_NO_TXTIME) !== 0;
+    const horizonNs = podCfg?.txtimeHorizonNs ?? 0n;
     return {
       id,
       netns: "",
@@ -156,6 +162,10 @@ export function stateFromPins(bpffs: string): DatapathState | null {
       ifindex: 0,
       owner: podCfg?.owner ?? 0,
       maxPriority: podCfg?.maxPriority ?? NO_CLAMP,
+      ...(podCfg?.defaultPriority ? { defaultPriority: podCfg.defaultPriority } : {}),
+      ...(denied || horizonNs
+        ? { txtime: { allowed: !denied, horizonNs: String(horizonNs) } }
+        : {}),
       mode: exists(pins.podLink(id)) ? { kind: "tcx" } : { kind: "clsact", handle: 0, priority: 0 },
     };
   });
@@ -312,6 +322,8 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
       ifname: p.ifname,
       mode: p.mode.kind,
       maxPriority: p.maxPriority === NO_CLAMP ? null : p.maxPriority,
+      ...(p.defaultPriority ? { defaultPriority: p.defaultPriority } : {}),
+      ...(p.txtime ? { txtime: p.txtime } : {}),
       missingPins: missing,
       ...(side ? { cni: side } : {}),
     };
@@ -401,6 +413,10 @@ const COUNTERS_SHOWN = [
   "rejectedOrigin",
   "rejectedStale",
   "saveClamped",
+  "saveDefaulted",
+  "txtimeDenied",
+  "txtimeBeyondHorizon",
+  "tstampDropped",
   "clonesTracked",
   "saveErrors",
   "errors",
@@ -451,7 +467,15 @@ export function formatStatus(s: NodeStatus): string {
         : p.cni
         ? p.cni.containerId.slice(0, 12)
         : "(not recorded by the agent)";
-      const clamp = p.maxPriority === null ? "no clamp" : `max priority ${p.maxPriority}`;
+      const clamp = (p.maxPriority === null ? "no clamp" : `max priority ${p.maxPriority}`) +
+        (p.defaultPriority ? `, default class ${p.defaultPriority}` : "") +
+        (!p.txtime
+          ? ""
+          : !p.txtime.allowed
+          ? ", txtimes denied"
+          : p.txtime.horizonNs !== "0"
+          ? `, txtimes up to ${Number(p.txtime.horizonNs) / 1e6} ms ahead`
+          : "");
       const netns = p.netnsExists === false
         ? `, NETNS GONE (${p.netns})`
         : p.netns

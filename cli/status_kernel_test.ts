@@ -54,7 +54,15 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
       () => up({ strategy: getStrategy("skb-addr"), bpffs, restoreOn: ["nic0"], stateFile }),
     );
     const id = "c0ffee000001-eth0-12345678";
-    attachPod({ stateFile, id, netns: pod.path, ifname: "eth0", maxPriority: 3 });
+    attachPod({
+      stateFile,
+      id,
+      netns: pod.path,
+      ifname: "eth0",
+      maxPriority: 3,
+      defaultPriority: 2,
+      txtime: { allowed: false, horizonNs: 0n },
+    });
     new AttachmentIndex(join(stateDir, "attachments.json")).put({
       id,
       network: "k8s-pod-network",
@@ -84,7 +92,7 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
     equal(s.agent?.state, "down", "no agent runs: status still works");
     ok(s.records && s.records.capacity > 0);
     equal(s.counters.saved, "0");
-    match(full.text, /cell\/talker {2}eth0 tcx, max priority 3/);
+    match(full.text, /cell\/talker {2}eth0 tcx, max priority 3, default class 2, txtimes denied/);
     match(full.text, /agent +down/);
     console.log(`tsnproxy status --state-dir ${stateDir}:\n${full.text}`);
 
@@ -93,6 +101,11 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
     ok(pinned.s.source.pinsOnly, "no state file names this bpffs dir: pins only");
     equal(pinned.s.strategy, "skb-addr", "from the pinned .rodata");
     deepEqual(pinned.s.pods.map((p) => [p.id, p.maxPriority, p.mode]), [[id, 3, "tcx"]]);
+    deepEqual(
+      [pinned.s.pods[0]?.defaultPriority, pinned.s.pods[0]?.txtime],
+      [2, { allowed: false, horizonNs: "0" }],
+      "default class and txtime rule from the pinned .rodata",
+    );
     deepEqual(pinned.s.restorers.map((r) => r.ifname), ["nic0"]);
     deepEqual(pinned.s.missingPins, []);
     match(pinned.text, /pins only/);

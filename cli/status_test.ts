@@ -101,6 +101,8 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
         ifname: "eth0",
         mode: "tcx",
         maxPriority: 5,
+        defaultPriority: 3,
+        txtime: { allowed: true, horizonNs: "10000000" },
         missingPins: [],
         cni: {
           network: "k8s",
@@ -126,7 +128,7 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
   match(text, /^records +1 live, 2 stale, capacity 32768$/m);
   match(
     text,
-    /^ {2}3f2a9c1b7d4e-eth0-1a2b3c4d {2}cell\/talker {2}eth0 tcx, max priority 5, NETNS GONE/m,
+    /^ {2}3f2a9c1b7d4e-eth0-1a2b3c4d {2}cell\/talker {2}eth0 tcx, max priority 5, default class 3, txtimes up to 10 ms ahead, NETNS GONE/m,
   );
   match(text, /^ {2}restored +9$/m);
   match(text, /^ {2}- 3f2a9c1b7d4e-eth0-1a2b3c4d: its netns/m);

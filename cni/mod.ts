@@ -29,6 +29,7 @@ export {
   type LocalOptIn,
   type OptInMode,
   type PodFacts,
+  PRIORITY_ANNOTATION,
   readPod,
 } from "./pod.ts";
 export {

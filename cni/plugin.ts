@@ -18,8 +18,8 @@
  * console.log(out.stdout);
  * ```
  */
-import { localOptIn, type NetConf, parseNetConf } from "./config.ts";
-import type { LocalOptIn } from "./pod.ts";
+import { type NetConf, parseNetConf } from "./config.ts";
+import { type PodFacts, readPod } from "./pod.ts";
 import { type CniEnv, parseCniEnv } from "./env.ts";
 import {
   type AgentRequest,
@@ -82,10 +82,11 @@ async function invoke(io: PluginIO, log: (line: string) => void): Promise<string
   const env = parseCniEnv(io.env);
   if (env.command === "VERSION") return json(versionInfo(versionOf(io.stdin)));
   const conf = parseNetConf(io.stdin, env.command);
-  const optIn = localOptIn(conf, env.args);
+  const pod = readPod(env.args, conf.annotations, conf.optIn);
+  const optIn = pod.optIn;
   const call = io.call ?? callAgent;
   const ask = (req: AgentRequest) => call(conf.socketPath, req, conf.agentTimeoutMs);
-  const req = request(env, conf, optIn);
+  const req = request(env, conf, pod);
 
   switch (env.command) {
     case "ADD":
@@ -154,7 +155,8 @@ async function invoke(io: PluginIO, log: (line: string) => void): Promise<string
   }
 }
 
-function request(env: CniEnv, conf: NetConf, optIn: LocalOptIn): AgentRequest {
+function request(env: CniEnv, conf: NetConf, pod: PodFacts): AgentRequest {
+  const { optIn, defaultPriority, defaultPriorityProblem } = pod;
   return {
     v: 1,
     command: env.command as AgentRequest["command"],
@@ -166,6 +168,8 @@ function request(env: CniEnv, conf: NetConf, optIn: LocalOptIn): AgentRequest {
     args: env.args,
     optIn: optIn.decision,
     optInSource: optIn.source,
+    ...(defaultPriority === undefined ? {} : { defaultPriority }),
+    ...(defaultPriorityProblem === undefined ? {} : { defaultPriorityProblem }),
     ...(conf.validAttachments ? { validAttachments: conf.validAttachments } : {}),
   };
 }

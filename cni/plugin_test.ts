@@ -77,6 +77,27 @@ Deno.test("runPlugin() ADD of an opted-in pod asks the agent and passes prevResu
   deepEqual(a.calls[0]?.args, { K8S_POD_NAMESPACE: "ns", K8S_POD_NAME: "p" });
 });
 
+Deno.test("runPlugin() ADD hands the agent the pod's default class, or why it ignored it", async () => {
+  const a = agent({ attached: true });
+  const withPriority = (v: string) => ({
+    runtimeConfig: {
+      "io.kubernetes.cri.pod-annotations": {
+        "tsn-proxy.io/enabled": "true",
+        "tsn-proxy.io/priority": v,
+      },
+    },
+  });
+  for (const v of ["3", "three"]) {
+    const out = await runPlugin({ env: env("ADD"), stdin: stdin(withPriority(v)), ...a, ...quiet });
+    equal(out.code, 0);
+  }
+  equal(a.calls[0]?.defaultPriority, 3);
+  equal(a.calls[0]?.defaultPriorityProblem, undefined);
+  equal(a.calls[1]?.defaultPriority, undefined);
+  ok(a.calls[1]?.defaultPriorityProblem?.includes('"three"'));
+  equal(a.calls[1]?.optIn, "yes", "a bad class does not touch the opt-in");
+});
+
 Deno.test("runPlugin() ADD of an opted-in pod fails with code 11 while the agent is down", async () => {
   const out = await runPlugin({
     env: env("ADD"),

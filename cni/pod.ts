@@ -14,6 +14,11 @@
  * Values: `true`, `yes`, `1` and `false`, `no`, `0`, any case. Any other value of the annotation or
  * the argument is a "no" that names the bad value: a typo must not opt a pod in.
  *
+ * The pod's default class, `tsn-proxy.io/priority` (a decimal integer 0..4294967295): the priority
+ * its saver gives packets whose socket set none (the namespace policy clamps it like any other). It
+ * opts nothing in; a value that is not such an integer is ignored, with the reason in
+ * `defaultPriorityProblem` for the agent's log.
+ *
  * @example
  * ```ts
  * import { readPod } from "./pod.ts";
@@ -26,6 +31,9 @@
 
 /** The pod annotation that opts a pod in. */
 export const ENABLED_ANNOTATION = "tsn-proxy.io/enabled";
+
+/** The pod annotation that gives an opted-in pod's packets without a priority a default one. */
+export const PRIORITY_ANNOTATION = "tsn-proxy.io/priority";
 
 /** The `CNI_ARGS` key a runtime without annotations (podman) can use to opt a container in. */
 export const ENABLED_ARG = "TSN_PROXY_ENABLED";
@@ -46,6 +54,25 @@ export interface PodFacts {
   /** The pod's name, when the runtime passed a valid one. */
   readonly name?: string;
   readonly optIn: LocalOptIn;
+  /** The default class from {@link PRIORITY_ANNOTATION}, when it is a valid non-zero integer. */
+  readonly defaultPriority?: number;
+  /** Why a {@link PRIORITY_ANNOTATION} the runtime passed was ignored. */
+  readonly defaultPriorityProblem?: string;
+}
+
+/** The largest priority a socket can carry (`skb->priority` is a u32). */
+const MAX_U32 = 0xffffffff;
+
+/** A default class: a decimal integer 0..4294967295 (0: none), or why the value was refused. */
+function parseDefaultPriority(v: string): number | { problem: string } {
+  const n = Number(v);
+  if (!/^[0-9]{1,10}$/.test(v) || n > MAX_U32) {
+    return {
+      problem: `annotation ${PRIORITY_ANNOTATION} has an invalid value ` +
+        `${JSON.stringify(v.slice(0, 40))} (want an integer 0..${MAX_U32}); no default class`,
+    };
+  }
+  return n;
 }
 
 /** RFC 1123 label: what Kubernetes allows as a namespace name. */
@@ -79,8 +106,8 @@ function decide(
 }
 
 /**
- * Reads a pod's namespace, name and opt-in from `CNI_ARGS` and annotations (undefined: the
- * runtime passed none).
+ * Reads a pod's namespace, name, opt-in and default class from `CNI_ARGS` and annotations
+ * (undefined: the runtime passed none).
  */
 export function readPod(
   args: Readonly<Record<string, string>>,
@@ -101,5 +128,10 @@ export function readPod(
     if (annotations) return { decision: "no", source: `no annotation ${ENABLED_ANNOTATION}` };
     return { decision: "unknown", source: "" };
   })();
-  return { ...who, optIn };
+  const raw = annotations?.[PRIORITY_ANNOTATION];
+  const prio = raw === undefined ? 0 : parseDefaultPriority(raw);
+  const cls = typeof prio === "number"
+    ? (prio ? { defaultPriority: prio } : {})
+    : { defaultPriorityProblem: prio.problem };
+  return { ...who, optIn, ...cls };
 }

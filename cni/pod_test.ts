@@ -1,4 +1,4 @@
-import { equal } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import { readPod } from "./pod.ts";
 
 const ann = (v: string) => ({ "tsn-proxy.io/enabled": v });
@@ -32,4 +32,22 @@ Deno.test("readPod() keeps only valid namespace and pod names (others meet the d
   for (const ns of ["", "Kube-System", "kube-system ", "a/b", "-x", "x".repeat(64)]) {
     equal(readPod({ K8S_POD_NAMESPACE: ns }, undefined).namespace, undefined, JSON.stringify(ns));
   }
+});
+
+Deno.test("readPod() reads the default class; a bad one is ignored with its reason, opts nothing in", () => {
+  const prio = (v: string, more: Record<string, string> = {}) =>
+    readPod({}, { "tsn-proxy.io/priority": v, ...more });
+  equal(prio("5", ann("true")).defaultPriority, 5);
+  equal(prio("4294967295").defaultPriority, 4294967295);
+  equal(prio("0").defaultPriority, undefined, "0: no default class");
+  equal(prio("0").defaultPriorityProblem, undefined);
+  equal(readPod({}, ann("true")).defaultPriority, undefined, "no annotation");
+  for (const v of ["", "-1", "5 ", " 5", "+5", "5.0", "0x5", "1e3", "4294967296", "high"]) {
+    const p = prio(v, ann("true"));
+    equal(p.defaultPriority, undefined, JSON.stringify(v));
+    ok(p.defaultPriorityProblem?.includes("tsn-proxy.io/priority"), JSON.stringify(v));
+    equal(p.optIn.decision, "yes", "the opt-in stands on its own");
+  }
+  equal(prio("5").optIn.decision, "no", "a default class alone opts nothing in");
+  equal(readPod({ TSN_PROXY_ENABLED: "true" }, undefined).defaultPriority, undefined);
 });

@@ -2,7 +2,7 @@
  * The plugin <-> node agent protocol: one JSON request and one JSON response per connection on a
  * Unix stream socket, each a single line ending in "\n" (at most {@link MAX_MESSAGE_BYTES}). The
  * plugin sends what the runtime gave it (command, container id, netns, ifname, CNI_ARGS, network
- * name, its own opt-in reading); the agent answers `ok` or a CNI error code and message, which
+ * name, its own reading of the opt-in and the default class); the agent answers `ok` or a CNI error code and message, which
  * the plugin prints as the spec's error object.
  *
  * @example
@@ -42,6 +42,13 @@ export interface AgentRequest {
   readonly optIn: "yes" | "no" | "unknown";
   /** Where that reading came from, for logs. */
   readonly optInSource: string;
+  /**
+   * The pod's default class as the plugin read it (annotation `tsn-proxy.io/priority`, an integer
+   * 1..4294967295); absent: none, or the runtime passed no annotations.
+   */
+  readonly defaultPriority?: number;
+  /** Why the plugin ignored the pod's default-class annotation, for the agent's log. */
+  readonly defaultPriorityProblem?: string;
   /** GC: attachments still valid. */
   readonly validAttachments?: readonly Attachment[];
 }

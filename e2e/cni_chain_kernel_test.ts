@@ -5,7 +5,8 @@
  * observer on the node's NIC: opted-in pods get their priority back (clamped by the namespace
  * policy), pods that did not opt in do not. Then the agent's life: down (pinned datapath keeps
  * working; opted-in ADD fails with 11, plain ADD passes), restart (adopts), GC, DEL, STATUS,
- * uninstall.
+ * uninstall. A pod's default class (`tsn-proxy.io/priority`) reaches the NIC on the packets of an
+ * app that sets no SO_PRIORITY, clamped by the namespace policy; a socket's own priority wins.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
@@ -88,8 +89,9 @@ class Bench {
   }
 
   /** Sends COUNT records from each pod over UDP and reads the observer's row per port. */
+  /** A talker's priority null: its app never sets SO_PRIORITY. */
   async traffic(
-    talkers: { pod: Pod; priority: number; expect: number; port: number }[],
+    talkers: { pod: Pod; priority: number | null; expect: number; port: number }[],
   ): Promise<Map<number, { packets: number; prioRight: number; prioZero: number }>> {
     await waitLinksReady(this.topo.node.ns);
     this.observer ??= await installObserver({
@@ -356,6 +358,73 @@ Deno.test("tsn-proxy wraps a lone bridge .conf; opt-in through CNI_ARGS, unknown
     ok(!gone.success, `a's saver link ${link.id} still exists after uninstall`);
     ok(!(await exists(node.bpffs)));
     deepEqual(bench.conflist("10-bridge.conflist").plugins.map((p) => p.type), ["bridge"]);
+  } finally {
+    await bench.destroy();
+  }
+});
+
+Deno.test("a pod's default class (tsn-proxy.io/priority) reaches the NIC, clamped; a socket's own priority wins", async () => {
+  requireKernelTests();
+  const bench = await Bench.create({}, {
+    defaultMaxPriority: "unlimited",
+    namespaces: { capped: 2 },
+  });
+  try {
+    const { node, rt } = bench;
+    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    bench.agent = await startAgent(node);
+    const list = bench.conflist("10-kindnet.conflist");
+    const on = { "tsn-proxy.io/enabled": "true" };
+    // a, b: class 5; c: class 6 in a namespace clamped to 2; d: a class that is not a number;
+    // e: class 5 but not opted in.
+    const a = await bench.pod("a", { annotations: { ...on, "tsn-proxy.io/priority": "5" } });
+    const b = await bench.pod("b", { annotations: { ...on, "tsn-proxy.io/priority": "5" } });
+    const c = await bench.pod("c", {
+      args: { K8S_POD_NAMESPACE: "capped" },
+      annotations: { ...on, "tsn-proxy.io/priority": "6" },
+    });
+    const d = await bench.pod("d", { annotations: { ...on, "tsn-proxy.io/priority": "high" } });
+    const e = await bench.pod("e", { annotations: { "tsn-proxy.io/priority": "5" } });
+    for (const p of [a, b, c, d, e]) p.result = (await rt.add(list, p.rt)).result;
+    const pods = loadState(join(node.stateDir, "datapath.json"))?.pods ?? [];
+    deepEqual(
+      pods.map((p) => p.defaultPriority ?? 0).sort(),
+      [0, 5, 5, 6],
+      "savers for a-d; d without a class; e none",
+    );
+
+    const rows = await bench.traffic([
+      { pod: a, priority: null, expect: 5, port: 42201 },
+      { pod: b, priority: 3, expect: 3, port: 42202 },
+      { pod: c, priority: null, expect: 2, port: 42203 },
+      { pod: d, priority: null, expect: 0, port: 42204 },
+      { pod: e, priority: null, expect: 0, port: 42205 },
+    ]);
+    const row = (port: number) => rows.get(port)!;
+    equal(row(42201).packets, COUNT, "a: all seen");
+    equal(row(42201).prioRight, COUNT, "a: no SO_PRIORITY, its class 5");
+    equal(row(42202).prioRight, COUNT, "b: its socket's own 3 wins over the class");
+    equal(row(42203).prioRight, COUNT, "c: class 6 clamped to its namespace's 2");
+    // Expected 0: the observer counts a priority equal to the expected one as right.
+    equal(row(42204).prioRight, COUNT, "d: an invalid class is ignored (priority 0)");
+    equal(row(42205).prioRight, COUNT, "e: a class alone opts nothing in (priority 0)");
+
+    const metrics = (await agentHttp(node, "/metrics")).body;
+    const value = (re: RegExp) => Number(re.exec(metrics)?.[1]);
+    ok(
+      value(/tsnproxy_datapath_packets_total\{counter="save_defaulted",[^}]*\} (\d+)/) >= 2 * COUNT,
+      metrics,
+    );
+    ok(metrics.includes("tsnproxy_datapath_savers_default_class 3"), metrics);
+    ok(metrics.includes('tsnproxy_policy_default_classes_total{namespace="default"} 2'), metrics);
+    ok(metrics.includes('tsnproxy_policy_default_classes_total{namespace="capped"} 1'), metrics);
+    ok(
+      /gets no default class: annotation tsn-proxy\.io\/priority has an invalid value "high"/
+        .test(bench.agent.proc.stderr),
+      bench.agent.proc.stderr,
+    );
+    for (const p of [a, b, c, d, e]) await rt.del(list, p.rt, p.result);
+    equal(loadState(join(node.stateDir, "datapath.json"))?.pods.length, 0);
   } finally {
     await bench.destroy();
   }

@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import {
   attachPod,
+  type AttachPodOptions,
   type DatapathStats,
   down,
   readStats,
@@ -45,6 +46,13 @@ export interface ProxyOptions {
   readonly optedIn: readonly string[];
   /** Priority clamp for the opted-in pods. */
   readonly maxPriority?: number;
+  /**
+   * Per opted-in pod (by name), what its namespace policy and annotations would give its saver:
+   * a clamp (overrides `maxPriority`), a default class, a txtime rule. Default: none of them.
+   */
+  readonly pods?: Readonly<
+    Record<string, Pick<AttachPodOptions, "maxPriority" | "defaultPriority" | "txtime">>
+  >;
   /**
    * Load the strategy's trackers (default true). false loads the same strategy with its tracker
    * list emptied: what a node whose kernel refuses fexit runs, on a kernel that would allow it.
@@ -92,6 +100,8 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     },
   };
   try {
+    const unknown = Object.keys(opts.pods ?? {}).filter((n) => !opts.optedIn.includes(n));
+    if (unknown.length) throw new Error(`pods ${unknown.join(", ")} have settings but no saver`);
     for (const name of opts.optedIn) {
       const pod = topo.pod(name);
       attachPod({
@@ -100,6 +110,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
         netns: pod.ns.path,
         ifname: pod.ifname,
         ...(opts.maxPriority === undefined ? {} : { maxPriority: opts.maxPriority }),
+        ...opts.pods?.[name],
       });
     }
   } catch (e) {

@@ -25,8 +25,11 @@ export interface SocatTalkerOptions {
   dst: string;
   /** Destination port. */
   port: number;
-  /** SO_PRIORITY (socat's so-priority option). */
-  priority: number;
+  /**
+   * SO_PRIORITY (socat's so-priority option); null: an application that never sets one (no
+   * setsockopt at all; its records carry 0).
+   */
+  priority: number | null;
   /** Pod id written into the records. */
   pod: number;
   /** Records to send (1..100000). */
@@ -56,11 +59,12 @@ export interface SocatTalkerResult {
 export function socatTalkerArgs(
   o: Pick<SocatTalkerOptions, "protocol" | "dst" | "port" | "priority">,
 ): string[] {
+  const prio = o.priority === null ? "" : `,so-priority=${o.priority}`;
   if (o.protocol === "udp") {
-    const target = `UDP4-SENDTO:${o.dst}:${o.port},so-priority=${o.priority}`;
+    const target = `UDP4-SENDTO:${o.dst}:${o.port}${prio}`;
     return [BIN.socat, "-u", "-b", String(RECORD_SIZE), "STDIN", target];
   }
-  return [BIN.socat, "-u", "STDIN", `TCP4:${o.dst}:${o.port},so-priority=${o.priority}`];
+  return [BIN.socat, "-u", "STDIN", `TCP4:${o.dst}:${o.port}${prio}`];
 }
 
 /** Runs socat in the pod until it has sent count records and exited. */
@@ -68,7 +72,7 @@ export async function runSocatTalker(o: SocatTalkerOptions): Promise<SocatTalker
   if (!(o.count >= 1 && o.count <= 100_000)) throw new RangeError(`count ${o.count}`);
   const batch = Math.max(1, Math.min(128, o.batch ?? 16));
   const proc = spawnIn(o.ns, socatTalkerArgs(o), { stdin: "piped" });
-  const data = encodeRecordStream(o.pod, o.priority, o.count);
+  const data = encodeRecordStream(o.pod, o.priority ?? 0, o.count);
   let written = 0;
   try {
     for (let i = 0; i < o.count && !proc.exited; i += batch) {
