@@ -157,6 +157,12 @@ async function tsnIfPrograms(): Promise<string[]> {
   return names;
 }
 
+async function hasEntries(dir: string): Promise<boolean> {
+  if (!(await exists(dir))) return false;
+  for await (const _ of Deno.readDir(dir)) return true;
+  return false;
+}
+
 async function nodeState(): Promise<NodeState> {
   const confFiles: Record<string, string> = {};
   for await (const e of Deno.readDir(`${HOST}/etc/cni/net.d`)) {
@@ -165,7 +171,9 @@ async function nodeState(): Promise<NodeState> {
   return {
     confFiles,
     plugin: await exists(`${HOST}/opt/cni/bin/tsn-proxy`),
-    pins: await exists(`${HOST}/sys/fs/bpf/tsn-proxy`),
+    // kubelet creates the directory for the DaemonSet's hostPath volume, and the agent's container
+    // cannot remove its own mount point: an empty directory may stay; nothing may be left in it.
+    pins: await hasEntries(`${HOST}/sys/fs/bpf/tsn-proxy`),
     tcPrograms: await tsnIfPrograms(),
   };
 }

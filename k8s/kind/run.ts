@@ -158,7 +158,7 @@ export function checkNodeClean(node: string, s: NodeState, before?: NodeState): 
   for (const p of s.tcPrograms ?? []) {
     if (p.startsWith("tsn_")) out.push(`${node}: BPF program ${p} still on ${KIND.tsnIf}`);
   }
-  if (s.pins) out.push(`${node}: /sys/fs/bpf/tsn-proxy still there`);
+  if (s.pins) out.push(`${node}: pins left under /sys/fs/bpf/tsn-proxy`);
   return out;
 }
 
