@@ -18,7 +18,13 @@ const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SIOCETHTOOL = 0x8946;
 /** ETHTOOL_GET_TS_INFO, and struct ethtool_ts_info (44 bytes: cmd, so_timestamping, phc_index...). */
-export const TS_INFO = { cmd: 0x41, size: 44, soTimestamping: 4, phcIndex: 8, txTypes: 12 } as const;
+export const TS_INFO = {
+  cmd: 0x41,
+  size: 44,
+  soTimestamping: 4,
+  phcIndex: 8,
+  txTypes: 12,
+} as const;
 /** SOF_TIMESTAMPING_TX_HARDWARE, _RX_HARDWARE, _RAW_HARDWARE. */
 const SOF_HW_TX = 1 << 0, SOF_HW_RX = 1 << 2, SOF_HW_RAW = 1 << 6;
 /** struct ifreq: name[16], then the union whose ifr_data pointer is at 16; 40 bytes. */
@@ -81,7 +87,9 @@ export function ethtoolTsInfo(ifname: string): PhcInfo {
   try {
     if (c.ioctl(fd, BigInt(SIOCETHTOOL), ifr) < 0) {
       const e = lastErrno();
-      throw new Error(`SIOCETHTOOL ETHTOOL_GET_TS_INFO ${ifname}: ${ERRNO_NAMES[e] ?? `errno ${e}`}`);
+      throw new Error(
+        `SIOCETHTOOL ETHTOOL_GET_TS_INFO ${ifname}: ${ERRNO_NAMES[e] ?? `errno ${e}`}`,
+      );
     }
   } finally {
     c.close(fd);

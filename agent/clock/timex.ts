@@ -25,7 +25,14 @@ export const TIMEX = {
 } as const;
 
 /** adjtimex return values (the clock state). */
-export const TIME_STATES = ["TIME_OK", "TIME_INS", "TIME_DEL", "TIME_OOP", "TIME_WAIT", "TIME_ERROR"];
+export const TIME_STATES = [
+  "TIME_OK",
+  "TIME_INS",
+  "TIME_DEL",
+  "TIME_OOP",
+  "TIME_WAIT",
+  "TIME_ERROR",
+];
 /** `status` bit: the clock is not synchronised. */
 export const STA_UNSYNC = 0x0040;
 
