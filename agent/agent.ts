@@ -34,7 +34,13 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { AgentRequest } from "@tsn-proxy/cni/protocol";
-import { type AgentConfig, indexFileOf, stateFileOf } from "./config.ts";
+import {
+  type AgentConfig,
+  indexFileOf,
+  parsePolicyFile,
+  POLICY_CHECK_INTERVAL_MS,
+  stateFileOf,
+} from "./config.ts";
 import { AttachmentIndex } from "./attachments.ts";
 import { pluginEntry } from "./conflist.ts";
 import { NodeDatapath } from "./datapath.ts";
@@ -93,8 +99,8 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" });
   if (!cfg.policy.configured) {
     log(
-      "WARNING no priority policy configured: opted-in pods may use any priority " +
-        "(see agent/README.md)",
+      "WARNING no priority policy configured: every opted-in pod is clamped to priority 0 " +
+        "(best effort) until a policy section grants more (see agent/README.md)",
       { event: "policy.missing", level: "warn" },
     );
   }
@@ -228,6 +234,63 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     log,
     metrics: metrics.handler,
   });
+  // 2b. a policy file: re-read, and a change re-clamps running savers in place.
+  let policyText: string | undefined;
+  const reloadPolicy = () => {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(cfg.policyFile);
+    } catch (e) {
+      if (policyText !== "") {
+        log(`policy: cannot read ${cfg.policyFile} (${message(e)}); keeping the current policy`, {
+          event: "policy.unreadable",
+          level: "error",
+          file: cfg.policyFile,
+          error: message(e),
+        });
+      }
+      policyText = "";
+      return;
+    }
+    if (text === policyText) return;
+    const first = policyText === undefined;
+    policyText = text;
+    let policy;
+    try {
+      policy = parsePolicyFile(text, cfg.policyFile);
+    } catch (e) {
+      log(`policy: ${message(e)}; keeping the current policy`, {
+        event: "policy.invalid",
+        level: "error",
+        file: cfg.policyFile,
+        error: message(e),
+      });
+      return;
+    }
+    if (datapath.notReady() !== null) {
+      policyText = undefined; // applied once the datapath is up
+      return;
+    }
+    const r = handler.applyPolicy(policy);
+    if (!first || r.changed || r.failed) {
+      log(
+        `policy: ${cfg.policyFile} ${first ? "read" : "changed"}: ${r.changed} running ` +
+          `saver(s) re-clamped${r.failed ? `, ${r.failed} failed` : ""}` +
+          `${policy.configured ? "" : " (no policy section: every pod clamped to 0)"}`,
+        {
+          event: "policy.reloaded",
+          file: cfg.policyFile,
+          changed: r.changed,
+          failed: r.failed,
+          configured: policy.configured,
+        },
+      );
+    }
+  };
+  const policyTimer = cfg.policyFile
+    ? setInterval(reloadPolicy, POLICY_CHECK_INTERVAL_MS)
+    : undefined;
+
   const sweep = () => {
     if (datapath.notReady() !== null) return;
     const n = handler.sweep();
@@ -285,30 +348,35 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   // 4. socket
   let server: CniServer;
   try {
-    server = await serveCni(cfg.socketPath, async (req: AgentRequest) => {
-      const t0 = performance.now();
-      const res = await handler.handle(req);
-      metrics.observeRequest(
-        req.command,
-        res.ok ? "ok" : String(res.code),
-        (performance.now() - t0) / 1000,
-      );
-      if (!res.ok) {
-        log(
-          `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
-          {
-            event: "cni.error",
-            level: "error",
-            command: req.command,
-            containerId: req.containerId,
-            code: res.code,
-            error: res.msg,
-            details: res.details ?? "",
-          },
+    server = await serveCni(
+      cfg.socketPath,
+      async (req: AgentRequest) => {
+        const t0 = performance.now();
+        const res = await handler.handle(req);
+        metrics.observeRequest(
+          req.command,
+          res.ok ? "ok" : String(res.code),
+          (performance.now() - t0) / 1000,
         );
-      }
-      return res;
-    }, log);
+        if (!res.ok) {
+          log(
+            `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
+            {
+              event: "cni.error",
+              level: "error",
+              command: req.command,
+              containerId: req.containerId,
+              code: res.code,
+              error: res.msg,
+              details: res.details ?? "",
+            },
+          );
+        }
+        return res;
+      },
+      log,
+      { refused: (reason) => metrics.callersRefused.inc({ reason }) },
+    );
     step("socket", true);
   } catch (e) {
     step("socket", false);
@@ -316,6 +384,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     clearInterval(sweeper);
     clearInterval(restorerTimer);
     clearInterval(clockTimer);
+    clearInterval(policyTimer);
     throw e;
   }
 
@@ -371,6 +440,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       clearInterval(sweeper);
       clearInterval(restorerTimer);
       clearInterval(clockTimer);
+      clearInterval(policyTimer);
       await clockRun; // a pmc in flight must not outlive the agent
       await reconciler.stop();
       await server.close();

@@ -75,6 +75,12 @@ export interface AgentConfig {
   };
   /** The namespace priority policy. */
   readonly policy: Policy;
+  /**
+   * A file with a `policy:` section (the policy ConfigMap's `policy.yaml`) the running agent
+   * re-reads every {@link POLICY_CHECK_INTERVAL_MS}: a change re-clamps running savers in place.
+   * "" (default): the policy above is fixed for the agent's life.
+   */
+  readonly policyFile: string;
   /** `text` (default) or `json`: one JSON object per line, one line per decision. */
   readonly logFormat: LogFormat;
   readonly txtime: {
@@ -185,10 +191,38 @@ const TOP_KEYS = [
   "metricsAddress",
   "kubernetes",
   "policy",
+  "policyFile",
   "logFormat",
   "txtime",
   "clock",
 ] as const;
+
+/** How often the agent re-reads `policyFile`. */
+export const POLICY_CHECK_INTERVAL_MS = 2000;
+
+/**
+ * Parses a policy file: a YAML document whose only key is `policy` (as the policy ConfigMap
+ * carries it). An empty document is a policy file emptied by mistake: no section, so every pod is
+ * clamped to 0 (see policy.ts).
+ */
+export function parsePolicyFile(text: string, file = "policy file"): Policy {
+  let doc: unknown;
+  try {
+    const parsed = parseDocument(text, { logLevel: "silent" });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS();
+  } catch (e) {
+    throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
+  }
+  const r = new Reader(file);
+  if (doc !== null && doc !== undefined && !isObject(doc)) {
+    throw r.err("(document)", "must be a mapping with a policy key");
+  }
+  const o = (doc ?? {}) as Obj;
+  r.known(o, "", ["policy"]);
+  return parsePolicy(o.policy, (field, problem) => r.err(`policy.${field}`, problem));
+}
 
 /** Parses and validates a config text (YAML, of which JSON is a subset). */
 export function parseConfig(
@@ -326,6 +360,9 @@ export function parseConfig(
     metricsAddress,
     kubernetes: { enabled: r.bool(k8s.enabled, "kubernetes.enabled", true), kubeconfig },
     policy: parsePolicy(doc.policy, (field, problem) => r.err(`policy.${field}`, problem)),
+    policyFile: doc.policyFile === undefined || doc.policyFile === ""
+      ? ""
+      : r.path(doc.policyFile, "policyFile", ""),
     logFormat: logFormat as LogFormat,
     txtime: {
       requireSyncedClock: r.bool(txtime.requireSyncedClock, "txtime.requireSyncedClock", false),

@@ -1,5 +1,5 @@
 import { equal, throws } from "node:assert/strict";
-import { ConfigError, parseConfig } from "./config.ts";
+import { ConfigError, parseConfig, parsePolicyFile } from "./config.ts";
 
 Deno.test("parseConfig() fills defaults around the one required field", () => {
   const c = parseConfig("restoreOn: [eth1]\n", "a.yaml", { TSN_PROXY_PLUGIN_DIR: "/opt/plugin" });
@@ -84,4 +84,27 @@ Deno.test("parseConfig() refuses invalid interface names, not interfaces missing
       JSON.stringify(name),
     );
   }
+});
+
+Deno.test("parsePolicyFile() reads the ConfigMap's policy.yaml; emptied, it clamps to 0", () => {
+  const p = parsePolicyFile("policy:\n  defaultMaxPriority: 1\n  namespaces:\n    cell: 5\n");
+  equal(p.namespaces.cell, 5);
+  equal(p.defaultMaxPriority, 1);
+  for (const empty of ["", "# nothing\n", "policy:\n"]) {
+    const e = parsePolicyFile(empty);
+    equal(e.defaultMaxPriority, 0, JSON.stringify(empty));
+    equal(e.configured, false);
+  }
+  throws(
+    () => parsePolicyFile("strategy: skb-addr\n", "p.yaml"),
+    /p\.yaml: strategy: unknown field/,
+  );
+  throws(() => parsePolicyFile("policy: [1]\n"), /policy/);
+  throws(() => parsePolicyFile("policy: {namespaces: {cell: high}}\n"), /namespaces\.cell/);
+});
+
+Deno.test("parseConfig() takes an absolute policyFile, default none", () => {
+  equal(parseConfig("restoreOn: [eth1]\n").policyFile, "");
+  equal(parseConfig("restoreOn: [eth1]\npolicyFile: /etc/p.yaml\n").policyFile, "/etc/p.yaml");
+  throws(() => parseConfig("restoreOn: [eth1]\npolicyFile: p.yaml\n"), /policyFile/);
 });

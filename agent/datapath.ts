@@ -26,10 +26,12 @@ import {
   readStats,
   removePodAttachment,
   type RestorerCheck,
+  setPodClamp,
   up,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
 import type { DatapathPort } from "./handler.ts";
+import type { TxtimeRule } from "./policy.ts";
 
 /** What the node datapath needs. */
 export interface NodeDatapathOptions {
@@ -109,12 +111,18 @@ export class NodeDatapath implements DatapathPort {
     return null;
   }
 
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void {
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ): void {
     attachPod({ stateFile: this.o.stateFile, ...o });
   }
 
   detach(id: string): boolean {
     return detachPod(this.o.stateFile, id);
+  }
+
+  setClamp(id: string, maxPriority: number | null): boolean {
+    return setPodClamp(this.o.stateFile, id, maxPriority ?? undefined);
   }
 
   has(id: string): boolean {

@@ -11,25 +11,38 @@
  * const res = await handler.handle(request);
  * ```
  */
-import { ENABLED_ANNOTATION, ErrorCode, validContainerId, validIfname } from "@tsn-proxy/cni";
+import {
+  ErrorCode,
+  netnsPathProblem,
+  readPod,
+  validContainerId,
+  validIfname,
+} from "@tsn-proxy/cni";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
 import type { Log } from "./log.ts";
-import { maxPriorityFor, type Policy } from "./policy.ts";
+import { maxPriorityFor, type Policy, txtimeFor, type TxtimeRule } from "./policy.ts";
 
 /** The datapath as the handler needs it (the real one wraps @tsn-proxy/bpf/datapath). */
 export interface DatapathPort {
   /** Why pods cannot be attached right now, or null. */
   notReady(): string | null;
-  /** Attaches a saver (idempotent for the same id, netns and ifname). */
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }): void;
+  /**
+   * Attaches a saver (idempotent for the same id, netns and ifname). `txtime`: whether the saver
+   * may record the pod's txtimes and the horizon beyond which it must not (the policy's).
+   */
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ): void;
   /** Detaches a saver; false when the id was not attached. */
   detach(id: string): boolean;
   /** True when the datapath state lists the id. */
   has(id: string): boolean;
   /** Pins of the id's saver that are missing (empty: intact). */
   missingPins(id: string): string[];
+  /** Gives a running saver a new clamp in place (null: none); false when it is not attached. */
+  setClamp?(id: string, maxPriority: number | null): boolean;
 }
 
 /** What the agent decided for a pod (ADD) or an attachment (DEL, GC, sweep). */
@@ -43,6 +56,8 @@ export interface HandlerMetrics {
   decision?(d: PodDecision): void;
   /** An opted-in pod got a priority clamp from the policy (namespace "" when unknown). */
   clamp?(namespace: string): void;
+  /** A policy change re-clamped a running saver (ok) or could not (error). */
+  reclamp?(result: "ok" | "error"): void;
 }
 
 /** What the handler needs. */
@@ -58,6 +73,11 @@ export interface HandlerDeps {
   readonly metrics?: HandlerMetrics;
   /** True when a netns path is the agent's own (the node's); default: compares the inodes. */
   readonly isNodeNetns?: (path: string) => boolean;
+  /**
+   * Why a netns path is not one the runtimes create, or null; default: {@link netnsPathProblem}
+   * (tests that stand a temp file in for a netns pass their own).
+   */
+  readonly netnsProblem?: (path: string) => string | null;
 }
 
 /** True when `path` is the network namespace this process runs in (same device and inode). */
@@ -100,7 +120,55 @@ function netnsExists(path: string): boolean {
 
 /** Handles forwarded CNI requests. */
 export class CniHandler {
-  constructor(readonly deps: HandlerDeps) {}
+  #policy: Policy;
+
+  constructor(readonly deps: HandlerDeps) {
+    this.#policy = deps.policy;
+  }
+
+  /** The policy new attachments get. */
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /**
+   * Makes `policy` the one new pods get and re-clamps every running saver whose namespace's
+   * maximum changed, in place (see `setPodClamp`). Returns how many savers changed and failed;
+   * a failure is logged and counted, and the saver keeps its old clamp.
+   */
+  applyPolicy(policy: Policy): { changed: number; failed: number } {
+    this.#policy = policy;
+    let changed = 0, failed = 0;
+    for (const rec of this.deps.index.list()) {
+      if (rec.status !== "attached") continue;
+      const max = maxPriorityFor(policy, rec.podNamespace);
+      if (max === rec.maxPriority) continue;
+      const who = { id: rec.id, namespace: rec.podNamespace ?? "", pod: rec.podName ?? "" };
+      try {
+        if (!this.deps.datapath.setClamp?.(rec.id, max)) {
+          throw new Error("the saver is not in the datapath");
+        }
+        this.deps.index.put({ ...rec, maxPriority: max });
+        changed++;
+        this.deps.metrics?.reclamp?.("ok");
+        this.deps.log(
+          `policy: ${rec.id} now carries priorities up to ${max ?? "unlimited"} ` +
+            `(was ${rec.maxPriority ?? "unlimited"})`,
+          { event: "policy.reclamped", ...who, maxPriority: max, was: rec.maxPriority },
+        );
+      } catch (e) {
+        failed++;
+        this.deps.metrics?.reclamp?.("error");
+        this.deps.log(`policy: cannot re-clamp ${rec.id}: ${message(e)}`, {
+          event: "policy.reclamp_failed",
+          level: "error",
+          ...who,
+          error: message(e),
+        });
+      }
+    }
+    return { changed, failed };
+  }
 
   /** Handles one request; never throws. */
   async handle(req: AgentRequest): Promise<AgentResponse> {
@@ -142,12 +210,15 @@ export class CniHandler {
   async #decide(req: AgentRequest): Promise<OptIn> {
     if (req.optIn === "yes") return { optedIn: true, source: req.optInSource };
     if (req.optIn === "no") return { optedIn: false, source: req.optInSource };
-    const ns = req.args.K8S_POD_NAMESPACE, name = req.args.K8S_POD_NAME;
+    const { namespace: ns, name } = readPod(req.args, undefined);
     if (!this.deps.lookup) {
       return { optedIn: false, source: "no annotations passed and the API lookup is disabled" };
     }
     if (!ns || !name) {
-      return { optedIn: false, source: "no annotations passed and no K8S_POD_NAMESPACE/NAME" };
+      return {
+        optedIn: false,
+        source: "no annotations passed and no valid K8S_POD_NAMESPACE/NAME",
+      };
     }
     try {
       const annotations = await this.deps.lookup.annotations(ns, name);
@@ -155,9 +226,11 @@ export class CniHandler {
         this.deps.metrics?.optInLookup("not-found");
         return { optedIn: false, source: `pod ${ns}/${name} not found in the API` };
       }
-      const yes = annotations[ENABLED_ANNOTATION] === "true";
+      // The same reading as the plugin's, with the API's annotations in place of the runtime's.
+      const optIn = readPod(req.args, annotations).optIn;
+      const yes = optIn.decision === "yes";
       this.deps.metrics?.optInLookup(yes ? "opted-in" : "not-opted-in");
-      return { optedIn: yes, source: `API annotation ${ENABLED_ANNOTATION} of ${ns}/${name}` };
+      return { optedIn: yes, source: `API: ${optIn.source} (pod ${ns}/${name})` };
     } catch (e) {
       // Fail open: a pod that did not opt in must never be blocked by an API outage.
       this.deps.metrics?.optInLookup("error");
@@ -174,8 +247,9 @@ export class CniHandler {
 
   async #add(req: AgentRequest): Promise<AgentResponse> {
     const decision = await this.#decide(req);
-    const namespace = req.args.K8S_POD_NAMESPACE;
-    const podName = req.args.K8S_POD_NAME;
+    // The namespace the policy clamps by: read like the plugin reads it; an invalid one is
+    // unknown and gets the policy's default.
+    const { namespace, name: podName } = readPod(req.args, undefined);
     const who = {
       containerId: req.containerId,
       ifname: req.ifname,
@@ -221,9 +295,9 @@ export class CniHandler {
     if (known?.status === "attached" && known.netns === req.netns && datapath.has(id)) {
       return ok({ attached: true, detail: `already attached as ${id}` });
     }
-    const maxPriority = maxPriorityFor(this.deps.policy, namespace);
+    const maxPriority = maxPriorityFor(this.#policy, namespace);
     if (maxPriority !== null) {
-      const rule = namespace !== undefined && Object.hasOwn(this.deps.policy.namespaces, namespace)
+      const rule = namespace !== undefined && Object.hasOwn(this.#policy.namespaces, namespace)
         ? `namespaces.${namespace}`
         : "defaultMaxPriority";
       this.deps.metrics?.clamp?.(namespace ?? "");
@@ -253,6 +327,7 @@ export class CniHandler {
         netns: req.netns,
         ifname: req.ifname,
         ...(maxPriority === null ? {} : { maxPriority }),
+        txtime: txtimeFor(this.#policy, namespace),
       });
     } catch (e) {
       // attachPod rolled its own steps back; drop the record unless an older attach stands.
@@ -308,6 +383,8 @@ export class CniHandler {
     if (!req.netns.startsWith("/")) {
       return `netns ${JSON.stringify(req.netns.slice(0, 200))} is not an absolute path`;
     }
+    const problem = (this.deps.netnsProblem ?? netnsPathProblem)(req.netns);
+    if (problem !== null) return problem;
     if ((this.deps.isNodeNetns ?? isOwnNetns)(req.netns)) {
       return `netns ${req.netns} is the node's own network namespace, not a pod's`;
     }

@@ -1,10 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
+import { netnsPathProblem } from "@tsn-proxy/cni";
 import { attachmentId, AttachmentIndex } from "./attachments.ts";
 import { CniHandler, type DatapathPort } from "./handler.ts";
 import type { PodLookup } from "./k8s.ts";
 import type { LogFields } from "./log.ts";
-import { parsePolicy } from "./policy.ts";
+import { parsePolicy, type TxtimeRule } from "./policy.ts";
 
 class FakeDatapath implements DatapathPort {
   pods = new Map<string, { netns: string; ifname: string; maxPriority?: number }>();
@@ -13,10 +14,14 @@ class FakeDatapath implements DatapathPort {
   notReady() {
     return this.notReadyReason;
   }
-  attach(o: { id: string; netns: string; ifname: string; maxPriority?: number }) {
+  txtimes = new Map<string, TxtimeRule | undefined>();
+  attach(
+    o: { id: string; netns: string; ifname: string; maxPriority?: number; txtime?: TxtimeRule },
+  ) {
     if (this.failAttach) throw new Error(this.failAttach);
-    const { id, ...rest } = o;
+    const { id, txtime, ...rest } = o;
     this.pods.set(id, rest);
+    this.txtimes.set(id, txtime);
   }
   detach(id: string) {
     return this.pods.delete(id);
@@ -26,6 +31,14 @@ class FakeDatapath implements DatapathPort {
   }
   missingPins(_id: string) {
     return [];
+  }
+  failClamp = false;
+  setClamp(id: string, maxPriority: number | null) {
+    const pod = this.pods.get(id);
+    if (!pod || this.failClamp) return false;
+    this.pods.set(id, { ...pod, ...(maxPriority === null ? {} : { maxPriority }) });
+    if (maxPriority === null) delete this.pods.get(id)!.maxPriority;
+    return true;
   }
 }
 
@@ -42,9 +55,16 @@ async function setup(lookup?: PodLookup) {
   const handler = new CniHandler({
     datapath: dp,
     index,
-    policy: parsePolicy({ defaultMaxPriority: 0, namespaces: { cell: 5, free: "unlimited" } }),
+    policy: parsePolicy({
+      defaultMaxPriority: 0,
+      namespaces: { cell: 5, free: "unlimited" },
+      denyTxtime: ["free"],
+      txtimeHorizonMs: 500,
+    }),
     ...(lookup ? { lookup } : {}),
     ready: () => dp.notReadyReason,
+    // The temp file stands in for a runtime's netns; every other path meets the real check.
+    netnsProblem: (p) => p === netns ? null : netnsPathProblem(p),
     log: (m, f) => {
       logs.push(m);
       if (f) events.push(f);
@@ -98,11 +118,40 @@ Deno.test("CniHandler ADD attaches an opted-in pod with its namespace's clamp", 
   equal(t.index.get(id)?.status, "attached");
   await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
   equal(t.dp.pods.get(attachmentId("k8s", "c2", "eth0"))?.maxPriority, undefined, "unlimited");
+  deepEqual(t.dp.txtimes.get(id), { allowed: true, horizonNs: 500_000_000n }, "cell: txtimes");
+  deepEqual(
+    t.dp.txtimes.get(attachmentId("k8s", "c2", "eth0")),
+    { allowed: false, horizonNs: 500_000_000n },
+    "free is denied txtimes",
+  );
   await t.handler.handle(t.req({ containerId: "c3", args: {} }));
   equal(t.dp.pods.get(attachmentId("k8s", "c3", "eth0"))?.maxPriority, 0, "default");
   const again = await t.handler.handle(t.req({}));
   ok(again.ok && again.attached, "ADD is idempotent");
   equal(t.dp.pods.size, 3);
+});
+
+Deno.test("CniHandler ADD refuses a netns outside the runtimes' directories (4), attaches nothing", async () => {
+  await using t = await setup();
+  Deno.writeTextFileSync(`${t.netns}-elsewhere`, "");
+  for (
+    const netns of [
+      `${t.netns}-elsewhere`, // an existing file the runtimes never create
+      "/proc/1/ns/net", // pid 1's netns: the node's, or another container's in a pod pid ns
+      "/proc/self/ns/net",
+      "/run/netns/../../proc/1/ns/net",
+      "/var/run/netns/sub/dir",
+      "/run/netns//x",
+      "/run/netns/",
+      "/etc/passwd",
+    ]
+  ) {
+    const res = await t.handler.handle(t.req({ netns }));
+    equal(code(res), 4, `${netns}: ${JSON.stringify(res)}`);
+  }
+  equal(t.dp.pods.size, 0);
+  deepEqual(t.index.list(), []);
+  ok(t.logs.some((l) => l.includes("not a network namespace a supported runtime creates")));
 });
 
 Deno.test("CniHandler ADD leaves a pod that did not opt in alone", async () => {
@@ -117,6 +166,7 @@ Deno.test("CniHandler ADD with unknown opt-in asks the API, and fails open when 
   const pods: Record<string, Record<string, string> | null> = {
     "cell/talker": { "tsn-proxy.io/enabled": "true" },
     "cell/plain": {},
+    "cell/yes": { "tsn-proxy.io/enabled": "yes" },
   };
   let broken = false;
   const lookup: PodLookup = {
@@ -136,11 +186,21 @@ Deno.test("CniHandler ADD with unknown opt-in asks the API, and fails open when 
     }),
   );
   ok(plain.ok && plain.attached === false);
+  // The API path reads the annotation as the plugin does ("yes" opts in there too).
+  const yes = await t.handler.handle(
+    t.req({
+      optIn: "unknown",
+      containerId: "c4",
+      args: { K8S_POD_NAMESPACE: "cell", K8S_POD_NAME: "yes" },
+    }),
+  );
+  ok(yes.ok && yes.attached === true, JSON.stringify(yes));
+  equal(t.dp.pods.size, 2);
   broken = true;
   const down = await t.handler.handle(t.req({ optIn: "unknown", containerId: "c3" }));
   ok(down.ok && down.attached === false, "an API outage must not block pods");
   ok(t.logs.some((l) => l.includes("API down")));
-  equal(t.dp.pods.size, 1);
+  equal(t.dp.pods.size, 2);
 });
 
 Deno.test("CniHandler ADD fails with 11 while the datapath is not ready, 102 when attach fails", async () => {
@@ -230,4 +290,28 @@ Deno.test("CniHandler logs one structured event per decision and counts it", asy
   equal(t.events[7]!.reason, "DEL");
   deepEqual(t.decisions, ["attached", "attached", "skipped", "refused", "failed", "detached"]);
   deepEqual(t.clamps, ["cell", "cell"]);
+});
+
+Deno.test("CniHandler.applyPolicy() re-clamps running savers whose maximum changed, and new pods", async () => {
+  await using t = await setup();
+  await t.handler.handle(t.req({})); // cell: 5
+  await t.handler.handle(t.req({ containerId: "c2", args: { K8S_POD_NAMESPACE: "free" } }));
+  await t.handler.handle(t.req({ containerId: "c3", args: { K8S_POD_NAMESPACE: "other" } }));
+  const id = (c: string) => attachmentId("k8s", c, "eth0");
+  // cell drops to 1, free loses its "unlimited" (emptied: 0), other stays at the default 0.
+  const r = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: 1, free: null } }));
+  deepEqual(r, { changed: 2, failed: 0 });
+  equal(t.dp.pods.get(id("c1"))?.maxPriority, 1);
+  equal(t.dp.pods.get(id("c2"))?.maxPriority, 0);
+  equal(t.dp.pods.get(id("c3"))?.maxPriority, 0);
+  equal(t.index.get(id("c1"))?.maxPriority, 1, "the index follows");
+  ok(t.events.some((e) => e.event === "policy.reclamped" && e.id === id("c1") && e.was === 5));
+  await t.handler.handle(t.req({ containerId: "c4" }));
+  equal(t.dp.pods.get(id("c4"))?.maxPriority, 1, "a new pod gets the new policy");
+
+  t.dp.failClamp = true;
+  const f = t.handler.applyPolicy(parsePolicy({ namespaces: { cell: "unlimited" } }));
+  deepEqual(f, { changed: 0, failed: 2 });
+  equal(t.index.get(id("c1"))?.maxPriority, 1, "a failed re-clamp keeps the recorded clamp");
+  ok(t.events.some((e) => e.event === "policy.reclamp_failed" && e.level === "error"));
 });

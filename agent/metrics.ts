@@ -62,11 +62,13 @@ export function snake(name: string): string {
 export class AgentMetrics {
   readonly registry: Registry = new Registry();
   readonly cniRequests: Counter<"command" | "result">;
+  readonly callersRefused: Counter<"reason">;
   readonly cniDuration: Histogram<"command">;
   readonly attachments: Gauge;
   readonly optInLookups: Counter<"result">;
   readonly decisions: Counter<"decision">;
   readonly policyClamps: Counter<"namespace">;
+  readonly policyReclamps: Counter<"result">;
   readonly rewrites: Counter<"reason">;
   readonly conflicts: Counter<"file">;
   readonly reconcileErrors: Counter;
@@ -90,6 +92,13 @@ export class AgentMetrics {
       name: "tsnproxy_cni_requests_total",
       help: "CNI requests the agent handled, by command and result (ok or the CNI error code)",
       labelNames: ["command", "result"],
+      registers,
+    });
+    this.callersRefused = new Counter({
+      name: "tsnproxy_cni_callers_refused_total",
+      help: "Connections to the plugin socket refused without handling their request: the caller " +
+        "was not root (uid) or ran in another user namespace (userns)",
+      labelNames: ["reason"],
       registers,
     });
     this.cniDuration = new Histogram({
@@ -122,6 +131,12 @@ export class AgentMetrics {
       help: "Opted-in pods whose saver got a priority clamp from the policy, by namespace " +
         '("" when the runtime passed none)',
       labelNames: ["namespace"],
+      registers,
+    });
+    this.policyReclamps = new Counter({
+      name: "tsnproxy_policy_reclamps_total",
+      help: "Running savers given a new clamp after a policy change, by result (ok, error)",
+      labelNames: ["result"],
       registers,
     });
     this.rewrites = new Counter({
@@ -365,6 +380,7 @@ export class AgentMetrics {
       attachments: (n) => this.attachments.set(n),
       decision: (decision) => this.decisions.inc({ decision }),
       clamp: (namespace) => this.policyClamps.inc({ namespace }),
+      reclamp: (result) => this.policyReclamps.inc({ result }),
     };
   }
 

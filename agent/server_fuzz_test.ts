@@ -16,6 +16,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { readLine } from "@tsn-proxy/cni/protocol";
+import { netnsPathProblem } from "@tsn-proxy/cni";
 import { AttachmentIndex } from "./attachments.ts";
 import { CniHandler, type DatapathPort } from "./handler.ts";
 import { parsePolicy } from "./policy.ts";
@@ -62,6 +63,8 @@ async function withServer(
     index,
     policy: parsePolicy({ defaultMaxPriority: 0 }),
     ready: () => null,
+    // The temp file stands in for a runtime's netns; every other path meets the real check.
+    netnsProblem: (p) => p === netns ? null : netnsPathProblem(p),
     log: () => {},
   });
   const socket = join(dir, "cni.sock");

@@ -14,6 +14,7 @@ import {
   TsnKey,
   TsnKeyMode,
   TsnRecord,
+  TsnRecordFlags,
 } from "./gen/tsn_core.ts";
 import { arpFrame, payload, tcpFrame, udpFrame } from "./testdata/packets.ts";
 import { expectedOrigin, expectedWindows, fingerprint } from "./testdata/fingerprint_oracle.ts";
@@ -84,6 +85,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
           tstampType: 0,
           cpu: only!.rec.cpu,
           origin: expectedOrigin(udp),
+          flags: 0,
         },
       );
       ok(only!.rec.savedNs > 0n);
@@ -149,6 +151,65 @@ Deno.test("saver skips, clamps and refuses into the right counters", () => {
   }
 });
 
+Deno.test("saver gives a packet without a priority the pod's default class, clamped; its own wins", () => {
+  const core = loadSaver(coreConfig({
+    keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
+    store: "buckets",
+    maxAgeNs: 100_000_000n,
+    maxPriority: 3,
+    defaultPriority: 2,
+  }));
+  const clamped = loadSaver(coreConfig({
+    keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
+    store: "buckets",
+    maxAgeNs: 100_000_000n,
+    maxPriority: 1,
+    defaultPriority: 2,
+  }));
+  try {
+    // Each test run may reuse the last one's sk_buff (and key): read the record after each save.
+    const only = () => {
+      const [r, ...more] = core.records();
+      equal(more.length, 0);
+      return [r!.rec.priority, r!.rec.flags];
+    };
+    core.save(udpFrame(payload(30, 11)), 0);
+    deepStrictEqual(only(), [2, TsnRecordFlags.TSN_REC_DEFAULT_PRIORITY], "the default class");
+    core.save(udpFrame(payload(30, 12)), 3);
+    deepStrictEqual(only(), [3, 0], "the socket's own priority wins");
+    equal(core.counters().saveDefaulted, 1n);
+    equal(core.counters().saveSkipped, 0n, "a packet with the default class is saved");
+    clamped.save(udpFrame(payload(30, 13)), 0);
+    equal(clamped.records()[0]!.rec.priority, 1, "the default is clamped like any priority");
+  } finally {
+    core.obj.close();
+    clamped.obj.close();
+  }
+});
+
+Deno.test("saver of a namespace denied txtimes marks them dropped and counts them", () => {
+  const core = loadSaver(coreConfig({
+    keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
+    store: "buckets",
+    maxAgeNs: 100_000_000n,
+    txtime: { allowed: false, horizonNs: 0n },
+  }));
+  try {
+    const only = () => {
+      const [r, ...more] = core.records();
+      equal(more.length, 0);
+      return [r!.rec.tstamp, r!.rec.flags];
+    };
+    core.save(udpFrame(payload(30, 14)), 5, 1_700_000_000_123n);
+    deepStrictEqual(only(), [1_700_000_000_123n, TsnRecordFlags.TSN_REC_DROP_TSTAMP]);
+    core.save(udpFrame(payload(30, 15)), 5);
+    deepStrictEqual(only(), [0n, 0], "a packet without a txtime carries no drop mark");
+    equal(core.counters().txtimeDenied, 1n);
+  } finally {
+    core.obj.close();
+  }
+});
+
 Deno.test("restorer without a record counts a miss and lets later tc programs run", () => {
   const core = loadSaver(config(TsnKeyMode.TSN_KEY_SKB_ADDR));
   try {
@@ -176,6 +237,7 @@ Deno.test("generated codecs round-trip through a kernel map", () => {
       tailLen: 16,
       tstampType: 2,
       cpu: 1,
+      flags: 2,
       origin: {
         addr: [0x0201f40a, 0, 0, 0],
         ports: 0x581b409c,

@@ -2,8 +2,8 @@
  * The built plugin, as a runtime finds it: a lone directory (copied away from the repository),
  * run under `env -i` with only the CNI variables.
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
-import { join } from "node:path";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { dirname, join } from "node:path";
 import { AGENT_FILES, buildAgent, buildPlugin, PLUGIN_FILES, ROOT } from "./build.ts";
 import { readLine } from "./protocol.ts";
 
@@ -14,7 +14,13 @@ async function run(
 ): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now();
   const child = new Deno.Command("/usr/bin/env", {
-    args: ["-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), launcher],
+    args: [
+      "-i",
+      // Deno's cache in the build dir, not the launcher's /run default (tests leave nothing there).
+      `TSN_PROXY_DENO_CACHE=${dirname(launcher)}/deno-cache`,
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      launcher,
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -154,6 +160,42 @@ current-context: t
     deepEqual(JSON.parse(d.decode(out.stdout)), [{ "tsn-proxy.io/x": "1" }, null]);
   } finally {
     await api.shutdown();
+    await Deno.remove(build, { recursive: true });
+  }
+});
+
+Deno.test("the built plugin keeps Deno's cache only in a dir that is the caller's alone", async () => {
+  const build = await Deno.makeTempDir({ prefix: "tsn-build-" });
+  try {
+    await buildPlugin(build);
+    const launcher = join(build, PLUGIN_FILES.launcher);
+    const conf = JSON.stringify({
+      cniVersion: "1.1.0",
+      name: "k8s",
+      type: "tsn-proxy",
+      socketPath: join(build, "none.sock"),
+    });
+    const status = (cache: string) =>
+      run(launcher, { CNI_COMMAND: "STATUS", TSN_PROXY_DENO_CACHE: cache, TMPDIR: build }, conf);
+    const entries = async (dir: string) => (await Array.fromAsync(Deno.readDir(dir))).length;
+
+    // Absent: made 0700 and used.
+    const own = join(build, "cache");
+    equal((await status(own)).code, 1, "STATUS without an agent fails (50), but runs");
+    equal((await Deno.stat(own)).mode! & 0o777, 0o700);
+    ok(await entries(own) > 0, "Deno cached into the private dir");
+
+    // Planted, world-writable (what a shared /tmp allows): not used.
+    const planted = join(build, "planted");
+    await Deno.mkdir(planted);
+    await Deno.chmod(planted, 0o777);
+    const r = await status(planted);
+    equal(r.code, 1, r.stderr);
+    match(r.stdout, /"code":50/);
+    equal(await entries(planted), 0, "nothing written into a dir others can write");
+    const tmp = await Array.fromAsync(Deno.readDir(build));
+    ok(!tmp.some((e) => e.name === "tsn-proxy-deno"), "nothing in $TMPDIR either");
+  } finally {
     await Deno.remove(build, { recursive: true });
   }
 });

@@ -13,25 +13,17 @@
  * ```
  */
 import type { CniCommand } from "./env.ts";
+import { type LocalOptIn, type OptInMode, readPod } from "./pod.ts";
 import { CniError, compareVersions, ErrorCode, isSupportedVersion } from "./spec.ts";
 
 /** The capability key containerd and CRI-O use to pass pod annotations. */
 export const ANNOTATIONS_CAPABILITY = "io.kubernetes.cri.pod-annotations";
-
-/** The pod annotation that opts a pod in. */
-export const ENABLED_ANNOTATION = "tsn-proxy.io/enabled";
-
-/** The `CNI_ARGS` key a runtime without annotations (podman) can use to opt a container in. */
-export const ENABLED_ARG = "TSN_PROXY_ENABLED";
 
 /** Where the node agent listens unless the conf entry says otherwise. */
 export const DEFAULT_SOCKET_PATH = "/var/run/tsn-proxy/cni.sock";
 
 /** How long the plugin waits for the agent's answer by default. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 20_000;
-
-/** Which pods of a network get a saver. */
-export type OptInMode = "annotation" | "all";
 
 /** One GC entry. */
 export interface Attachment {
@@ -191,33 +183,10 @@ export function parseNetConf(text: string, command: CniCommand): NetConf {
   };
 }
 
-/** What the plugin can tell about a pod's opt-in without asking the agent. */
-export type LocalOptIn =
-  | { readonly decision: "yes"; readonly source: string }
-  | { readonly decision: "no"; readonly source: string }
-  | { readonly decision: "unknown"; readonly source: "" };
-
-function truthy(v: string): boolean | undefined {
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  if (/^(false|0|no)$/i.test(v)) return false;
-  return undefined;
-}
-
 /**
- * Opt-in from what the runtime passed: `optIn: all` on the network, the pod annotation (when the
- * runtime passes annotations at all, their absence is a "no"), or `TSN_PROXY_ENABLED` in CNI_ARGS.
+ * The opt-in from what the runtime passed (see {@link readPod} for the order of the sources);
  * "unknown" when none of them speaks: the agent then asks the Kubernetes API.
  */
 export function localOptIn(conf: NetConf, args: Readonly<Record<string, string>>): LocalOptIn {
-  if (conf.optIn === "all") return { decision: "yes", source: "network config optIn=all" };
-  const fromArgs = args[ENABLED_ARG] === undefined ? undefined : truthy(args[ENABLED_ARG]);
-  if (fromArgs === true) return { decision: "yes", source: `CNI_ARGS ${ENABLED_ARG}` };
-  if (conf.annotations) {
-    const v = conf.annotations[ENABLED_ANNOTATION];
-    return v !== undefined && truthy(v) === true
-      ? { decision: "yes", source: `annotation ${ENABLED_ANNOTATION}` }
-      : { decision: "no", source: `annotation ${ENABLED_ANNOTATION} not "true"` };
-  }
-  if (fromArgs === false) return { decision: "no", source: `CNI_ARGS ${ENABLED_ARG}` };
-  return { decision: "unknown", source: "" };
+  return readPod(args, conf.annotations, conf.optIn).optIn;
 }

@@ -38,6 +38,30 @@ export function validIfname(name: string): boolean {
     !/[/:\s]/.test(name);
 }
 
+/**
+ * The directories where the supported runtimes create pod network namespaces: containerd
+ * (`/var/run/netns/cni-<uuid>`), CRI-O (`/var/run/netns/<uuid>`), podman with CNI
+ * (`/run/netns/netns-<uuid>`) and `ip netns add` (`/run/netns/<name>`); `/var/run` is `/run`.
+ * `/proc/<pid>/ns/net` (Docker, cri-dockerd) is not among them: a pid is no stable identity, and an
+ * agent without the host's pid namespace would resolve it to one of its own processes.
+ */
+export const NETNS_DIRS: readonly string[] = ["/run/netns", "/var/run/netns"];
+
+/**
+ * Why a `CNI_NETNS` path is not one a supported runtime creates, or null: a plain name directly in
+ * one of {@link NETNS_DIRS}, without `.`/`..` components, doubled or trailing slashes.
+ */
+export function netnsPathProblem(path: string): string | null {
+  const shown = JSON.stringify(path.slice(0, 200));
+  const slash = path.lastIndexOf("/");
+  const dir = path.slice(0, slash), name = path.slice(slash + 1);
+  if (!NETNS_DIRS.includes(dir) || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
+    return `netns ${shown} is not a network namespace a supported runtime creates ` +
+      `(a name in ${NETNS_DIRS.join(" or ")})`;
+  }
+  return null;
+}
+
 /** Container ids: alphanumerics, '-', '_', '.', starting with an alphanumeric (spec). */
 export function validContainerId(id: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id);

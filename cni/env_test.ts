@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { parseCniArgs, parseCniEnv, validIfname } from "./env.ts";
+import { netnsPathProblem, parseCniArgs, parseCniEnv, validIfname } from "./env.ts";
 import { CniError } from "./spec.ts";
 
 const base = {
@@ -50,4 +50,30 @@ Deno.test("parseCniArgs() keeps '=' inside values; validIfname() bounds names", 
   equal(validIfname("eth0"), true);
   equal(validIfname("a".repeat(16)), false);
   equal(validIfname(".."), false);
+});
+
+Deno.test("netnsPathProblem() accepts the runtimes' netns names and nothing else", () => {
+  for (
+    const p of [
+      "/var/run/netns/cni-3c1f2a4e-5b6d-7e8f-9a0b-1c2d3e4f5a6b", // containerd
+      "/var/run/netns/3c1f2a4e-5b6d-7e8f-9a0b-1c2d3e4f5a6b", // CRI-O
+      "/run/netns/netns-3c1f2a4e-5b6d-7e8f-9a0b-1c2d3e4f5a6b", // podman (CNI backend)
+      "/run/netns/tsn-e2e-pod1", // ip netns add (the test harness)
+    ]
+  ) equal(netnsPathProblem(p), null, p);
+  for (
+    const p of [
+      "/proc/1234/ns/net",
+      "/run/netns/../x",
+      "/run/netns/..",
+      "/run/netns/.hidden",
+      "/run/netns/a/b",
+      "/run/netns//a",
+      "/run/netns/",
+      "/run/netns",
+      "/var/run/docker/netns/abc",
+      "run/netns/a",
+      "",
+    ]
+  ) equal(typeof netnsPathProblem(p), "string", p);
 });

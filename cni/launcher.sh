@@ -16,7 +16,10 @@ if [ "${CNI_COMMAND:-}" = VERSION ]; then
 fi
 case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
 payload="$here/@PAYLOAD@"
-# Deno wants a cache dir; the plugin must not write into the (often read-only) CNI bin dir.
-export DENO_DIR="${TMPDIR:-/tmp}/tsn-proxy-deno" DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
+# The runtime runs this as root: Deno's cache goes neither into the (often read-only) CNI bin dir
+# nor anywhere another user can plant files.
+@PRIVATE_CACHE@
+DENO_DIR=$(private_cache "${TSN_PROXY_DENO_CACHE:-/run/tsn-proxy-cni}")
+export DENO_DIR DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 exec "$payload/deno" run --quiet --no-config --no-lock --no-remote --no-npm \
   --allow-read --allow-write --allow-env --allow-net "$payload/@BUNDLE@"

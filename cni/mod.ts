@@ -18,17 +18,24 @@ export {
   type Attachment,
   DEFAULT_AGENT_TIMEOUT_MS,
   DEFAULT_SOCKET_PATH,
-  ENABLED_ANNOTATION,
-  ENABLED_ARG,
-  type LocalOptIn,
   localOptIn,
   type NetConf,
-  type OptInMode,
   parseNetConf,
 } from "./config.ts";
 export {
+  ENABLED_ANNOTATION,
+  ENABLED_ARG,
+  isNamespaceName,
+  type LocalOptIn,
+  type OptInMode,
+  type PodFacts,
+  readPod,
+} from "./pod.ts";
+export {
   type CniCommand,
   type CniEnv,
+  NETNS_DIRS,
+  netnsPathProblem,
   parseCniArgs,
   parseCniEnv,
   validContainerId,

@@ -18,7 +18,8 @@
  * console.log(out.stdout);
  * ```
  */
-import { type LocalOptIn, localOptIn, type NetConf, parseNetConf } from "./config.ts";
+import { localOptIn, type NetConf, parseNetConf } from "./config.ts";
+import type { LocalOptIn } from "./pod.ts";
 import { type CniEnv, parseCniEnv } from "./env.ts";
 import {
   type AgentRequest,

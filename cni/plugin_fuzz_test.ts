@@ -15,7 +15,7 @@
  *   always prints a supported version.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { buildPlugin } from "./build.ts";
 import { parseNetConf } from "./config.ts";
@@ -522,7 +522,8 @@ async function runBuilt(
     v === undefined || v.includes("\0") ? [] : [`${k}=${v}`]
   );
   const child = new Deno.Command("/usr/bin/env", {
-    args: ["-i", "TMPDIR=/tmp", ...pairs, launcher],
+    // Deno's cache in the build dir, not the launcher's /run default (tests leave nothing there).
+    args: ["-i", `TSN_PROXY_DENO_CACHE=${dirname(launcher)}/deno-cache`, ...pairs, launcher],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -36,6 +36,8 @@ export const ErrorCode = {
   AttachmentMissing: 101,
   /** The agent failed to attach or detach (kernel error, policy error). */
   AgentFailure: 102,
+  /** The agent refused the caller: not root in the node's user namespace. */
+  CallerRefused: 103,
   /** Anything unexpected inside the plugin. */
   Internal: 999,
 } as const;

@@ -108,7 +108,8 @@ Deno.test("a process in a pod's namespaces cannot reach the agent's socket or th
     let nonRoot: ExecResult, nonRootOpen: ExecResult;
     try {
       nonRoot = await ask({ uid: NOBODY });
-      // Control: the socket's mode is the barrier (0666 lets the same process in).
+      // With the socket's mode opened too (a careless chmod or hostPath), the process connects,
+      // and the agent's peer check refuses it (103): the file mode is not the only barrier.
       await Deno.chmod(socket, 0o666);
       try {
         nonRootOpen = await ask({ uid: NOBODY });
@@ -118,7 +119,8 @@ Deno.test("a process in a pod's namespaces cannot reach the agent's socket or th
     } finally {
       for (const [i, d] of opened.entries()) await Deno.chmod(d, modes[i]!);
     }
-    ok(nonRootOpen.success && nonRootOpen.stdout.includes('"ok":true'), nonRootOpen.stderr);
+    ok(nonRootOpen.stdout.includes('"code":103'), `${nonRootOpen.stdout} ${nonRootOpen.stderr}`);
+    ok(!nonRootOpen.stdout.includes('"ok":true'), "the agent served a non-root caller");
     ok(!nonRoot.success, "a non-root uid connected to the agent's socket");
     match(nonRoot.stderr, /Permission denied/);
     // And with the agent's own 0700 dir: not even the path.

@@ -182,7 +182,10 @@ Deno.test("tsn-proxy after ptp+host-local (kindnet): opt-in, clamp, agent down/r
   requireKernelTests();
   const t0 = performance.now();
   // The node's files are written once prepareNode has made the dir: write the real list after.
-  const bench = await Bench.create({}, { namespaces: { capped: 2 } });
+  const bench = await Bench.create({}, {
+    defaultMaxPriority: "unlimited",
+    namespaces: { capped: 2 },
+  });
   try {
     const { node, rt } = bench;
     await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));

@@ -61,7 +61,10 @@ export interface CniNode {
 export interface NodeOptions {
   /** Files of the conf dir (the primary CNI's config). */
   readonly confFiles: Record<string, string>;
-  /** The `policy` section. */
+  /**
+   * The `policy` section; default: `defaultMaxPriority: unlimited` (the tests send the priorities
+   * they check; without a section the agent would clamp every pod to 0).
+   */
   readonly policy?: Record<string, unknown>;
   /** `cni.optIn`. */
   readonly optIn?: "annotation" | "all";
@@ -103,7 +106,7 @@ export async function prepareNode(topo: Topology, o: NodeOptions): Promise<CniNo
     stateDir,
     metricsAddress: `unix:${node.metricsSocket}`,
     kubernetes: { enabled: false },
-    ...(o.policy ? { policy: o.policy } : {}),
+    policy: o.policy ?? { defaultMaxPriority: "unlimited" },
   };
   await Deno.writeTextFile(node.configPath, JSON.stringify(config, null, 2));
   return node;

@@ -7,7 +7,9 @@
  *
  * @example
  * ```ts ignore
- * const bench = await CniBench.create({ policy: { namespaces: { capped: 2 } } });
+ * const bench = await CniBench.create({
+ *   policy: { defaultMaxPriority: "unlimited", namespaces: { capped: 2 } },
+ * });
  * try {
  *   await bench.startAgent();
  *   const a = await bench.pod("a", { optIn: true });

@@ -17,7 +17,7 @@
  * @module
  */
 import { stringify } from "yaml";
-import { METRICS, NAMES, NODE } from "./layout.ts";
+import { CONFIG_KEYS, CONTAINER, METRICS, NAMES, NODE } from "./layout.ts";
 import type { ManifestOptions } from "./options.ts";
 
 const YAML_OPTS = { lineWidth: 0 } as const;
@@ -34,6 +34,8 @@ export function agentConfigText(o: ManifestOptions): string {
     socketPath: NODE.socketPath,
     metricsAddress: `${METRICS.host}:${METRICS.port}`,
     kubernetes: { enabled: true },
+    // The policy ConfigMap's file, re-read by the running agent: edits reach running savers.
+    policyFile: `${CONTAINER.policyConfigDir}/${CONFIG_KEYS.policy}`,
   };
   return [
     "# tsn-proxy node agent (agent/README.md). The priority policy is in ConfigMap",
@@ -53,8 +55,9 @@ export function policyConfigText(o: ManifestOptions): string {
   return [
     "# The highest SO_PRIORITY opted-in pods of a namespace may carry to the wire (agent/README.md",
     '# "Priority policy"): an integer or "unlimited". Higher priorities are clamped and counted.',
-    "# Applies to pods created after the agents restart:",
-    `#   kubectl -n ${o.namespace} rollout restart daemonset/${NAMES.daemonSet}`,
+    "# Applies to running pods too: kubelet updates this file in the agent's container (within",
+    "# its ConfigMap sync period, about a minute), the agent re-reads it every 2 s and re-clamps",
+    "# running savers in place. Empty or without a value means priority 0, never unlimited.",
     stringify({ policy }, YAML_OPTS),
   ].join("\n");
 }

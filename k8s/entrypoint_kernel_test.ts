@@ -35,7 +35,7 @@ Deno.test("entrypoint.sh with the real agent: restart keeps, strategy switch rel
   const token = join(node.dir, "token");
   await Deno.writeTextFile(token, "fake\n");
   // The fixture's config as the agent ConfigMap carries it (YAML, no policy) + the policy file.
-  const cfg = JSON.parse(await Deno.readTextFile(node.configPath));
+  const { policy: _, ...cfg } = JSON.parse(await Deno.readTextFile(node.configPath));
   const agentYaml = join(node.dir, "agent.yaml");
   const writeAgentYaml = (strategy: string) =>
     Deno.writeTextFile(agentYaml, stringify({ ...cfg, strategy }));

@@ -46,9 +46,16 @@ export const CONFIG_HASH_ANNOTATION = "tsn-proxy.io/config-sha256";
  * agent writes names `socketPath`, which the plugin then opens from the host.
  */
 export const NODE = {
-  /** The bpffs root; pins go into the agent's own directory below it. */
-  bpffsRoot: "/sys/fs/bpf",
-  bpffs: "/sys/fs/bpf/tsn-proxy",
+  /**
+   * tsn-proxy's own directory in the host's bpffs: the only part of the bpffs the agent's
+   * container mounts (other add-ons' pins stay out of its reach).
+   */
+  bpffsMount: "/sys/fs/bpf/tsn-proxy",
+  /**
+   * The agent's pins, one level below the mount: the datapath refuses a bpffs mount root as its
+   * directory, and in the container the mounted directory is one.
+   */
+  bpffs: "/sys/fs/bpf/tsn-proxy/node",
   /** Where containerd and CRI-O create pod netns bind mounts (`CNI_NETNS`). */
   netnsDir: "/var/run/netns",
   /** The agent's state and the plugin socket: tmpfs, so both go away with the pins at reboot. */

@@ -179,8 +179,15 @@ export function daemonSet(o: ManifestOptions): IDaemonSet {
             readinessProbe: { ...probe("/readyz"), periodSeconds: 5, failureThreshold: 2 },
             livenessProbe: { ...probe("/healthz"), periodSeconds: 10, failureThreshold: 6 },
             volumeMounts: [
-              { name: "bpffs", mountPath: NODE.bpffsRoot, mountPropagation: "HostToContainer" },
-              { name: "netns", mountPath: NODE.netnsDir, mountPropagation: "HostToContainer" },
+              // Only what the agent writes is writable: its own bpffs directory, not the bpffs
+              // (other add-ons' pins); the pods' netns only to enter them (setns opens read-only).
+              { name: "bpffs", mountPath: NODE.bpffsMount, mountPropagation: "HostToContainer" },
+              {
+                name: "netns",
+                mountPath: NODE.netnsDir,
+                mountPropagation: "HostToContainer",
+                readOnly: true,
+              },
               { name: "run", mountPath: NODE.stateDir },
               { name: "cni-conf", mountPath: o.cniConfDir },
               { name: "cni-bin", mountPath: o.cniBinDir },
@@ -190,7 +197,7 @@ export function daemonSet(o: ManifestOptions): IDaemonSet {
             ],
           }],
           volumes: [
-            hostPathVolume("bpffs", NODE.bpffsRoot, "Directory"),
+            hostPathVolume("bpffs", NODE.bpffsMount, "DirectoryOrCreate"),
             hostPathVolume("netns", NODE.netnsDir, "DirectoryOrCreate"),
             hostPathVolume("run", NODE.stateDir, "DirectoryOrCreate"),
             hostPathVolume("cni-conf", o.cniConfDir, "DirectoryOrCreate"),
@@ -250,12 +257,13 @@ export function manifestObjects(o: ManifestOptions): ManifestObject[] {
       kind: "Role",
       metadata: meta(NAMES.role, ns),
       rules: [
-        // The uninstall decision on SIGTERM: is the agent's DaemonSet being deleted?
+        // The uninstall decision on SIGTERM: is the agent's DaemonSet being deleted? Watched
+        // while the agent runs (a fieldSelector on its name), asked again at SIGTERM.
         {
           apiGroups: ["apps"],
           resources: ["daemonsets"],
           resourceNames: [NAMES.daemonSet],
-          verbs: ["get"],
+          verbs: ["get", "watch"],
         },
       ],
     },

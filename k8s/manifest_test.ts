@@ -165,6 +165,15 @@ Deno.test("semantic checks catch a broken manifest", async () => {
   match(checkAgentPaths(t.objs).join("\n"), /HostToContainer/);
 
   t = ds();
+  delete t.spec.containers[0]!.volumeMounts!.find((m) => m.name === "netns")!.readOnly;
+  match(checkAgentPaths(t.objs).join("\n"), /\/var\/run\/netns must be mounted read-only/);
+
+  t = ds();
+  t.spec.volumes!.find((v) => v.name === "bpffs")!.hostPath!.path = "/sys/fs/bpf";
+  t.spec.containers[0]!.volumeMounts!.find((m) => m.name === "bpffs")!.mountPath = "/sys/fs/bpf";
+  match(checkAgentPaths(t.objs).join("\n"), /mounts \/sys\/fs\/bpf: mount only/);
+
+  t = ds();
   t.spec.containers[0]!.readinessProbe!.httpGet!.port = 9999;
   match(checkAgentPaths(t.objs).join("\n"), /readiness probe 127\.0\.0\.1:9999/);
 

@@ -124,13 +124,24 @@ export function checkAgentPaths(objs: readonly ManifestObject[]): string[] {
     if (host === null) out.push(`${what} ${path}: not on a hostPath volume`);
     else if (host !== path) out.push(`${what} ${path}: reaches ${host} on the host, not ${path}`);
   }
-  const bpffsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.bpffsRoot);
-  if (!cfg.bpffs.startsWith(`${NODE.bpffsRoot}/`) || !bpffsMount) {
-    out.push(`bpffs ${cfg.bpffs} is not below the mounted bpffs ${NODE.bpffsRoot}`);
+  const bpffsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.bpffsMount);
+  if (!cfg.bpffs.startsWith(`${NODE.bpffsMount}/`) || !bpffsMount) {
+    out.push(`bpffs ${cfg.bpffs} is not below the mounted bpffs directory ${NODE.bpffsMount}`);
+  }
+  // Least privilege: the pods' netns are only entered, and other add-ons' pins stay out of reach.
+  const netnsMount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === NODE.netnsDir);
+  if (netnsMount && netnsMount.readOnly !== true) {
+    out.push(`${NODE.netnsDir} must be mounted read-only (the agent only enters pod netns)`);
+  }
+  for (const v of spec.volumes ?? []) {
+    const p = v.hostPath?.path.replace(/\/+$/, "");
+    if (p === "/sys/fs/bpf" || p === "/sys/fs" || p === "/sys") {
+      out.push(`volume ${v.name} mounts ${p}: mount only ${NODE.bpffsMount}, not the whole bpffs`);
+    }
   }
   for (const m of spec.containers[0]!.volumeMounts ?? []) {
     if (
-      (m.mountPath === NODE.netnsDir || m.mountPath === NODE.bpffsRoot) &&
+      (m.mountPath === NODE.netnsDir || m.mountPath === NODE.bpffsMount) &&
       m.mountPropagation !== "HostToContainer"
     ) {
       out.push(`${m.mountPath} must be HostToContainer (mounts made later on the host)`);
@@ -207,13 +218,17 @@ export function checkReferences(objs: readonly ManifestObject[]): string[] {
       ? ((o as unknown as Obj).rules as Array<Obj>).map((r) => ({ kind: o.kind, ...r }))
       : []
   ) as Array<{ kind: string; resources: string[]; verbs: string[]; resourceNames?: string[] }>;
-  const allows = (kind: string, resource: string, name: string) =>
+  const allows = (kind: string, resource: string, name: string, verb = "get") =>
     rules.some((r) =>
-      r.kind === kind && r.resources.includes(resource) && r.verbs.includes("get") &&
+      r.kind === kind && r.resources.includes(resource) && r.verbs.includes(verb) &&
       (r.resourceNames === undefined || r.resourceNames.includes(name))
     );
   if (!allows("Role", "daemonsets", String(ds.metadata?.name))) {
     out.push("the Role does not allow get on the agent's DaemonSet");
+  }
+  // node_helper.ts watch-deletion watches it by name while the agent runs.
+  if (!allows("Role", "daemonsets", String(ds.metadata?.name), "watch")) {
+    out.push("the Role does not allow watch on the agent's DaemonSet");
   }
   if (!allows("ClusterRole", "namespaces", ns)) {
     out.push("the ClusterRole does not allow get on the agent's namespace");
@@ -222,9 +237,14 @@ export function checkReferences(objs: readonly ManifestObject[]): string[] {
     out.push("the ClusterRole does not allow get pods");
   }
   for (const r of rules) {
-    const extra = r.verbs.filter((v) => v !== "get");
+    const needed = r.resources.includes("daemonsets") && r.resourceNames?.length === 1
+      ? ["get", "watch"]
+      : ["get"];
+    const extra = r.verbs.filter((v) => !needed.includes(v));
     if (extra.length) {
-      out.push(`${r.kind} grants ${extra.join(",")} on ${r.resources}: only get is needed`);
+      out.push(
+        `${r.kind} grants ${extra.join(",")} on ${r.resources}: only ${needed} is needed`,
+      );
     }
   }
   return out;

@@ -18,6 +18,7 @@ import {
   PROGRAMS,
   type TsnConfig,
   TsnConfig as TsnConfigCodec,
+  TsnConfigFlags,
   TsnStore,
   VARIABLES,
 } from "../gen/tsn_core.ts";
@@ -77,17 +78,31 @@ export interface CoreSettings {
   readonly owner?: number;
   /** Saver instances: the policy clamp. */
   readonly maxPriority?: number;
+  /** Saver instances: the priority of packets whose socket set none (0 or absent: none). */
+  readonly defaultPriority?: number;
+  /** Saver instances: the namespace's txtime rule (absent: txtimes allowed, no horizon). */
+  readonly txtime?: TxtimeRule;
+}
+
+/** What a pod's txtimes may do: the namespace policy's rule. */
+export interface TxtimeRule {
+  /** False: the pod's txtimes are never restored, and dropped where the kernel kept them. */
+  readonly allowed: boolean;
+  /** Txtimes further ahead of their clock are dropped; 0n: no bound. */
+  readonly horizonNs: bigint;
 }
 
 /** The full `tsn_cfg` of an instance; every instance of a node derives it from here. */
 export function coreConfig(s: CoreSettings): TsnConfig {
   return {
     keyMode: s.keyMode,
-    flags: 0,
+    flags: s.txtime?.allowed === false ? TsnConfigFlags.TSN_CFG_NO_TXTIME : 0,
     owner: s.owner ?? 0,
     maxPriority: s.maxPriority ?? NO_CLAMP,
     maxAgeNs: s.maxAgeNs,
     store: STORES[s.store],
+    defaultPriority: s.defaultPriority ?? 0,
+    txtimeHorizonNs: s.txtime?.horizonNs ?? 0n,
   };
 }
 

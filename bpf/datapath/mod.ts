@@ -23,6 +23,7 @@ export {
   type StoreName,
   storeName,
   STORES,
+  type TxtimeRule,
 } from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";
 export { checkRestorers, down, isIfname, type RestorerCheck, up, type UpOptions } from "./node.ts";
@@ -32,6 +33,8 @@ export {
   detachPod,
   ownerId,
   removePodAttachment,
+  setPodClamp,
+  setPodSettings,
 } from "./pod.ts";
 export {
   type DatapathStats,

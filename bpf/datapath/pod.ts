@@ -10,9 +10,17 @@
  *   ifname: "eth0", maxPriority: 3 });
  * ```
  */
-import { ensureBpffsDir, ifindex, removeBpffsDir, withNetns } from "../libbpf/mod.ts";
+import {
+  BpfLink,
+  ensureBpffsDir,
+  ifindex,
+  removeBpffsDir,
+  tcAttach,
+  unpin,
+  withNetns,
+} from "../libbpf/mod.ts";
 import { PROGRAMS } from "../gen/tsn_core.ts";
-import { coreConfig, NO_CLAMP, openCore } from "./core.ts";
+import { coreConfig, NO_CLAMP, openCore, type TxtimeRule } from "./core.ts";
 import { stateSettings } from "./node.ts";
 import { checkPodId, PinLayout } from "./layout.ts";
 import { Rollback } from "./rollback.ts";
@@ -30,6 +38,41 @@ export interface AttachPodOptions {
   readonly ifname: string;
   /** Priorities above this are clamped to it (the namespace policy); default: no clamp. */
   readonly maxPriority?: number;
+  /** The pod's default class: the priority of packets whose socket set none (clamped too). */
+  readonly defaultPriority?: number;
+  /** The namespace's txtime rule; default: allowed, no horizon. */
+  readonly txtime?: TxtimeRule;
+}
+
+/** What a pod's saver instance is configured with (its `.rodata`), as the policy sets it. */
+export interface PodSettings {
+  readonly maxPriority?: number;
+  readonly defaultPriority?: number;
+  readonly txtime?: TxtimeRule;
+}
+
+/** A pod's settings as the state records them (only what differs from the defaults). */
+function settingsState(
+  s: PodSettings,
+): Pick<PodState, "maxPriority" | "defaultPriority" | "txtime"> {
+  return {
+    maxPriority: s.maxPriority ?? NO_CLAMP,
+    ...(s.defaultPriority ? { defaultPriority: s.defaultPriority } : {}),
+    ...(s.txtime && (!s.txtime.allowed || s.txtime.horizonNs)
+      ? { txtime: { allowed: s.txtime.allowed, horizonNs: String(s.txtime.horizonNs) } }
+      : {}),
+  };
+}
+
+/** The settings a pod's state records. */
+function settingsOf(p: PodState): PodSettings {
+  return {
+    maxPriority: p.maxPriority,
+    ...(p.defaultPriority ? { defaultPriority: p.defaultPriority } : {}),
+    ...(p.txtime
+      ? { txtime: { allowed: p.txtime.allowed, horizonNs: BigInt(p.txtime.horizonNs) } }
+      : {}),
+  };
 }
 
 /** Owner ids tag records with their pod: FNV-1a of the attachment id, never 0 (0 = node). */
@@ -53,7 +96,7 @@ function requireState(stateFile: string): DatapathState {
 export function attachPod(opts: AttachPodOptions): PodState {
   checkPodId(opts.id);
   const state = requireState(opts.stateFile);
-  const maxPriority = opts.maxPriority ?? NO_CLAMP;
+  const settings = settingsState(opts);
   const index = withNetns(opts.netns, () => ifindex(opts.ifname));
   const known = state.pods.find((p) => p.id === opts.id);
   if (known) {
@@ -67,7 +110,7 @@ export function attachPod(opts: AttachPodOptions): PodState {
     rb.push(`remove ${pins.podDir(opts.id)}`, () => removeBpffsDir(pins.podDir(opts.id)));
     const obj = openCore({
       programs: [PROGRAMS.tsnSaver.name],
-      config: coreConfig({ ...stateSettings(state), owner, maxPriority }),
+      config: coreConfig({ ...stateSettings(state), owner, ...opts }),
       shareMapsOf: pins,
     });
     let mode;
@@ -92,13 +135,83 @@ export function attachPod(opts: AttachPodOptions): PodState {
       ifname: opts.ifname,
       ifindex: index,
       owner,
-      maxPriority,
+      ...settings,
       mode,
     };
     state.pods.push(pod);
     saveState(opts.stateFile, state);
     return pod;
   });
+}
+
+/**
+ * Gives a running pod saver a new priority clamp (a policy change); see {@link setPodSettings}.
+ * Returns false when the id is not attached, true when the saver now has `maxPriority` (no clamp:
+ * undefined).
+ */
+export function setPodClamp(stateFile: string, id: string, maxPriority?: number): boolean {
+  const pod = requireState(stateFile).pods.find((p) => p.id === id);
+  if (!pod) return false;
+  const { maxPriority: _, ...rest } = settingsOf(pod);
+  return setPodSettings(stateFile, id, {
+    ...rest,
+    ...(maxPriority === undefined ? {} : { maxPriority }),
+  });
+}
+
+/**
+ * Gives a running pod saver new settings (a policy change: clamp, default class, txtime rule): a
+ * new saver instance with the new `.rodata` replaces the old one in place, so every packet meets
+ * one config or the other and none goes unsaved: a TCX link swaps its program
+ * (`bpf_link_update`), a clsact filter is replaced at its own handle and priority. The pins then
+ * name the new program and config. Returns false when the id is not attached.
+ */
+export function setPodSettings(stateFile: string, id: string, settings: PodSettings): boolean {
+  const state = requireState(stateFile);
+  const pod = state.pods.find((p) => p.id === id);
+  if (!pod) return false;
+  const next = settingsState(settings);
+  if (JSON.stringify(settingsState(settingsOf(pod))) === JSON.stringify(next)) return true;
+  const pins = new PinLayout(state.bpffs);
+  const obj = openCore({
+    programs: [PROGRAMS.tsnSaver.name],
+    config: coreConfig({ ...stateSettings(state), owner: pod.owner, ...settings }),
+    shareMapsOf: pins,
+  });
+  try {
+    obj.load();
+    const saver = obj.program(PROGRAMS.tsnSaver.name);
+    const mode = pod.mode;
+    if (mode.kind === "tcx") {
+      const link = BpfLink.fromPinned(pins.podLink(id));
+      try {
+        link.update(saver);
+      } finally {
+        link.close();
+      }
+    } else {
+      withNetns(pod.netns, () =>
+        tcAttach(saver, pod.ifindex, "egress", {
+          handle: mode.handle,
+          priority: mode.priority,
+          replace: true,
+        }));
+    }
+    // The kernel runs the new program now; the pins follow (they only keep objects alive).
+    unpin(pins.podSaver(id));
+    saver.pin(pins.podSaver(id));
+    unpin(pins.podConfig(id));
+    obj.map(".rodata").pin(pins.podConfig(id));
+  } finally {
+    obj.close();
+  }
+  state.pods = state.pods.map((p) => {
+    if (p.id !== id) return p;
+    const { defaultPriority: _d, txtime: _t, ...base } = p;
+    return { ...base, ...next };
+  });
+  saveState(stateFile, state);
+  return true;
 }
 
 /**

@@ -42,6 +42,10 @@ export interface PodState {
   readonly ifindex: number;
   readonly owner: number;
   readonly maxPriority: number;
+  /** The pod's default class (absent: none). */
+  readonly defaultPriority?: number;
+  /** The namespace's txtime rule, horizon in ns as a decimal string (absent: allowed, none). */
+  readonly txtime?: { readonly allowed: boolean; readonly horizonNs: string };
   readonly mode: AttachMode;
 }
 

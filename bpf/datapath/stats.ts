@@ -10,7 +10,7 @@
  * console.log(s.counters.restored, s.records);
  * ```
  */
-import { BpfMap, monotonicNs, possibleCpus } from "../libbpf/mod.ts";
+import { BpfMap, monotonicNs } from "../libbpf/mod.ts";
 import { STORES as STORE_OF } from "./core.ts";
 import {
   MAPS,

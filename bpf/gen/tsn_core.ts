@@ -69,7 +69,7 @@ export const MAPS = {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 152,
+    valueSize: 184,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -89,7 +89,7 @@ export const MAPS = {
     name: ".rodata",
     type: "Array",
     keySize: 4,
-    valueSize: 32,
+    valueSize: 40,
     maxEntries: 1,
     flags: 128,
     key: "u32",
@@ -99,14 +99,17 @@ export const MAPS = {
 
 /** Global variables: section, byte offset inside that section's value, size, type. */
 export const VARIABLES = {
-  tsnCfg: { name: "tsn_cfg", section: ".rodata", offset: 0, size: 32, type: "TsnConfig" },
+  tsnCfg: { name: "tsn_cfg", section: ".rodata", offset: 0, size: 40, type: "TsnConfig" },
 } as const;
 
 /** enum tsn_config_flags */
-export const TsnConfigFlags = { TSN_CFG_SAVE_MONO_ONLY: 1 } as const;
+export const TsnConfigFlags = { TSN_CFG_SAVE_MONO_ONLY: 1, TSN_CFG_NO_TXTIME: 2 } as const;
 
 /** enum tsn_key_mode */
 export const TsnKeyMode = { TSN_KEY_SKB_ADDR: 0, TSN_KEY_SKB_DATA: 1 } as const;
+
+/** enum tsn_record_flags */
+export const TsnRecordFlags = { TSN_REC_DROP_TSTAMP: 1, TSN_REC_DEFAULT_PRIORITY: 2 } as const;
 
 /** enum tsn_store */
 export const TsnStore = { TSN_STORE_BUCKETS: 0, TSN_STORE_LRU: 1 } as const;
@@ -177,7 +180,7 @@ export const TsnClock = {
   },
 } as const;
 
-/** struct tsn_config (32 bytes) */
+/** struct tsn_config (40 bytes) */
 export interface TsnConfig {
   /** enum tsn_key_mode key_mode, offset 0; values in TsnKeyMode */
   keyMode: number;
@@ -191,10 +194,14 @@ export interface TsnConfig {
   maxAgeNs: bigint;
   /** enum tsn_store store, offset 24; values in TsnStore */
   store: number;
+  /** __u32 default_priority, offset 28 */
+  defaultPriority: number;
+  /** __u64 txtime_horizon_ns, offset 32 */
+  txtimeHorizonNs: bigint;
 }
 /** Byte layout and codec of struct tsn_config. */
 export const TsnConfig = {
-  size: 32,
+  size: 40,
   fields: {
     keyMode: { offset: 0, size: 4, type: "TsnKeyMode" },
     flags: { offset: 4, size: 4, type: "TsnConfigFlags" },
@@ -202,24 +209,28 @@ export const TsnConfig = {
     maxPriority: { offset: 12, size: 4, type: "u32" },
     maxAgeNs: { offset: 16, size: 8, type: "u64" },
     store: { offset: 24, size: 4, type: "TsnStore" },
+    defaultPriority: { offset: 28, size: 4, type: "u32" },
+    txtimeHorizonNs: { offset: 32, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnConfig, out: Uint8Array = new Uint8Array(32), at = 0): Uint8Array => {
-    checkRoom("TsnConfig.encode", out, at, 32);
-    out.fill(0, at, at + 32);
-    const view = new DataView(out.buffer, out.byteOffset + at, 32);
+  encode: (value: TsnConfig, out: Uint8Array = new Uint8Array(40), at = 0): Uint8Array => {
+    checkRoom("TsnConfig.encode", out, at, 40);
+    out.fill(0, at, at + 40);
+    const view = new DataView(out.buffer, out.byteOffset + at, 40);
     view.setUint32(0, value.keyMode, true);
     view.setUint32(4, value.flags, true);
     view.setUint32(8, value.owner, true);
     view.setUint32(12, value.maxPriority, true);
     view.setBigUint64(16, value.maxAgeNs, true);
     view.setUint32(24, value.store, true);
+    view.setUint32(28, value.defaultPriority, true);
+    view.setBigUint64(32, value.txtimeHorizonNs, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnConfig => {
-    checkRoom("TsnConfig.decode", bytes, at, 32);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 32);
+    checkRoom("TsnConfig.decode", bytes, at, 40);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 40);
     return {
       keyMode: view.getUint32(0, true),
       flags: view.getUint32(4, true),
@@ -227,11 +238,13 @@ export const TsnConfig = {
       maxPriority: view.getUint32(12, true),
       maxAgeNs: view.getBigUint64(16, true),
       store: view.getUint32(24, true),
+      defaultPriority: view.getUint32(28, true),
+      txtimeHorizonNs: view.getBigUint64(32, true),
     };
   },
 } as const;
 
-/** struct tsn_counters (152 bytes) */
+/** struct tsn_counters (184 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -247,34 +260,42 @@ export interface TsnCounters {
   saveOverwrote: bigint;
   /** __u64 save_contended, offset 48 */
   saveContended: bigint;
-  /** __u64 restored, offset 56 */
+  /** __u64 save_defaulted, offset 56 */
+  saveDefaulted: bigint;
+  /** __u64 txtime_denied, offset 64 */
+  txtimeDenied: bigint;
+  /** __u64 txtime_beyond_horizon, offset 72 */
+  txtimeBeyondHorizon: bigint;
+  /** __u64 restored, offset 80 */
   restored: bigint;
-  /** __u64 restored_other_cpu, offset 64 */
+  /** __u64 restored_other_cpu, offset 88 */
   restoredOtherCpu: bigint;
-  /** __u64 restored_tstamp, offset 72 */
+  /** __u64 restored_tstamp, offset 96 */
   restoredTstamp: bigint;
-  /** __u64 tstamp_kept, offset 80 */
+  /** __u64 tstamp_kept, offset 104 */
   tstampKept: bigint;
-  /** __u64 tstamp_conflict, offset 88 */
+  /** __u64 tstamp_conflict, offset 112 */
   tstampConflict: bigint;
-  /** __u64 missed, offset 96 */
+  /** __u64 tstamp_dropped, offset 120 */
+  tstampDropped: bigint;
+  /** __u64 missed, offset 128 */
   missed: bigint;
-  /** __u64 rejected_stale, offset 104 */
+  /** __u64 rejected_stale, offset 136 */
   rejectedStale: bigint;
-  /** __u64 rejected_fingerprint, offset 112 */
+  /** __u64 rejected_fingerprint, offset 144 */
   rejectedFingerprint: bigint;
-  /** __u64 rejected_origin, offset 120 */
+  /** __u64 rejected_origin, offset 152 */
   rejectedOrigin: bigint;
-  /** __u64 clones_tracked, offset 128 */
+  /** __u64 clones_tracked, offset 160 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 136 */
+  /** __u64 freed_cleanup, offset 168 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 144 */
+  /** __u64 errors, offset 176 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 152,
+  size: 184,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
@@ -283,24 +304,28 @@ export const TsnCounters = {
     saveErrors: { offset: 32, size: 8, type: "u64" },
     saveOverwrote: { offset: 40, size: 8, type: "u64" },
     saveContended: { offset: 48, size: 8, type: "u64" },
-    restored: { offset: 56, size: 8, type: "u64" },
-    restoredOtherCpu: { offset: 64, size: 8, type: "u64" },
-    restoredTstamp: { offset: 72, size: 8, type: "u64" },
-    tstampKept: { offset: 80, size: 8, type: "u64" },
-    tstampConflict: { offset: 88, size: 8, type: "u64" },
-    missed: { offset: 96, size: 8, type: "u64" },
-    rejectedStale: { offset: 104, size: 8, type: "u64" },
-    rejectedFingerprint: { offset: 112, size: 8, type: "u64" },
-    rejectedOrigin: { offset: 120, size: 8, type: "u64" },
-    clonesTracked: { offset: 128, size: 8, type: "u64" },
-    freedCleanup: { offset: 136, size: 8, type: "u64" },
-    errors: { offset: 144, size: 8, type: "u64" },
+    saveDefaulted: { offset: 56, size: 8, type: "u64" },
+    txtimeDenied: { offset: 64, size: 8, type: "u64" },
+    txtimeBeyondHorizon: { offset: 72, size: 8, type: "u64" },
+    restored: { offset: 80, size: 8, type: "u64" },
+    restoredOtherCpu: { offset: 88, size: 8, type: "u64" },
+    restoredTstamp: { offset: 96, size: 8, type: "u64" },
+    tstampKept: { offset: 104, size: 8, type: "u64" },
+    tstampConflict: { offset: 112, size: 8, type: "u64" },
+    tstampDropped: { offset: 120, size: 8, type: "u64" },
+    missed: { offset: 128, size: 8, type: "u64" },
+    rejectedStale: { offset: 136, size: 8, type: "u64" },
+    rejectedFingerprint: { offset: 144, size: 8, type: "u64" },
+    rejectedOrigin: { offset: 152, size: 8, type: "u64" },
+    clonesTracked: { offset: 160, size: 8, type: "u64" },
+    freedCleanup: { offset: 168, size: 8, type: "u64" },
+    errors: { offset: 176, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(152), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 152);
-    out.fill(0, at, at + 152);
-    const view = new DataView(out.buffer, out.byteOffset + at, 152);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(184), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 184);
+    out.fill(0, at, at + 184);
+    const view = new DataView(out.buffer, out.byteOffset + at, 184);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
@@ -308,24 +333,28 @@ export const TsnCounters = {
     view.setBigUint64(32, value.saveErrors, true);
     view.setBigUint64(40, value.saveOverwrote, true);
     view.setBigUint64(48, value.saveContended, true);
-    view.setBigUint64(56, value.restored, true);
-    view.setBigUint64(64, value.restoredOtherCpu, true);
-    view.setBigUint64(72, value.restoredTstamp, true);
-    view.setBigUint64(80, value.tstampKept, true);
-    view.setBigUint64(88, value.tstampConflict, true);
-    view.setBigUint64(96, value.missed, true);
-    view.setBigUint64(104, value.rejectedStale, true);
-    view.setBigUint64(112, value.rejectedFingerprint, true);
-    view.setBigUint64(120, value.rejectedOrigin, true);
-    view.setBigUint64(128, value.clonesTracked, true);
-    view.setBigUint64(136, value.freedCleanup, true);
-    view.setBigUint64(144, value.errors, true);
+    view.setBigUint64(56, value.saveDefaulted, true);
+    view.setBigUint64(64, value.txtimeDenied, true);
+    view.setBigUint64(72, value.txtimeBeyondHorizon, true);
+    view.setBigUint64(80, value.restored, true);
+    view.setBigUint64(88, value.restoredOtherCpu, true);
+    view.setBigUint64(96, value.restoredTstamp, true);
+    view.setBigUint64(104, value.tstampKept, true);
+    view.setBigUint64(112, value.tstampConflict, true);
+    view.setBigUint64(120, value.tstampDropped, true);
+    view.setBigUint64(128, value.missed, true);
+    view.setBigUint64(136, value.rejectedStale, true);
+    view.setBigUint64(144, value.rejectedFingerprint, true);
+    view.setBigUint64(152, value.rejectedOrigin, true);
+    view.setBigUint64(160, value.clonesTracked, true);
+    view.setBigUint64(168, value.freedCleanup, true);
+    view.setBigUint64(176, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 152);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 152);
+    checkRoom("TsnCounters.decode", bytes, at, 184);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 184);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
@@ -334,18 +363,22 @@ export const TsnCounters = {
       saveErrors: view.getBigUint64(32, true),
       saveOverwrote: view.getBigUint64(40, true),
       saveContended: view.getBigUint64(48, true),
-      restored: view.getBigUint64(56, true),
-      restoredOtherCpu: view.getBigUint64(64, true),
-      restoredTstamp: view.getBigUint64(72, true),
-      tstampKept: view.getBigUint64(80, true),
-      tstampConflict: view.getBigUint64(88, true),
-      missed: view.getBigUint64(96, true),
-      rejectedStale: view.getBigUint64(104, true),
-      rejectedFingerprint: view.getBigUint64(112, true),
-      rejectedOrigin: view.getBigUint64(120, true),
-      clonesTracked: view.getBigUint64(128, true),
-      freedCleanup: view.getBigUint64(136, true),
-      errors: view.getBigUint64(144, true),
+      saveDefaulted: view.getBigUint64(56, true),
+      txtimeDenied: view.getBigUint64(64, true),
+      txtimeBeyondHorizon: view.getBigUint64(72, true),
+      restored: view.getBigUint64(80, true),
+      restoredOtherCpu: view.getBigUint64(88, true),
+      restoredTstamp: view.getBigUint64(96, true),
+      tstampKept: view.getBigUint64(104, true),
+      tstampConflict: view.getBigUint64(112, true),
+      tstampDropped: view.getBigUint64(120, true),
+      missed: view.getBigUint64(128, true),
+      rejectedStale: view.getBigUint64(136, true),
+      rejectedFingerprint: view.getBigUint64(144, true),
+      rejectedOrigin: view.getBigUint64(152, true),
+      clonesTracked: view.getBigUint64(160, true),
+      freedCleanup: view.getBigUint64(168, true),
+      errors: view.getBigUint64(176, true),
     };
   },
 } as const;
@@ -454,6 +487,8 @@ export interface TsnRecord {
   cpu: number;
   /** struct tsn_origin origin, offset 40 */
   origin: TsnOrigin;
+  /** enum tsn_record_flags flags, offset 68; values in TsnRecordFlags */
+  flags: number;
 }
 /** Byte layout and codec of struct tsn_record. */
 export const TsnRecord = {
@@ -469,6 +504,7 @@ export const TsnRecord = {
     tstampType: { offset: 35, size: 1, type: "u8" },
     cpu: { offset: 36, size: 4, type: "u32" },
     origin: { offset: 40, size: 28, type: "TsnOrigin" },
+    flags: { offset: 68, size: 4, type: "TsnRecordFlags" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
   encode: (value: TsnRecord, out: Uint8Array = new Uint8Array(72), at = 0): Uint8Array => {
@@ -485,6 +521,7 @@ export const TsnRecord = {
     view.setUint8(35, value.tstampType);
     view.setUint32(36, value.cpu, true);
     TsnOrigin.encode(value.origin, out, at + 40);
+    view.setUint32(68, value.flags, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
@@ -502,6 +539,7 @@ export const TsnRecord = {
       tstampType: view.getUint8(35),
       cpu: view.getUint32(36, true),
       origin: TsnOrigin.decode(bytes, at + 40),
+      flags: view.getUint32(68, true),
     };
   },
 } as const;

@@ -32,6 +32,17 @@ enum tsn_store {
 enum tsn_config_flags {
 	/* Save packets whose only metadata is a MONOTONIC tstamp (every kernel >= 5.18 keeps those). */
 	TSN_CFG_SAVE_MONO_ONLY = 1,
+	/* Saver: the pod's namespace is denied txtimes; its records tell the restorer to drop them. */
+	TSN_CFG_NO_TXTIME = 2,
+};
+
+/* Per-record switches in tsn_record.flags. */
+enum tsn_record_flags {
+	/* The txtime must not leave with the packet (denied, or beyond the horizon): not restored,
+	 * and removed where the kernel kept it across the veth. */
+	TSN_REC_DROP_TSTAMP = 1,
+	/* The priority is the pod's default class, not one its socket set. */
+	TSN_REC_DEFAULT_PRIORITY = 2,
 };
 
 /* Map key: one per packet in flight. */
@@ -73,6 +84,7 @@ struct tsn_record {
 	__u8 tstamp_type;  /* the running kernel's __sk_buff.tstamp_type at the pod */
 	__u32 cpu;         /* the saver's CPU (restored_other_cpu) */
 	struct tsn_origin origin; /* whose packet it was (see above) */
+	enum tsn_record_flags flags; /* a bitmask of TSN_REC_* */
 };
 
 /* Ways per bucket of TSN_STORE_BUCKETS. */
@@ -98,6 +110,8 @@ struct tsn_config {
 	__u32 max_priority; /* saver: priorities above this are clamped to it (policy) */
 	__u64 max_age_ns;   /* restorer: older records are refused */
 	enum tsn_store store; /* where records live */
+	__u32 default_priority; /* saver: the priority of packets that carry none (0: no default) */
+	__u64 txtime_horizon_ns; /* saver: txtimes further ahead of their clock are dropped (0: none) */
 };
 
 /* Per-CPU counters, one struct per CPU; userspace sums them. */
@@ -109,11 +123,15 @@ struct tsn_counters {
 	__u64 save_errors;          /* map updates that failed */
 	__u64 save_overwrote;       /* live records displaced: four newer ones shared their bucket */
 	__u64 save_contended;       /* records not saved: another CPU was writing the same way */
+	__u64 save_defaulted;       /* packets given the pod's default priority (they had none) */
+	__u64 txtime_denied;        /* txtimes a saver marked to drop: namespace denied */
+	__u64 txtime_beyond_horizon; /* txtimes a saver marked to drop: too far ahead of their clock */
 	__u64 restored;             /* records applied at a restorer */
 	__u64 restored_other_cpu;   /* of those, saved on another CPU (RPS moved the packet) */
 	__u64 restored_tstamp;      /* of those, tstamps written back */
 	__u64 tstamp_kept;          /* tstamps the kernel had already kept intact */
 	__u64 tstamp_conflict;      /* packets whose tstamp was changed on the node: left alone */
+	__u64 tstamp_dropped;       /* txtimes the kernel kept that a record said to drop: removed */
 	__u64 missed;               /* packets at a restorer without a record (node traffic too) */
 	__u64 rejected_stale;       /* records older than max_age_ns */
 	__u64 rejected_fingerprint; /* records whose fingerprint did not match the packet */

@@ -63,6 +63,7 @@ export const LIBBPF_SYMBOLS = {
   bpf_prog_test_run_opts: { parameters: ["i32", "buffer"], result: "i32" },
   bpf_link_create: { parameters: ["i32", "i32", "u32", "pointer"], result: "i32" },
   bpf_link_detach: { parameters: ["i32"], result: "i32" },
+  bpf_link_update: { parameters: ["i32", "i32", "pointer"], result: "i32" },
   bpf_prog_query: {
     parameters: ["i32", "u32", "u32", "buffer", "buffer", "buffer"],
     result: "i32",

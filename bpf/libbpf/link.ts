@@ -219,6 +219,25 @@ export class BpfLink {
   }
 
   /**
+   * Swaps the link's program for `prog` in one step (`bpf_link_update`, e.g. a TCX link: packets
+   * see the old program or the new one, never none). The link keeps its place and its pin.
+   *
+   * @example
+   * ```ts
+   * import type { BpfLink } from "./link.ts";
+   * import type { BpfProgram } from "./program.ts";
+   * declare const link: BpfLink, prog: BpfProgram;
+   * link.update(prog);
+   * ```
+   */
+  update(prog: BpfProgram): void {
+    const fd = this.fd, progFd = prog.fd;
+    libbpfInt("bpf_link_update", () => libbpf().bpf_link_update(fd, progFd, null), {
+      detail: this.#pinPath ?? `link fd ${fd}`,
+    });
+  }
+
+  /**
    * Removes the pin (if any); the link lives on while an fd is open.
    *
    * @example

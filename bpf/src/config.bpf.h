@@ -13,4 +13,6 @@ const volatile struct tsn_config tsn_cfg = {
 	.max_priority = 0xffffffff,
 	.max_age_ns = 100 * 1000 * 1000,
 	.store = TSN_STORE_BUCKETS,
+	.default_priority = 0,
+	.txtime_horizon_ns = 0,
 };

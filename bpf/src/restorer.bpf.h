@@ -63,7 +63,13 @@ int tsn_restorer(struct __sk_buff *skb)
 
 	skb->priority = rec.priority;
 	c = tsn_counters_here();
-	if (rec.tstamp) {
+	if (rec.flags & TSN_REC_DROP_TSTAMP) {
+		/* Not restored; and where the kernel kept it (6.11+, TAI), it does not leave either. */
+		if (tstamp && tstamp == rec.tstamp) {
+			bpf_skb_set_tstamp(skb, 0, 0);
+			TSN_BUMP(c, tstamp_dropped);
+		}
+	} else if (rec.tstamp) {
 		if (tstamp == rec.tstamp && tstamp_type == rec.tstamp_type) {
 			TSN_BUMP(c, tstamp_kept);
 		} else if (tstamp && tstamp != rec.tstamp) {

@@ -2,7 +2,9 @@
 /*
  * The saver: tc egress on the pod side of the veth, inside the pod's netns. It runs before the
  * crossing into the node netns, where __dev_forward_skb() zeroes skb->priority and, before 6.11,
- * skb_scrub_packet() clears a non-MONOTONIC tstamp. It records what the packet carries now.
+ * skb_scrub_packet() clears a non-MONOTONIC tstamp. It records what the packet carries now; a
+ * packet without a priority of its own gets the pod's default class (tsn_cfg.default_priority),
+ * and the pod's txtime policy marks txtimes that must not leave (txtime.bpf.h).
  */
 #pragma once
 
@@ -21,6 +23,10 @@ int tsn_saver(struct __sk_buff *skb)
 	struct tsn_counters *c;
 	int err;
 
+	if (!priority && tsn_cfg.default_priority) {
+		priority = tsn_cfg.default_priority;
+		rec.flags |= TSN_REC_DEFAULT_PRIORITY;
+	}
 	/*
 	 * A tstamp the kernel typed MONOTONIC (mono_delivery_time: TCP's EDT; on 6.11+ any txtime on
 	 * CLOCK_MONOTONIC) survives the crossing: nothing to save. On 6.1 a UDP SCM_TXTIME is untyped
@@ -37,12 +43,16 @@ int tsn_saver(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	c = tsn_counters_here();
+	if (rec.flags & TSN_REC_DEFAULT_PRIORITY)
+		TSN_BUMP(c, save_defaulted);
 	if (priority > tsn_cfg.max_priority) {
 		priority = tsn_cfg.max_priority;
 		TSN_BUMP(c, save_clamped);
 	}
 	rec.tstamp = tstamp;
 	rec.tstamp_type = tstamp ? tstamp_type : 0;
+	if (tstamp)
+		rec.flags |= tsn_txtime_policy(skb, tstamp, tstamp_type, c);
 	rec.priority = priority;
 	rec.owner = tsn_cfg.owner;
 	rec.tail_len = w.tail_len;

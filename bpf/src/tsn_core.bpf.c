@@ -6,8 +6,8 @@
  *   tsn_track_clone     fexit/skb_clone, skb-addr only: follows clones to their new address;
  *   tsn_cleanup_kfree,  tp_btf: optional, forget records of freed sk_buffs.
  *   tsn_cleanup_consume
- * Needs a kernel with BTF and __sk_buff.tstamp_type (5.18+); TCX attachment needs 6.6+, older
- * kernels use clsact. The key mode and the guard limits come from tsn_cfg (.rodata).
+ * Needs a kernel with BTF and __sk_buff.tstamp_type (5.18+) and bpf_ktime_get_tai_ns() (6.1+);
+ * TCX attachment needs 6.6+, older kernels use clsact. The key mode and the guard limits come from tsn_cfg (.rodata).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +24,7 @@
 #include "store.bpf.h"
 #include "fingerprint.bpf.h"
 #include "origin.bpf.h"
+#include "txtime.bpf.h"
 #include "saver.bpf.h"
 #include "restorer.bpf.h"
 #include "tracker.bpf.h"

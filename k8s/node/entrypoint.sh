@@ -7,9 +7,12 @@
 #    agent refuses to switch a running datapath).
 # 3. Runs the agent; SIGTERM/SIGINT is passed on. The agent stops and leaves datapath, plugin and
 #    conf entry in place.
-# 4. After a SIGTERM only (never after a crash), asks node_helper.ts whether tsn-proxy is being
-#    uninstalled (DaemonSet or namespace gone/deleting, or the agent's identity revoked) or only
-#    restarted, and runs `tsnproxy agent --uninstall` in the first case.
+# 4. While the agent runs, node_helper.ts watches the DaemonSet and marks its deletion (with a
+#    token the API still accepts: `kubectl delete -f` removes the ServiceAccount too).
+# 5. After a SIGTERM only (never after a crash), uninstalls when the watch marked a deletion, else
+#    asks node_helper.ts whether tsn-proxy is being uninstalled (DaemonSet or namespace
+#    gone/deleting, RBAC removed) or only restarted, and runs `tsnproxy agent --uninstall` in the
+#    first case. A refused token (401) keeps: it does not tell a deletion from an expired token.
 #
 # Every path can be overridden through the environment (the tests run this script on a simulated
 # node); in the image they are the defaults below.
@@ -47,6 +50,17 @@ if helper strategy-switch "$WORK/config.json"; then
   "$TSNPROXY" agent --config "$CONFIG" --uninstall || exit 1
 fi
 
+# The watch's marker: from this container's life only.
+DELETED=$WORK/daemonset-deleted
+rm -f "$DELETED"
+# exec: $! is then Deno itself, which the kill below reaches.
+(
+  export DENO_DIR="$WORK/deno" DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
+  exec "$DENO" run --quiet --no-config --no-lock --allow-read --allow-env --allow-net \
+    --allow-write="$WORK" "$HELPER" watch-deletion "$DELETED"
+) &
+watcher=$!
+
 agent=
 term=0
 trap 'term=1; [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null' TERM INT
@@ -69,8 +83,15 @@ if [ "$term" = 1 ]; then
   [ "$last" != 127 ] && code=$last
 fi
 
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+
 if [ "$term" = 1 ]; then
-  if helper should-uninstall; then
+  if [ -s "$DELETED" ]; then
+    log "$(cat "$DELETED"); uninstalling tsn-proxy from node ${NODE_NAME:-this node}"
+    "$TSNPROXY" agent --config "$CONFIG" --uninstall
+    code=$?
+  elif helper should-uninstall; then
     log "uninstalling tsn-proxy from node ${NODE_NAME:-this node}"
     "$TSNPROXY" agent --config "$CONFIG" --uninstall
     code=$?

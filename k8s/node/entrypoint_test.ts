@@ -29,6 +29,7 @@ interface Run {
   stderr: string;
   merged: string;
   apiPaths: string[];
+  watchPaths: string[];
 }
 
 async function runEntrypoint(o: {
@@ -37,14 +38,31 @@ async function runEntrypoint(o: {
   badConfig?: boolean;
   pinnedStrategy?: string;
   term?: boolean;
+  /** The watch reports the DaemonSet DELETED; the SIGTERM questions then get 401. */
+  deletedWhileRunning?: boolean;
 }): Promise<Run> {
   const dir = await Deno.makeTempDir({ prefix: "tsn-entry-" });
   const apiPaths: string[] = [];
+  const watchPaths: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    const path = new URL(req.url).pathname;
-    apiPaths.push(path);
+    const url = new URL(req.url);
+    const path = url.pathname;
+    // The watcher beside the agent: its GET and watch are kept apart from the SIGTERM questions.
+    const watcher = req.headers.get("user-agent")?.endsWith("/watch") === true;
+    (watcher ? watchPaths : apiPaths).push(`${path}${url.search}`.replace(/\?$/, ""));
+    if (url.searchParams.get("watch") === "1") {
+      const events = o.deletedWhileRunning
+        ? JSON.stringify({ type: "DELETED", object: { metadata: { name: "ds" } } }) + "\n"
+        : "";
+      return new Response(events, { headers: { "content-type": "application/json" } });
+    }
+    if (o.deletedWhileRunning && !watcher) {
+      return Response.json({ kind: "Status", code: 401 }, { status: 401 });
+    }
     if (path.includes("/daemonsets/")) {
-      return Response.json({ metadata: { name: "ds" } }, { status: o.dsStatus ?? 200 });
+      return Response.json({ metadata: { name: "ds", resourceVersion: "7" } }, {
+        status: o.dsStatus ?? 200,
+      });
     }
     return Response.json({ status: { phase: "Active" } });
   });
@@ -102,6 +120,12 @@ async function runEntrypoint(o: {
         await new Promise((r) => setTimeout(r, 20));
       }
       ok(calls().includes("running"), `the agent never ran: ${calls()}`);
+      // A deletion comes before the pod's SIGTERM: let the watch see it first.
+      const marker = join(dir, "work/daemonset-deleted");
+      while (o.deletedWhileRunning && Date.now() < deadline) {
+        if (await Deno.stat(marker).then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       child.kill("SIGTERM");
     }
     const out = await child.output();
@@ -115,6 +139,7 @@ async function runEntrypoint(o: {
       stderr: new TextDecoder().decode(out.stderr),
       merged,
       apiPaths,
+      watchPaths,
     };
   } finally {
     await server.shutdown();
@@ -168,4 +193,25 @@ Deno.test("entrypoint.sh: a new strategy removes the pinned datapath first", asy
   match(r.calls[1]!, /--uninstall$/);
   match(r.calls[2]!, /^agent --config \S+$/);
   match(r.stderr, /runs skb-addr, the config says skb-data/);
+});
+
+Deno.test("entrypoint.sh: a deletion the watch saw uninstalls even when the token is refused by then", async () => {
+  const r = await runEntrypoint({ deletedWhileRunning: true });
+  equal(r.code, 0, r.stderr);
+  ok(
+    r.watchPaths.some((p) => p.includes("watch=1&fieldSelector=metadata.name%3Dtsn-proxy-agent")),
+    r.watchPaths.join("\n"),
+  );
+  equal(r.calls.at(-2), "stopped");
+  match(r.calls.at(-1)!, /--uninstall$/);
+  match(r.stderr, /the DaemonSet was deleted \(watch\); uninstalling tsn-proxy/);
+  deepEqual(r.apiPaths, [], "no second question: the marker settles it");
+});
+
+Deno.test("entrypoint.sh: a refused token (401) at SIGTERM alone keeps the node", async () => {
+  const r = await runEntrypoint({ dsStatus: 401 });
+  equal(r.code, 0, r.stderr);
+  ok(!r.calls.some((c) => c.includes("--uninstall")), r.calls.join("\n"));
+  match(r.stderr, /token is refused \(401\)/);
+  match(r.stderr, /keeping the datapath/);
 });

@@ -3,15 +3,23 @@
  * (`deno run --no-config`): this file ships as source in the image and imports nothing.
  *
  *   node_helper.ts should-uninstall          exit 0: uninstall from this node, 1: keep
+ *   node_helper.ts watch-deletion MARKER     runs beside the agent; writes MARKER when the
+ *                                            DaemonSet is deleted or being deleted
  *   node_helper.ts strategy-switch CFG.json  exit 0: the pinned datapath runs another strategy
  *
  * **should-uninstall** answers, after SIGTERM, "is tsn-proxy being removed, or is this pod only
  * restarting?". Kubernetes sends the same SIGTERM for a rolling update, a node shutdown and a
  * deletion, so the answer comes from the API: the DaemonSet (and its namespace) gone or being
- * deleted, or the agent's ServiceAccount/RBAC no longer accepted (deleted with the rest of
- * `kubectl delete -f tsn-proxy.yaml`), means uninstall. Anything that cannot be told for sure
- * (API down, time-out, 5xx) means keep: a kept datapath is harmless until an uninstall, a removed
- * one drops every running pod's metadata.
+ * deleted, or the agent's RBAC removed (403), means uninstall. Anything that cannot be told for
+ * sure means keep: API down, time-out, 5xx, and a 401, since a refused token is as much an expired
+ * or rotated signing key or an authenticator outage as a deleted ServiceAccount: a kept datapath
+ * is harmless until an uninstall, a removed one drops every running pod's metadata.
+ *
+ * `kubectl delete -f` removes the ServiceAccount at the same moment as the DaemonSet, so by the
+ * time the pod gets its SIGTERM the token is usually refused. That is why **watch-deletion** runs
+ * while the agent runs, with a token the API still accepts: it watches the DaemonSet and writes a
+ * marker when it is deleted or gets a deletionTimestamp; the entrypoint uninstalls on the marker
+ * without asking again.
  *
  * **strategy-switch** compares the strategy in the agent's config (the JSON `tsnproxy agent
  * --check` prints) with the one of the datapath a previous agent left pinned; the agent refuses
@@ -46,7 +54,11 @@ function gone(what: string, a: ApiAnswer): Decision | null {
   if ("error" in a) return null;
   if (a.status === 404) return { uninstall: true, reason: `${what} is gone (404)` };
   if (a.status === 401) {
-    return { uninstall: true, reason: `${what}: the ServiceAccount's token is refused (401)` };
+    return {
+      uninstall: false,
+      reason: `${what}: the ServiceAccount's token is refused (401), which does not tell a ` +
+        "deletion from an expired token or an authenticator outage: keeping",
+    };
   }
   if (a.status === 403) {
     return { uninstall: true, reason: `${what}: the agent's RBAC was removed (403)` };
@@ -108,14 +120,22 @@ export function apiAccessFromEnv(env: Readonly<Record<string, string | undefined
   return { base, token, ...(caFile ? { caFile } : {}), timeoutMs: 5000 };
 }
 
+/** The User-Agent of the helper's requests (the watch adds "/watch"): visible in audit logs. */
+export const USER_AGENT = "tsn-proxy-node-helper";
+
 /** One GET; never throws (a transport problem is an answer). */
-export async function apiGet(a: ApiAccess, path: string): Promise<ApiAnswer> {
+export async function apiGet(
+  a: ApiAccess,
+  path: string,
+  userAgent = USER_AGENT,
+): Promise<ApiAnswer> {
   let client: Deno.HttpClient | undefined;
   try {
     if (a.caFile) client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(a.caFile)] });
     const res = await fetch(`${a.base}${path}`, {
       headers: {
         Accept: "application/json",
+        "User-Agent": userAgent,
         ...(a.token ? { Authorization: `Bearer ${a.token}` } : {}),
       },
       signal: AbortSignal.timeout(a.timeoutMs),
@@ -147,6 +167,93 @@ export async function shouldUninstall(
   const dsAnswer = await get(`/apis/apps/v1/namespaces/${ns}/daemonsets/${ds}`);
   const needNs = !("error" in dsAnswer) && dsAnswer.status === 200 && !deleting(dsAnswer.body);
   return decideUninstall(dsAnswer, needNs ? await get(`/api/v1/namespaces/${ns}`) : undefined);
+}
+
+/** What a DaemonSet answer or watch event says about its deletion, or null when it is live. */
+export function deletionOf(status: number, type: string, body: unknown): string | null {
+  if (status === 404) return "the DaemonSet is gone (404)";
+  if (type === "DELETED") return "the DaemonSet was deleted (watch)";
+  if (status === 200 && deleting(body)) return "the DaemonSet is being deleted";
+  return null;
+}
+
+/** Reads newline-delimited JSON from a response body, one parsed object per line. */
+async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of body) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line);
+    }
+  }
+}
+
+const WATCH_AGENT = `${USER_AGENT}/watch`;
+
+/**
+ * watch-deletion: GETs the DaemonSet, then watches it (fieldSelector on its name) from that
+ * resourceVersion; returns why it is being deleted as soon as it is. Errors and ended watches
+ * start over after a pause (2 s, doubling to 30 s); only an answer that says "deleted" ends it.
+ */
+export async function watchDeletion(
+  env: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<string> {
+  const ns = env.TSN_PROXY_NAMESPACE, ds = env.TSN_PROXY_DAEMONSET;
+  if (!ns || !ds) throw new Error("TSN_PROXY_NAMESPACE/TSN_PROXY_DAEMONSET not set");
+  let pause = 2000;
+  while (!signal?.aborted) {
+    const a = apiAccessFromEnv(env);
+    const got = await apiGet(a, `/apis/apps/v1/namespaces/${ns}/daemonsets/${ds}`, WATCH_AGENT);
+    if (!("error" in got)) {
+      const why = deletionOf(got.status, "", got.body);
+      if (why) return why;
+    }
+    const rv = "error" in got || got.status !== 200
+      ? undefined
+      : (got.body as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
+    if (typeof rv === "string") {
+      let client: Deno.HttpClient | undefined;
+      try {
+        if (a.caFile) {
+          client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(a.caFile)] });
+        }
+        const q = `watch=1&fieldSelector=metadata.name%3D${encodeURIComponent(ds)}` +
+          `&resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=600`;
+        const res = await fetch(`${a.base}/apis/apps/v1/namespaces/${ns}/daemonsets?${q}`, {
+          headers: {
+            Accept: "application/json",
+            "User-Agent": WATCH_AGENT,
+            Authorization: `Bearer ${a.token}`,
+          },
+          ...(signal ? { signal } : {}),
+          ...(client ? { client } : {}),
+        });
+        if (res.ok && res.body) {
+          pause = 2000; // a watch that was accepted resets the back-off
+          for await (const ev of jsonLines(res.body)) {
+            const e = ev as { type?: unknown; object?: unknown };
+            const why = deletionOf(200, String(e.type ?? ""), e.object);
+            if (why) return why;
+          }
+        } else {
+          await res.body?.cancel();
+        }
+      } catch {
+        /* a broken watch: start over */
+      } finally {
+        client?.close();
+      }
+    }
+    if (signal?.aborted) break;
+    await sleep(pause);
+    pause = Math.min(pause * 2, 30_000);
+  }
+  throw new Error("stopped");
 }
 
 /** strategy-switch: the configured strategy vs the pinned datapath's (null: nothing pinned). */
@@ -183,6 +290,13 @@ async function main(args: string[]): Promise<number> {
       say(d.reason);
       return d.uninstall ? 0 : 1;
     }
+    case "watch-deletion": {
+      if (!args[1]) break;
+      const why = await watchDeletion(env);
+      Deno.writeTextFileSync(args[1], `${why}\n`);
+      say(`${why}: marked for uninstall at SIGTERM`);
+      return 0;
+    }
     case "strategy-switch": {
       if (!args[1]) break;
       const s = strategySwitch(Deno.readTextFileSync(args[1]));
@@ -194,7 +308,9 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
   }
-  say("usage: node_helper.ts should-uninstall | strategy-switch CONFIG.json");
+  say(
+    "usage: node_helper.ts should-uninstall | watch-deletion MARKER | strategy-switch CONFIG.json",
+  );
   return 2;
 }
 

@@ -20,7 +20,7 @@ Deno.test("decideUninstall(): a restart keeps, a deletion uninstalls, doubt keep
       true,
       /being deleted/,
     ],
-    [{ status: 401, body: {} }, undefined, true, /token is refused/],
+    [{ status: 401, body: {} }, undefined, false, /token is refused \(401\).*keeping/],
     [{ status: 403, body: {} }, undefined, true, /RBAC was removed/],
     [
       DS_LIVE,
