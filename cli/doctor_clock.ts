@@ -18,7 +18,7 @@
  * console.log(checks[0]?.verdict); // "warn"
  * ```
  */
-import { type ClockFacts, isTimex } from "@tsn-proxy/agent/clock";
+import { type ClockFacts, isTimex, STA_UNSYNC } from "@tsn-proxy/agent/clock";
 import type { Check } from "./doctor_checks.ts";
 
 const SYNC_FIX = "run a time daemon that disciplines the system clock: phc2sys from the TSN " +
@@ -43,7 +43,7 @@ export function systemClockCheck(f: ClockFacts): Check {
       verdict: "warn",
       detail:
         `system clock unsynchronised (adjtimex ${s.state}, STA_UNSYNC${
-          s.status & 0x40 ? "" : " clear"
+          s.status & STA_UNSYNC ? "" : " clear"
         }, ${err}), TAI offset ${s.taiOffsetS} s: txtimes are scheduled against a clock nobody ` +
         "disciplines",
       fix: SYNC_FIX,

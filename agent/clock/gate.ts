@@ -23,6 +23,7 @@
  * ```
  */
 import { type ClockFacts, isTimex } from "./probe.ts";
+import { STA_UNSYNC } from "./timex.ts";
 
 /** The bounds of {@link clockVerdict}. */
 export interface ClockBounds {
@@ -45,7 +46,7 @@ export function clockVerdict(f: ClockFacts, b: ClockBounds): ClockVerdict {
   } else if (!f.system.synchronized) {
     reasons.push(
       `system clock unsynchronised (adjtimex ${f.system.state}, STA_UNSYNC ` +
-        `${f.system.status & 0x40 ? "set" : "clear"})`,
+        `${f.system.status & STA_UNSYNC ? "set" : "clear"})`,
     );
   }
   if (b.maxPtpOffsetNs > 0) {
