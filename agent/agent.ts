@@ -36,6 +36,7 @@ import { getStrategy } from "@tsn-proxy/strategies";
 import type { AgentRequest } from "@tsn-proxy/cni/protocol";
 import {
   type AgentConfig,
+  confOriginalsDirOf,
   indexFileOf,
   parsePolicyFile,
   POLICY_CHECK_INTERVAL_MS,
@@ -218,6 +219,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   const reconciler = new ConfReconciler({
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    originalsDir: confOriginalsDirOf(cfg),
     minRewriteIntervalMs: cfg.cni.minRewriteIntervalMs,
     maxBackoffMs: cfg.cni.maxRewriteBackoffMs,
     resyncIntervalMs: cfg.cni.resyncIntervalMs,
@@ -469,6 +471,7 @@ export async function uninstall(
   const reconciler = new ConfReconciler({
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
+    originalsDir: confOriginalsDirOf(cfg),
     log,
   });
   // The conf entry first: from here on no runtime calls the plugin for new pods.

@@ -404,3 +404,8 @@ export function stateFileOf(cfg: AgentConfig): string {
 export function indexFileOf(cfg: AgentConfig): string {
   return join(cfg.stateDir, "attachments.json");
 }
+
+/** Where the reconciler keeps the primary's own bytes until uninstall gives them back. */
+export function confOriginalsDirOf(cfg: AgentConfig): string {
+  return join(cfg.stateDir, "conf-originals");
+}

@@ -30,6 +30,8 @@
 import { join } from "node:path";
 import {
   type ConfList,
+  deepEqual,
+  entryCount,
   hasEntryInPlace,
   isConfName,
   pickPrimary,
@@ -69,6 +71,12 @@ export interface ReconcilerOptions {
   readonly maxBackoffMs?: number;
   readonly log: Log;
   readonly metrics?: ReconcilerMetrics;
+  /**
+   * Where the primary's own bytes are kept when the entry is added (one file per conf name), so
+   * that uninstall gives back exactly that file when nothing but the entry changed since: a
+   * rendering of the same JSON is another file to checksums, config managers and the primary.
+   */
+  readonly originalsDir?: string;
 }
 
 /** The outcome of one pass. */
@@ -88,7 +96,10 @@ const DEBOUNCE_MS = 50;
 
 /** The reconciler. */
 export class ConfReconciler {
-  readonly #o: Required<Omit<ReconcilerOptions, "metrics">> & { metrics?: ReconcilerMetrics };
+  readonly #o: Required<Omit<ReconcilerOptions, "metrics" | "originalsDir">> & {
+    metrics?: ReconcilerMetrics;
+    originalsDir?: string;
+  };
   #written = new Map<string, number>();
   #lastWrite = new Map<string, number>();
   #conflicts = new Map<string, number[]>();
@@ -145,7 +156,7 @@ export class ConfReconciler {
     return files;
   }
 
-  async #write(name: string, list: ConfList, modeOf: string): Promise<void> {
+  async #write(name: string, list: ConfList | string, modeOf: string): Promise<void> {
     const dir = this.#o.confDir;
     let mode = 0o644;
     try {
@@ -153,7 +164,7 @@ export class ConfReconciler {
     } catch { /* new file: default mode */ }
     // A hidden temp name without a CNI extension: libcni never loads a half-written file.
     const tmp = join(dir, `.${name}.tsn-proxy-tmp`);
-    await Deno.writeTextFile(tmp, renderList(list), { mode });
+    await Deno.writeTextFile(tmp, typeof list === "string" ? list : renderList(list), { mode });
     await Deno.chmod(tmp, mode);
     await Deno.rename(tmp, join(dir, name));
     this.#lastWrite.set(name, Date.now());
@@ -309,6 +320,10 @@ export class ConfReconciler {
       };
     }
     const reason = primary.kind === "conf" ? "wrap-conf" : reverted ? "reverted" : "missing-entry";
+    const original = files.get(primary.name);
+    if (target === primary.name && entryCount(primary.list) === 0 && original !== undefined) {
+      await this.#saveOriginal(primary.name, original);
+    }
     await this.#write(target, withEntry(primary.list, entry), primary.name);
     if (target !== primary.name) {
       await Deno.remove(join(this.#o.confDir, primary.name)).catch(() => {});
@@ -402,6 +417,25 @@ export class ConfReconciler {
     await this.#running;
   }
 
+  async #saveOriginal(name: string, text: string): Promise<void> {
+    const dir = this.#o.originalsDir;
+    if (!dir) return;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(join(dir, `.${name}.tmp`), text);
+    await Deno.rename(join(dir, `.${name}.tmp`), join(dir, name));
+  }
+
+  /** The saved bytes of `name` when they are `list` exactly (as JSON), else the rendered list. */
+  async #restored(name: string, list: ConfList): Promise<ConfList | string> {
+    if (!this.#o.originalsDir) return list;
+    try {
+      const text = await Deno.readTextFile(join(this.#o.originalsDir, name));
+      return deepEqual(JSON.parse(text), list) ? text : list;
+    } catch {
+      return list; // none saved, or not JSON any more
+    }
+  }
+
   /** Uninstall: removes every tsn-proxy entry from every config file; returns the files changed. */
   async removeAll(): Promise<string[]> {
     const changed: string[] = [];
@@ -416,8 +450,11 @@ export class ConfReconciler {
       if (v.kind !== "conflist") continue;
       const without = withoutEntry(v.list);
       if (without.plugins.length === v.list.plugins.length) continue;
-      await this.#write(v.name, without, v.name);
+      await this.#write(v.name, await this.#restored(v.name, without), v.name);
       changed.push(v.name);
+    }
+    if (this.#o.originalsDir) {
+      await Deno.remove(this.#o.originalsDir, { recursive: true }).catch(() => {});
     }
     return changed;
   }

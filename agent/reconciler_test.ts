@@ -216,3 +216,32 @@ Deno.test("ConfReconciler reports no primary, refuses pre-0.3.0 configs, and uni
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ConfReconciler.removeAll() gives back the primary's own bytes unless it changed", async () => {
+  const dir = await confDir([]);
+  const originals = await Deno.makeTempDir({ prefix: "tsn-orig-" });
+  // Not the way renderList writes it: a re-rendering would show.
+  const primary = '{ "cniVersion": "1.0.0", "name": "n",\n  "plugins": [ {"type": "bridge"} ] }\n';
+  try {
+    await Deno.writeTextFile(join(dir, "10-n.conflist"), primary);
+    const { r } = reconciler(dir, { originalsDir: originals });
+    equal((await r.reconcileOnce()).state, "written");
+    ok(Deno.readTextFileSync(join(dir, "10-n.conflist")) !== primary);
+    deepEqual(await r.removeAll(), ["10-n.conflist"]);
+    equal(Deno.readTextFileSync(join(dir, "10-n.conflist")), primary);
+    await Deno.stat(originals).then(() => ok(false, "saved originals left behind"), () => {});
+
+    // The primary changed something besides the entry: its bytes are not brought back.
+    const r2 = reconciler(dir, { originalsDir: originals }).r;
+    equal((await r2.reconcileOnce()).state, "written");
+    const withEntry = read(dir, "10-n.conflist");
+    (withEntry.plugins[0] as Record<string, unknown>).mtu = 1400;
+    await Deno.writeTextFile(join(dir, "10-n.conflist"), JSON.stringify(withEntry));
+    deepEqual(await r2.removeAll(), ["10-n.conflist"]);
+    deepEqual(read(dir, "10-n.conflist").plugins, [{ type: "bridge", mtu: 1400 }]);
+    ok(Deno.readTextFileSync(join(dir, "10-n.conflist")) !== primary);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(originals, { recursive: true }).catch(() => {});
+  }
+});

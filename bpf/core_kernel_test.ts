@@ -5,7 +5,13 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { BpfError, BpfMap, ensureBpffsDir, removeBpffsDir } from "./libbpf/mod.ts";
-import { coreConfig, openCore, type StoreName, STORES } from "./datapath/core.ts";
+import {
+  coreConfig,
+  type CoreSettings,
+  openCore,
+  type StoreName,
+  STORES,
+} from "./datapath/core.ts";
 import { listRecords, sumCounters } from "./datapath/stats.ts";
 import {
   PROGRAMS,
@@ -151,63 +157,49 @@ Deno.test("saver skips, clamps and refuses into the right counters", () => {
   }
 });
 
-Deno.test("saver gives a packet without a priority the pod's default class, clamped; its own wins", () => {
+/** Saves one packet with a fresh saver instance (its own maps); returns its record and counters. */
+function saveOne(settings: Partial<CoreSettings>, priority: number, tstamp = 0n) {
   const core = loadSaver(coreConfig({
     keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
     store: "buckets",
     maxAgeNs: 100_000_000n,
-    maxPriority: 3,
-    defaultPriority: 2,
-  }));
-  const clamped = loadSaver(coreConfig({
-    keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
-    store: "buckets",
-    maxAgeNs: 100_000_000n,
-    maxPriority: 1,
-    defaultPriority: 2,
+    ...settings,
   }));
   try {
-    // Each test run may reuse the last one's sk_buff (and key): read the record after each save.
-    const only = () => {
-      const [r, ...more] = core.records();
-      equal(more.length, 0);
-      return [r!.rec.priority, r!.rec.flags];
-    };
-    core.save(udpFrame(payload(30, 11)), 0);
-    deepStrictEqual(only(), [2, TsnRecordFlags.TSN_REC_DEFAULT_PRIORITY], "the default class");
-    core.save(udpFrame(payload(30, 12)), 3);
-    deepStrictEqual(only(), [3, 0], "the socket's own priority wins");
-    equal(core.counters().saveDefaulted, 1n);
-    equal(core.counters().saveSkipped, 0n, "a packet with the default class is saved");
-    clamped.save(udpFrame(payload(30, 13)), 0);
-    equal(clamped.records()[0]!.rec.priority, 1, "the default is clamped like any priority");
+    core.save(udpFrame(payload(30, 11)), priority, tstamp);
+    const recs = core.records();
+    return { rec: recs.length === 1 ? recs[0]!.rec : undefined, counters: core.counters() };
   } finally {
     core.obj.close();
-    clamped.obj.close();
   }
+}
+
+Deno.test("saver gives a packet without a priority the pod's default class, clamped; its own wins", () => {
+  const byDefault = saveOne({ maxPriority: 3, defaultPriority: 2 }, 0);
+  deepStrictEqual(
+    [byDefault.rec?.priority, byDefault.rec?.flags],
+    [2, TsnRecordFlags.TSN_REC_DEFAULT_PRIORITY],
+    "the default class",
+  );
+  equal(byDefault.counters.saveDefaulted, 1n);
+  equal(byDefault.counters.saveSkipped, 0n, "a packet with the default class is saved");
+  const own = saveOne({ maxPriority: 3, defaultPriority: 2 }, 3);
+  deepStrictEqual([own.rec?.priority, own.rec?.flags], [3, 0], "the socket's own priority wins");
+  equal(saveOne({ maxPriority: 1, defaultPriority: 2 }, 0).rec?.priority, 1, "clamped like any");
+  equal(saveOne({}, 0).rec, undefined, "no default class: nothing to save");
 });
 
 Deno.test("saver of a namespace denied txtimes marks them dropped and counts them", () => {
-  const core = loadSaver(coreConfig({
-    keyMode: TsnKeyMode.TSN_KEY_SKB_DATA,
-    store: "buckets",
-    maxAgeNs: 100_000_000n,
-    txtime: { allowed: false, horizonNs: 0n },
-  }));
-  try {
-    const only = () => {
-      const [r, ...more] = core.records();
-      equal(more.length, 0);
-      return [r!.rec.tstamp, r!.rec.flags];
-    };
-    core.save(udpFrame(payload(30, 14)), 5, 1_700_000_000_123n);
-    deepStrictEqual(only(), [1_700_000_000_123n, TsnRecordFlags.TSN_REC_DROP_TSTAMP]);
-    core.save(udpFrame(payload(30, 15)), 5);
-    deepStrictEqual(only(), [0n, 0], "a packet without a txtime carries no drop mark");
-    equal(core.counters().txtimeDenied, 1n);
-  } finally {
-    core.obj.close();
-  }
+  const denied = { txtime: { allowed: false, horizonNs: 0n } };
+  const timed = saveOne(denied, 5, 1_700_000_000_123n);
+  deepStrictEqual(
+    [timed.rec?.tstamp, timed.rec?.flags],
+    [1_700_000_000_123n, TsnRecordFlags.TSN_REC_DROP_TSTAMP],
+  );
+  equal(timed.counters.txtimeDenied, 1n);
+  const untimed = saveOne(denied, 5);
+  deepStrictEqual([untimed.rec?.tstamp, untimed.rec?.flags], [0n, 0], "no txtime: no mark");
+  equal(saveOne({}, 5, 1_700_000_000_123n).rec?.flags, 0, "allowed: no mark");
 });
 
 Deno.test("restorer without a record counts a miss and lets later tc programs run", () => {

@@ -23,6 +23,9 @@ const STEPS: Step[] = [
   { name: "codegen tests", cmd: ["go", "test", "-v", "./..."], cwd: "tools/bpf2ts" },
   { name: "generated files fresh", cmd: ["deno", "task", "check:gen"] },
   { name: "kernel tests", cmd: ["deno", "task", "test:kernel"] },
+  // A real single-node Kubernetes (k8s/local/): ~8 min the first time (it builds the binaries),
+  // ~2 min after.
+  { name: "Kubernetes node e2e", cmd: ["deno", "task", "e2e"] },
 ];
 
 /** Test counts found in a runner's output (Deno's summary lines and `go test -v` results). */

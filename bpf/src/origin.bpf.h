@@ -32,6 +32,21 @@
 #define AF_INET_ 2
 #define AF_INET6_ 10
 
+/*
+ * The kernel's sk_buff behind a tc context. 6.2+ has bpf_cast_to_kern_ctx(): a trusted pointer
+ * whose fields are plain loads. Older kernels (6.1) get NULL and the callers read the fields with
+ * bpf_probe_read_kernel() (a helper call each) at the context's address. libbpf resolves a
+ * missing weak kfunc to 0 and the verifier drops the branch.
+ */
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym __weak;
+
+static __always_inline struct sk_buff *tsn_kern_skb(struct __sk_buff *skb)
+{
+	if (bpf_cast_to_kern_ctx)
+		return bpf_cast_to_kern_ctx(skb);
+	return NULL;
+}
+
 /* Reads size (constant) bytes at off, directly from the linear head when it holds them. */
 static __always_inline int tsn_load(struct __sk_buff *skb, void *data, void *data_end, __u32 len,
 				    __u32 off, void *out, __u32 size)
@@ -84,18 +99,22 @@ static __always_inline bool tsn_origin_in_place(struct __sk_buff *skb, void *dat
 static __always_inline bool tsn_origin_conntrack(struct __sk_buff *skb, const struct tsn_origin *o)
 {
 	struct sk_buff *kskb = (void *)tsn_addr(skb);
+	struct sk_buff *direct = tsn_kern_skb(skb);
 	struct nf_conntrack_tuple *t;
 	struct nf_conn *ct;
-	unsigned long nfct;
+	unsigned long nfct = 0;
 	/* 16 bytes of slack past a 64-byte read: every field read below stays inside. */
 	__u8 tuple[80];
 	__u32 size;
 	__u16 l3num;
 	__u8 proto;
 
-	if (!bpf_core_field_exists(kskb->_nfct) ||
-	    bpf_probe_read_kernel(&nfct, sizeof(nfct),
-				  (void *)kskb + bpf_core_field_offset(struct sk_buff, _nfct)))
+	if (!bpf_core_field_exists(kskb->_nfct))
+		return false;
+	if (direct)
+		nfct = direct->_nfct;
+	else if (bpf_probe_read_kernel(&nfct, sizeof(nfct),
+				       (void *)kskb + bpf_core_field_offset(struct sk_buff, _nfct)))
 		return false;
 	ct = (void *)(nfct & ~NFCT_INFOMASK_);
 	if (!ct || (nfct & NFCT_INFOMASK_) == IP_CT_UNTRACKED_)
@@ -127,13 +146,18 @@ static __always_inline bool tsn_encapsulated_here(struct __sk_buff *skb, __u32 i
 						  __u32 ip_off)
 {
 	struct sk_buff *kskb = (void *)tsn_addr(skb);
+	struct sk_buff *direct = tsn_kern_skb(skb);
 	__u16 inner, mac;
 
 	if (ingress_ifindex)
 		return false;
-	if (BPF_CORE_READ_INTO(&inner, kskb, inner_network_header) ||
-	    BPF_CORE_READ_INTO(&mac, kskb, mac_header))
+	if (direct) {
+		inner = direct->inner_network_header;
+		mac = direct->mac_header;
+	} else if (BPF_CORE_READ_INTO(&inner, kskb, inner_network_header) ||
+		   BPF_CORE_READ_INTO(&mac, kskb, mac_header)) {
 		return false;
+	}
 	/* At tc egress skb->data is the MAC header (__dev_queue_xmit() reset it). */
 	return (__u16)(inner - mac) == ip_off;
 }

@@ -308,6 +308,18 @@ Deno.test("runOnCluster() fails when the proxy does not restore, or leaves the n
     dirty.failures.join("\n"),
   );
   deepEqual(checkNodeClean("n", { confFiles: {}, plugin: true, pins: true }).length, 2);
+  const before = { confFiles: { "10-a.conflist": '{"a": 1}\n' }, plugin: false, pins: false };
+  deepEqual(checkNodeClean("n", before, before), []);
+  deepEqual(
+    checkNodeClean("n", { ...before, confFiles: { "10-a.conflist": '{ "a": 1 }\n' } }, before),
+    ["n: 10-a.conflist differs from the bytes before the install"],
+  );
+  deepEqual(checkNodeClean("n", { ...before, tcPrograms: ["observer_x", "tsn_restorer"] }), [
+    "n: BPF program tsn_restorer still on tsn0",
+  ]);
+  deepEqual(checkNodeClean("n", { ...before, confFiles: {} }, before), [
+    "n: 10-a.conflist is gone after uninstall",
+  ]);
 });
 
 function runnerFor(answers: Record<string, { code: number; stdout?: string; stderr?: string }>) {

@@ -150,11 +150,13 @@ export async function clientNodeKube(kubeconfig: string, fieldManager = "tsn-pro
       return await core.readNamespacedPodLog({ name: pod, namespace });
     },
     async proxyGet(namespace, pod, port, path) {
-      return await core.connectGetNamespacedPodProxyWithPath({
+      const body: unknown = await core.connectGetNamespacedPodProxyWithPath({
         name: `${pod}:${port}`,
         namespace,
         path,
       });
+      // client-node hands a JSON answer (the probe's) back already parsed.
+      return typeof body === "string" ? body : JSON.stringify(body);
     },
   };
   return api;

@@ -3,7 +3,8 @@
  * two-node kind cluster, for machines with Docker and kind (not part of CI). Builds the agent
  * image (k8s/Containerfile) and the e2e image, creates the cluster, mounts a bpffs in each node,
  * loads the images, runs ./run.ts (talkers without and with tsn-proxy, the VM suite's taprio
- * checks, the agent's metrics, uninstall), prints the verdict and deletes the cluster (unless
+ * checks, the agent's metrics, ./live.ts's ClusterIP Service and agent deletion under traffic,
+ * uninstall), prints the verdict and deletes the cluster (unless
  * `--keep`). Exit 0 passed, 1 failed or cannot run here (the message says why), 2 bad usage.
  *
  * @module
@@ -24,6 +25,7 @@ import {
 import { clientNodeKube } from "./kube.ts";
 import { type KindReport, runOnCluster } from "./run.ts";
 import { KIND } from "./scenario.ts";
+import { liveScenarios } from "./live.ts";
 import { stageE2eContext } from "./stage.ts";
 
 const USAGE = "usage: deno task e2e:kind [--strategy skb-addr|skb-data] [--keep] [--name CLUSTER]";
@@ -87,7 +89,13 @@ export async function kindE2e(
     await mountBpffs(runner, nodes);
     await loadImages(runner, values.name, [KIND.agentImage, KIND.e2eImage]);
     const api = await clientNodeKube(kubeconfig);
-    const report = await runOnCluster(api, { strategy: values.strategy, log });
+    // The local node e2e's live scenarios too: Services (ClusterIP: kind's node addresses are
+    // Docker's), the agent deleted under traffic. One agent tag is loaded: no rolling update.
+    const report = await runOnCluster(api, {
+      strategy: values.strategy,
+      log,
+      afterProxied: (ctx) => liveScenarios(ctx, { strategy: values.strategy, log }),
+    });
     console.log(formatReport(report));
     return report.failures.length ? 1 : 0;
   } catch (e) {

@@ -10,6 +10,7 @@
  *                           /metrics (127.0.0.1:9402: the probe shares the node's netns)
  *
  * (SPEC, EXPECT: base64url JSON, ./probe_api.ts)
+ *   GET /reset              receivers and observer (tsn0 and ext stay for the next setup)
  *   GET /teardown           receivers, observer, ext (tsn0 goes with its peer)
  *   GET /node-state         CNI conf files, plugin and pins as the host has them
  *
@@ -27,6 +28,7 @@ import {
   type Netns,
   netns,
 } from "../../e2e/netns.ts";
+import { tcxQuery } from "@tsn-proxy/bpf/libbpf";
 import { installObserver, type Observer } from "../../e2e/observer.ts";
 import { OBSERVER_COUNTERS } from "../../e2e/observer_codec.ts";
 import { exec } from "../../e2e/process.ts";
@@ -51,17 +53,22 @@ const HOST = "/host";
 let observer: Observer | null = null;
 let receivers: Receiver[] = [];
 
-async function teardown(): Promise<void> {
+/** Stops the receivers and the observer; tsn0 and ext stay. */
+async function reset(): Promise<void> {
   for (const r of receivers) await r.stop().catch(() => {});
   receivers = [];
   await observer?.destroy().catch(() => {});
   observer = null;
+}
+
+async function teardown(): Promise<void> {
+  await reset();
   await deleteNetns(EXT).catch(() => {});
   await exec([BIN.ip, "link", "del", KIND.tsnIf], { allowFail: true });
 }
 
-async function setup(spec: SetupSpec): Promise<void> {
-  await teardown();
+/** tsn0 (4 queues) and its peer in ext, the far end. */
+async function createTsnIf(): Promise<void> {
   await createNetns(EXT.name);
   const q = "numtxqueues 4 numrxqueues 4";
   await ipBatch(NODE_NS, [
@@ -75,6 +82,15 @@ async function setup(spec: SetupSpec): Promise<void> {
     // Replies (ARP, ICMP) to pod addresses, whether the node masquerades or not.
     "route add 10.0.0.0/8 via 192.0.2.1",
   ]);
+}
+
+async function setup(spec: SetupSpec): Promise<void> {
+  await reset();
+  // tsn0 stays from one run to the next: a new tsn0 would race the agent's restorer check (no
+  // restorer on it until the agent looks again, up to a second later).
+  if (await exists(EXT.path)) {
+    await exec([BIN.tc, "qdisc", "del", "dev", KIND.tsnIf, "root"], { allowFail: true });
+  } else await createTsnIf();
   if (spec.taprio) {
     await exec([BIN.tc, "qdisc", "replace", "dev", KIND.tsnIf, ...KIND.taprio.args]);
   }
@@ -124,6 +140,23 @@ async function collect(expect: Record<string, number>): Promise<CollectResult> {
   };
 }
 
+/** Names of the programs on tsn0: TCX (bpf_prog_query; Debian's bpftool predates TCX) and tc. */
+async function tsnIfPrograms(): Promise<string[]> {
+  const link = await exec([BIN.ip, "-j", "link", "show", "dev", KIND.tsnIf]);
+  const ifindex = (JSON.parse(link.stdout) as Array<{ ifindex: number }>)[0]!.ifindex;
+  const names: string[] = [];
+  for (const direction of ["ingress", "egress"] as const) {
+    for (const id of tcxQuery(ifindex, direction)) {
+      const p = await exec([BIN.bpftool, "-j", "prog", "show", "id", String(id)]);
+      names.push((JSON.parse(p.stdout) as { name: string }).name);
+    }
+    const tc = await exec([BIN.tc, "filter", "show", "dev", KIND.tsnIf, direction]);
+    // "... bpf chain 0 handle 0x1 obj:[tc] direct-action not_in_hw id 42 name tsn_restorer tag ..."
+    for (const m of tc.stdout.matchAll(/ name (\S+)/g)) names.push(m[1]!);
+  }
+  return names;
+}
+
 async function nodeState(): Promise<NodeState> {
   const confFiles: Record<string, string> = {};
   for await (const e of Deno.readDir(`${HOST}/etc/cni/net.d`)) {
@@ -133,6 +166,7 @@ async function nodeState(): Promise<NodeState> {
     confFiles,
     plugin: await exists(`${HOST}/opt/cni/bin/tsn-proxy`),
     pins: await exists(`${HOST}/sys/fs/bpf/tsn-proxy`),
+    tcPrograms: await tsnIfPrograms(),
   };
 }
 
@@ -173,6 +207,11 @@ if (import.meta.main) {
         });
       case "collect":
         return reply(() => collect(arg ? decodeSegment(arg) as Record<string, number> : {}));
+      case "reset":
+        return reply(async () => {
+          await reset();
+          return { ok: true };
+        });
       case "teardown":
         return reply(async () => {
           await teardown();

@@ -54,6 +54,8 @@ export interface NodeState {
   readonly plugin: boolean;
   /** /sys/fs/bpf/tsn-proxy exists. */
   readonly pins: boolean;
+  /** Names of the BPF programs on tsn0's tc/TCX hooks (`bpftool net`), when the probe looked. */
+  readonly tcPrograms?: readonly string[];
 }
 
 /** base64url of a JSON value: safe as one path segment through the API server's pod proxy. */

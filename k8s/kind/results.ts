@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { checkTaprio } from "../../lab/vm/checks.ts";
+import { checkTaprio, minRestored } from "../../lab/vm/checks.ts";
 import {
   parseClassStats,
   parseQdiscStats,
@@ -175,6 +175,62 @@ export function judgeTaprio(runs: readonly TaprioRun[], count: number, kernel: s
   });
 }
 
+/** A talker's packets at the TSN interface, as the observer after the restorer saw them. */
+export interface Observed {
+  readonly talker: string;
+  readonly packets: number;
+  /** Packets that left with the talker's own priority (opted in: restored). */
+  readonly restored: number;
+  /** Packets that left with a priority or txtime that was not the talker's. */
+  readonly wrong: number;
+  /** Opted-in packets that left without their priority. */
+  readonly missed: number;
+}
+
+/** restored / wrong / missed of one row; `optedIn` says whether restoring was expected. */
+export function observed(row: TaprioRun["rows"][number], optedIn: boolean): Observed {
+  const wrong = row.prioWrong + row.txtimeWrong + row.typeWrong + row.invented;
+  return {
+    talker: row.talker,
+    packets: row.packets,
+    restored: optedIn ? row.prioRight : 0,
+    wrong,
+    missed: optedIn ? row.packets - row.prioRight - row.prioWrong : 0,
+  };
+}
+
+/**
+ * The verdict without taprio: every record arrived, nothing is ever wrong, and with the proxy
+ * every packet of an opted-in talker leaves with its priority (skb-data: at least the share the
+ * VM suite asks, {@link minRestored}); talkers in `lossy` (a path the strategy documents as lossy)
+ * need no share restored, but nothing wrong either.
+ */
+export function judgeObserved(
+  runs: readonly TaprioRun[],
+  optedIn: readonly string[],
+  lossy: readonly string[] = [],
+): string[] {
+  const out: string[] = [];
+  for (const run of runs) {
+    for (const row of run.rows) {
+      const o = observed(row, run.strategy !== null && optedIn.includes(row.talker));
+      const at = `${run.label} ${row.talker}`;
+      if (row.sent === 0) out.push(`${at}: nothing sent`);
+      if (row.seen < row.sent) {
+        out.push(`${at}: the observer saw ${row.seen} of ${row.sent} records`);
+      }
+      if (o.wrong) out.push(`${at}: ${o.wrong} packets left with metadata not their own`);
+      if (run.strategy !== null && optedIn.includes(row.talker) && !lossy.includes(row.talker)) {
+        const min = minRestored(run.strategy, o.packets);
+        if (o.restored < min) {
+          out.push(`${at}: restored ${o.restored}/${o.packets}, expected >= ${min}`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** What the agent's metrics must say after the proxied run. */
 export function checkAgentMetrics(
   text: string | null,
@@ -199,11 +255,9 @@ export function checkAgentMetrics(
   );
   const restored = m.value("tsnproxy_datapath_packets_total", { counter: "restored" });
   atLeast("restored packets", restored, o.optedIn * o.count);
-  eq(
-    "tsnproxy_priority_clamped_packets_total",
-    m.value("tsnproxy_priority_clamped_packets_total"),
-    0,
-  );
+  // No check that nothing was clamped: an opted-in pod's own kernel sends control packets at
+  // TC_PRIO_CONTROL (7; IPv6 MLD and router solicitations at start), which the namespace's cap
+  // rightly clamps (seen on the local node: 3). The clamp has its own talker (live.ts).
   const wrong = m.value("tsnproxy_datapath_packets_total", { counter: "errors" });
   if (wrong !== undefined && wrong !== 0) out.push(`metrics: datapath errors ${wrong}`);
   return out;

@@ -23,6 +23,7 @@ import type { KubeApi, KubeObject } from "./kube.ts";
 import { collectPath, type CollectResult, type NodeState, setupPath } from "./probe_api.ts";
 import {
   checkAgentMetrics,
+  judgeObserved,
   judgeTaprio,
   parseTalkerLog,
   type TaprioRun,
@@ -41,7 +42,9 @@ import {
   type Clock,
   REAL_CLOCK,
   waitDaemonSetReady,
+  waitFor,
   waitGone,
+  type WaitOptions,
   waitPodReady,
   waitPodsDone,
 } from "./wait.ts";
@@ -54,6 +57,50 @@ export interface RunOptions {
   readonly clock?: Clock;
   /** Scales every timeout (tests: small). */
   readonly timeoutScale?: number;
+  /**
+   * taprio on tsn0 and the VM suite's taprio verdict (default); false where the node's kernel has
+   * no taprio (the local node): the observer's per-pod verdict alone ({@link judgeObserved}).
+   */
+  readonly taprio?: boolean;
+  /** More scenarios while tsn-proxy is installed (after the proxied run, before uninstall). */
+  readonly afterProxied?: (
+    ctx: RunContext,
+  ) => Promise<{ runs: readonly TaprioRun[]; failures: readonly string[] }>;
+}
+
+/** What a talkers' run may change (defaults: the kind talkers to the far end, a and b opted in). */
+export interface TalkerRunOptions {
+  readonly talkers?: readonly ResolvedTalker[];
+  /** The address a talker sends to (a Service's, say); default the far end. */
+  readonly dst?: (t: ResolvedTalker) => string;
+  /** Names of the talkers whose pods opt in. */
+  readonly optedIn?: readonly string[];
+  /** The priority the observer must see at tsn0 (default: the one the talker sets). */
+  readonly expectPriority?: (t: ResolvedTalker) => number;
+  /** Runs once every talker pod has started, while they send. */
+  readonly during?: () => Promise<void>;
+}
+
+/** One talkers' run. */
+export interface TalkersResult {
+  readonly run: TaprioRun;
+  readonly metrics: string | null;
+  readonly kernel: string;
+}
+
+/** What scenarios after the proxied run get. */
+export interface RunContext {
+  readonly api: KubeApi;
+  readonly runTalkers: (
+    run: string,
+    strategy: string | null,
+    x?: TalkerRunOptions,
+  ) => Promise<TalkersResult>;
+  readonly talkerNode: string;
+  /** The manifest as applied, and its objects. */
+  readonly manifest: ManifestOptions;
+  readonly objects: readonly unknown[];
+  readonly wait: (ms: number) => WaitOptions;
 }
 
 /** The e2e's outcome. */
@@ -81,13 +128,36 @@ export function e2eManifestOptions(
   });
 }
 
-/** What a node must not have after uninstall. */
-export function checkNodeClean(node: string, s: NodeState): string[] {
+const probeTalker = (t: ResolvedTalker) => ({
+  name: t.name,
+  port: t.port,
+  podId: t.podId,
+  priority: t.priority,
+  protocol: t.protocol,
+});
+
+const OPTED_IN_TALKERS = (talkers: readonly ResolvedTalker[]) =>
+  talkers.filter((t) => OPTED_IN.includes(t.pod)).map((t) => t.name);
+
+/**
+ * What a node must not have after uninstall; with `before` (the node before the install), every
+ * CNI config file must also be byte for byte what it was (nothing else changed them here).
+ */
+export function checkNodeClean(node: string, s: NodeState, before?: NodeState): string[] {
   const out: string[] = [];
+  for (const [file, text] of Object.entries(before?.confFiles ?? {})) {
+    if (s.confFiles[file] === undefined) out.push(`${node}: ${file} is gone after uninstall`);
+    else if (s.confFiles[file] !== text) {
+      out.push(`${node}: ${file} differs from the bytes before the install`);
+    }
+  }
   for (const [file, text] of Object.entries(s.confFiles)) {
     if (text.includes('"tsn-proxy"')) out.push(`${node}: ${file} still names tsn-proxy`);
   }
   if (s.plugin) out.push(`${node}: /opt/cni/bin/tsn-proxy still there`);
+  for (const p of s.tcPrograms ?? []) {
+    if (p.startsWith("tsn_")) out.push(`${node}: BPF program ${p} still on ${KIND.tsnIf}`);
+  }
   if (s.pins) out.push(`${node}: /sys/fs/bpf/tsn-proxy still there`);
   return out;
 }
@@ -104,6 +174,7 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   const ns = KIND.namespace;
   const talkers = kindTalkers();
   const failures: string[] = [];
+  const taprio = o.taprio ?? true;
 
   const nodes = await api.nodes();
   const workers = nodes.filter((n) => !n.controlPlane);
@@ -120,15 +191,6 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   for (const n of nodes) await waitPodReady(api, ns, probePodName(n.name), w(180_000));
   const probe = async <T>(node: string, path: string): Promise<T> =>
     JSON.parse(await api.proxyGet(ns, probePodName(node), KIND.probePort, path)) as T;
-  const probeTalkers = talkers.map((t) => ({
-    name: t.name,
-    port: t.port,
-    podId: t.podId,
-    priority: t.priority,
-    protocol: t.protocol,
-  }));
-  const setupTalkerNode = () =>
-    probe(talkerNode, setupPath({ taprio: true, observer: true, talkers: probeTalkers }));
   for (const n of nodes) {
     if (n.name !== talkerNode) {
       await probe(n.name, setupPath({ taprio: false, observer: false, talkers: [] }));
@@ -138,15 +200,39 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   const runTalkers = async (
     run: string,
     strategy: string | null,
-  ): Promise<{ run: TaprioRun; metrics: string | null; kernel: string }> => {
+    x: TalkerRunOptions = {},
+  ): Promise<TalkersResult> => {
     const t0 = performance.now();
-    await setupTalkerNode();
-    const pods = talkers.map((t) => talkerPod(t, run, talkerNode));
+    const these = x.talkers ?? talkers;
+    await probe(
+      talkerNode,
+      setupPath({
+        taprio: x.talkers ? false : taprio,
+        observer: true,
+        talkers: these.map((t) => ({
+          ...probeTalker(t),
+          ...(x.expectPriority ? { priority: x.expectPriority(t) } : {}),
+        })),
+      }),
+    );
+    const pods = these.map((t) =>
+      talkerPod(t, run, talkerNode, {
+        ...(x.dst ? { dst: x.dst(t) } : {}),
+        optedIn: (x.optedIn ?? OPTED_IN_TALKERS(talkers)).includes(t.name),
+      })
+    );
     for (const p of pods) await api.apply(p as KubeObject);
-    const names = talkers.map((t) => talkerPodName(t, run));
+    const names = these.map((t) => talkerPodName(t, run));
+    if (x.during) {
+      await waitFor(`talker pods of ${run} running`, async () => {
+        const ps = await Promise.all(names.map((n) => api.pod(ns, n)));
+        return ps.every((p) => p && p.phase !== "Pending") ? true : undefined;
+      }, w(120_000));
+      await x.during();
+    }
     const done = await waitPodsDone(api, ns, names, w(300_000));
     const sent: Record<string, number> = {};
-    for (const [i, t] of talkers.entries()) {
+    for (const [i, t] of these.entries()) {
       const logText = await api.logs(ns, names[i]!);
       if (done[i]!.phase !== "Succeeded") {
         failures.push(`${run} ${t.name}: talker pod ${done[i]!.phase}: ${logText.slice(-500)}`);
@@ -156,16 +242,16 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
       sent[t.name] = r.sent;
       if (r.errors) failures.push(`${run} ${t.name}: ${r.errors} send errors ${r.detail ?? ""}`);
     }
-    const expect = Object.fromEntries(talkers.map((t) => [String(t.port), sent[t.name] ?? 0]));
+    const expect = Object.fromEntries(these.map((t) => [String(t.port), sent[t.name] ?? 0]));
     const collected = await probe<CollectResult>(talkerNode, collectPath(expect));
-    await probe(talkerNode, "teardown");
+    await probe(talkerNode, "reset");
     for (const p of pods) await api.remove(p as KubeObject);
     return {
       run: taprioRun({
         label: `kind ${run}${strategy ? ` ${strategy}` : ""}`,
         ms: Math.round(performance.now() - t0),
         strategy,
-        talkers,
+        talkers: these,
         sent,
         collected,
       }),
@@ -177,6 +263,8 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   log("run 1/2: the talkers without tsn-proxy");
   const base = await runTalkers("base", null);
 
+  const statesBefore: Record<string, NodeState> = {};
+  for (const n of nodes) statesBefore[n.name] = await probe<NodeState>(n.name, "node-state");
   log(`installing tsn-proxy (${o.strategy}) with the generated manifest`);
   const options = e2eManifestOptions(o.strategy, o.agentImage);
   const objects = manifestObjects(options);
@@ -185,11 +273,21 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   for (const obj of objects) await api.apply(obj as unknown as KubeObject);
   await waitDaemonSetReady(api, options.namespace, NAMES.daemonSet, w(300_000));
 
+  // The positive control of the uninstall check below: the restorer is seen on tsn0 now.
+  const installed = await probe<NodeState>(talkerNode, "node-state");
+  if (installed.tcPrograms && !installed.tcPrograms.includes("tsn_restorer")) {
+    failures.push(`installed, but no tsn_restorer on ${KIND.tsnIf}: ${installed.tcPrograms}`);
+  }
+
   log("run 2/2: the same talkers with tsn-proxy");
   const proxied = await runTalkers("proxy", o.strategy);
   const kernel = proxied.kernel;
 
-  failures.push(...judgeTaprio([base.run, proxied.run], talkers[0]!.count, kernel));
+  failures.push(
+    ...(taprio
+      ? judgeTaprio([base.run, proxied.run], talkers[0]!.count, kernel)
+      : judgeObserved([base.run, proxied.run], OPTED_IN_TALKERS(talkers))),
+  );
   failures.push(
     ...checkAgentMetrics(proxied.metrics, {
       optedIn: talkers.filter((t: ResolvedTalker) => OPTED_IN.includes(t.pod)).length,
@@ -197,6 +295,11 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
       strategy: o.strategy,
     }),
   );
+
+  const extra = o.afterProxied
+    ? await o.afterProxied({ api, runTalkers, talkerNode, manifest: options, objects, wait: w })
+    : { runs: [], failures: [] };
+  failures.push(...extra.failures);
 
   log("uninstalling: deleting every manifest object, as `kubectl delete -f` does");
   for (const obj of objects) await api.remove(obj as unknown as KubeObject);
@@ -206,7 +309,7 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
   const nodeStates: Record<string, NodeState> = {};
   for (const n of nodes) {
     nodeStates[n.name] = await probe<NodeState>(n.name, "node-state");
-    failures.push(...checkNodeClean(n.name, nodeStates[n.name]!));
+    failures.push(...checkNodeClean(n.name, nodeStates[n.name]!, statesBefore[n.name]!));
   }
   for (const n of nodes) await probe(n.name, "teardown").catch(() => {});
   await api.remove({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -214,7 +317,7 @@ export async function runOnCluster(api: KubeApi, o: RunOptions): Promise<KindRep
     strategy: o.strategy,
     talkerNode,
     kernel,
-    runs: [base.run, proxied.run],
+    runs: [base.run, proxied.run, ...extra.runs],
     nodeStates,
     failures,
   };

@@ -104,9 +104,14 @@ export function talkerPodName(t: ResolvedTalker, run: string): string {
   return `talker-${t.pod}-${run}`;
 }
 
-/** A talker pod, pinned to the node under test. */
-export function talkerPod(t: ResolvedTalker, run: string, node: string): IPod {
-  const optedIn = OPTED_IN.includes(t.pod);
+/** A talker pod, pinned to the node under test (default: to the far end, a and b opted in). */
+export function talkerPod(
+  t: ResolvedTalker,
+  run: string,
+  node: string,
+  o: { dst?: string; optedIn?: boolean } = {},
+): IPod {
+  const optedIn = o.optedIn ?? OPTED_IN.includes(t.pod);
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -124,7 +129,7 @@ export function talkerPod(t: ResolvedTalker, run: string, node: string): IPod {
         name: "talker",
         image: KIND.e2eImage,
         imagePullPolicy: "Never",
-        command: talkerArgv(t),
+        command: talkerArgv(t, o.dst),
         env: [{ name: "DENO_DIR", value: "/tmp/deno" }],
       }],
     },

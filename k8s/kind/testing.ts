@@ -160,7 +160,7 @@ export class FakeKube implements KubeApi {
       if (pod.endsWith("worker")) this.#setup = s;
       return Promise.resolve('{"ok":true}');
     }
-    if (verb === "teardown") return Promise.resolve('{"ok":true}');
+    if (verb === "teardown" || verb === "reset") return Promise.resolve('{"ok":true}');
     if (verb === "node-state") {
       const entry = this.b.leaveEntry ? ',{"type":"tsn-proxy"}' : "";
       const s: NodeState = {
