@@ -16,6 +16,10 @@
  * 6. the conf reconciler starts — only once the plugin is in the bin dir, since an entry naming a
  *    missing plugin would fail every pod of the node.
  *
+ * Beside them, every `clock.checkIntervalMs` the clock gate judges the clock behind the txtimes
+ * (metrics `tsnproxy_clock_*`, `tsnproxy_ptp_*`) and, with `txtime.requireSyncedClock`, tells the
+ * restorer to refuse txtimes while it is unsynchronised (./clock/gate.ts).
+ *
  * Stopping (SIGTERM) leaves the datapath pinned and the conf entry in place: pods keep their
  * metadata and a restarted agent adopts the state. `uninstall` removes everything.
  *
@@ -48,6 +52,7 @@ import { createLog, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
 import { RestorerWatch } from "./restorers.ts";
+import { type ClockFacts, ClockGate, type ClockSwitch, probeClock } from "./clock/mod.ts";
 import { type CniServer, serveCni, socketInUse } from "./server.ts";
 
 /** Options of {@link runAgent}. */
@@ -56,6 +61,14 @@ export interface RunOptions {
   readonly log?: Log;
   /** Overrides the API lookup (tests). */
   readonly lookup?: PodLookup;
+  /** Overrides the clock probe (tests: a fake node). */
+  readonly clockProbe?: () => Promise<ClockFacts>;
+  /**
+   * The datapath's clock switch. The BPF core has no clock flag yet (docs/operations.md, "The
+   * clock behind the txtimes"): until it has, the gate judges, reports and warns, and txtimes are
+   * restored whatever the clock.
+   */
+  readonly clockSwitch?: ClockSwitch;
 }
 
 /** A running agent. */
@@ -66,6 +79,8 @@ export interface RunningAgent {
   readonly metrics: AgentMetrics;
   /** The restorer transitions (TSN interfaces absent at the last check). */
   readonly restorers: RestorerWatch;
+  /** The clock behind the txtimes, judged every `clock.checkIntervalMs`. */
+  readonly clock: ClockGate;
   /** Why the node is not ready, or null. */
   notReady(): string | null;
   /** Stops serving; leaves datapath, plugin and conf entry in place. */
@@ -172,6 +187,29 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     checkRestorers(); // reports missing interfaces; an adopted datapath may predate a re-created one
   }
   const restorerTimer = setInterval(checkRestorers, cfg.restorerCheckIntervalMs);
+
+  // 1c. the clock behind the txtimes
+  const clock = new ClockGate({
+    probe: opts.clockProbe ??
+      (() => probeClock({ ifaces: cfg.restoreOn, procRoot: cfg.clock.procRoot })),
+    bounds: { maxPtpOffsetNs: cfg.txtime.maxPtpOffsetNs },
+    require: cfg.txtime.requireSyncedClock,
+    sink: opts.clockSwitch ?? null,
+    log,
+    metrics: metrics.clock,
+  });
+  let clockRun: Promise<unknown> = Promise.resolve();
+  const checkClock = () => {
+    clockRun = clock.run().catch((e) =>
+      log(`clock check failed: ${message(e)}`, {
+        event: "clock.check_failed",
+        level: "error",
+        error: message(e),
+      })
+    );
+  };
+  checkClock();
+  const clockTimer = setInterval(checkClock, cfg.clock.checkIntervalMs);
 
   // 2. attachments and the sweep
   const lookup = opts.lookup ??
@@ -347,6 +385,7 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     clearInterval(retry);
     clearInterval(sweeper);
     clearInterval(restorerTimer);
+    clearInterval(clockTimer);
     clearInterval(policyTimer);
     throw e;
   }
@@ -396,12 +435,15 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     datapath,
     metrics,
     restorers,
+    clock,
     notReady: () => existsSync(launcher) ? notReady() : `${launcher} missing`,
     async stop() {
       clearInterval(retry);
       clearInterval(sweeper);
       clearInterval(restorerTimer);
+      clearInterval(clockTimer);
       clearInterval(policyTimer);
+      await clockRun; // a pmc in flight must not outlive the agent
       await reconciler.stop();
       await server.close();
       await metricsServer?.close();

@@ -83,6 +83,21 @@ export interface AgentConfig {
   readonly policyFile: string;
   /** `text` (default) or `json`: one JSON object per line, one line per decision. */
   readonly logFormat: LogFormat;
+  readonly txtime: {
+    /**
+     * Refuse to restore txtimes while the node's clock is unsynchronised (adjtimex: TIME_ERROR or
+     * STA_UNSYNC; with maxPtpOffsetNs also ptp4l's offset). Priorities are restored regardless.
+     */
+    readonly requireSyncedClock: boolean;
+    /** Largest |ptp4l master offset| (ns) that counts as synchronised; 0: ptp4l not consulted. */
+    readonly maxPtpOffsetNs: number;
+  };
+  readonly clock: {
+    /** How often the clock is judged (metrics, and the switch with requireSyncedClock), in ms. */
+    readonly checkIntervalMs: number;
+    /** The host's /proc, where linuxptp's daemons are looked for (hostPID, or a hostPath mount). */
+    readonly procRoot: string;
+  };
 }
 
 /** Defaults of every optional field. */
@@ -98,6 +113,8 @@ export const DEFAULTS = {
   maxRewriteBackoffMs: 1500,
   resyncIntervalMs: 30_000,
   restorerCheckIntervalMs: 1000,
+  clockCheckIntervalMs: 5000,
+  procRoot: "/proc",
 } as const;
 
 type Obj = Record<string, unknown>;
@@ -176,6 +193,8 @@ const TOP_KEYS = [
   "policy",
   "policyFile",
   "logFormat",
+  "txtime",
+  "clock",
 ] as const;
 
 /** How often the agent re-reads `policyFile`. */
@@ -303,6 +322,11 @@ export function parseConfig(
     );
   }
 
+  const txtime = r.object(doc.txtime, "txtime");
+  r.known(txtime, "txtime.", ["requireSyncedClock", "maxPtpOffsetNs"]);
+  const clock = r.object(doc.clock, "clock");
+  r.known(clock, "clock.", ["checkIntervalMs", "procRoot"]);
+
   return {
     strategy: r.string(doc.strategy, "strategy", DEFAULTS.strategy),
     restoreOn: restoreOn as string[],
@@ -340,6 +364,20 @@ export function parseConfig(
       ? ""
       : r.path(doc.policyFile, "policyFile", ""),
     logFormat: logFormat as LogFormat,
+    txtime: {
+      requireSyncedClock: r.bool(txtime.requireSyncedClock, "txtime.requireSyncedClock", false),
+      maxPtpOffsetNs: r.int(txtime.maxPtpOffsetNs, "txtime.maxPtpOffsetNs", 0, 0, 1_000_000_000),
+    },
+    clock: {
+      checkIntervalMs: r.int(
+        clock.checkIntervalMs,
+        "clock.checkIntervalMs",
+        DEFAULTS.clockCheckIntervalMs,
+        100,
+        600_000,
+      ),
+      procRoot: r.path(clock.procRoot, "clock.procRoot", DEFAULTS.procRoot),
+    },
   };
 }
 

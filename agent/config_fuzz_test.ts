@@ -38,6 +38,8 @@ const VALID = {
   kubernetes: { enabled: true, kubeconfig: "" },
   policy: { defaultMaxPriority: 0, namespaces: { "robot-cell-1": 5, "tsn-system": "unlimited" } },
   logFormat: "text",
+  txtime: { requireSyncedClock: true, maxPtpOffsetNs: 1000 },
+  clock: { checkIntervalMs: 5000, procRoot: "/host/proc" },
 };
 
 /** Every field path of VALID (leaves and sections). */
@@ -86,6 +88,9 @@ function invariants(c: AgentConfig): void {
   ok(int(c.cni.resyncIntervalMs, 100, 3_600_000));
   ok(c.cni.optIn === "annotation" || c.cni.optIn === "all");
   ok(c.logFormat === "text" || c.logFormat === "json");
+  ok(typeof c.txtime.requireSyncedClock === "boolean");
+  ok(int(c.txtime.maxPtpOffsetNs, 0, 1_000_000_000));
+  ok(int(c.clock.checkIntervalMs, 100, 600_000) && c.clock.procRoot.startsWith("/"));
   ok(typeof c.cleanup === "boolean" && typeof c.kubernetes.enabled === "boolean");
   for (const v of [c.policy.defaultMaxPriority, ...Object.values(c.policy.namespaces)]) {
     ok(v === null || int(v, 0, 0xfffffffe), `policy value ${v}`);

@@ -10,6 +10,11 @@ Deno.test("parseConfig() fills defaults around the one required field", () => {
   equal(c.socketPath, "/var/run/tsn-proxy/cni.sock");
   equal(c.policy.configured, false);
   equal(c.kubernetes.enabled, true);
+  // the clock is watched, never enforced, unless asked
+  equal(c.txtime.requireSyncedClock, false);
+  equal(c.txtime.maxPtpOffsetNs, 0);
+  equal(c.clock.checkIntervalMs, 5000);
+  equal(c.clock.procRoot, "/proc");
 });
 
 Deno.test("parseConfig() reads JSON and derives the socket from stateDir", () => {
@@ -41,6 +46,11 @@ Deno.test("parseConfig() errors name the field", () => {
     ["restoreOn: [eth1]\nbpffs: /sys/fs/bpf\n", "bpffs"],
     ["restoreOn: [eth1]\ncni:\n  optIn: some\n", "cni.optIn"],
     ["restoreOn: [\n", "(document)"],
+    ["restoreOn: [eth1]\ntxtime:\n  requireSyncedClock: yes please\n", "txtime.requireSyncedClock"],
+    ["restoreOn: [eth1]\ntxtime:\n  requireSynced: true\n", "txtime.requireSynced"],
+    ["restoreOn: [eth1]\ntxtime:\n  maxPtpOffsetNs: -5\n", "txtime.maxPtpOffsetNs"],
+    ["restoreOn: [eth1]\nclock:\n  procRoot: proc\n", "clock.procRoot"],
+    ["restoreOn: [eth1]\nclock:\n  checkIntervalMs: 10\n", "clock.checkIntervalMs"],
   ];
   for (const [text, field] of cases) {
     throws(

@@ -30,6 +30,14 @@
  * | tsnproxy_datapath_savers                    | gauge     | mode                     |
  * | tsnproxy_datapath_savers_default_class      | gauge     |                          |
  * | tsnproxy_datapath_missing_pins              | gauge     |                          |
+ * | tsnproxy_clock_synchronized                 | gauge     |                          |
+ * | tsnproxy_clock_tai_offset_seconds           | gauge     |                          |
+ * | tsnproxy_clock_max_error_seconds            | gauge     |                          |
+ * | tsnproxy_ptp_phc_index                      | gauge     | ifname                   |
+ * | tsnproxy_ptp_daemon_running                 | gauge     | daemon                   |
+ * | tsnproxy_ptp_offset_ns                      | gauge     | iface                    |
+ * | tsnproxy_txtime_refusing                    | gauge     |                          |
+ * | tsnproxy_clock_transitions_total            | counter   | to                       |
  *
  * Among the BPF counters, `save_defaulted` counts packets that got their pod's default class
  * (`tsn-proxy.io/priority`), `txtime_denied` and `txtime_beyond_horizon` the txtimes the policy
@@ -49,6 +57,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
 import type { HandlerMetrics } from "./handler.ts";
 import type { ReconcilerMetrics } from "./reconciler.ts";
+import { type GateMetrics, isTimex, LINUXPTP_DAEMONS } from "./clock/mod.ts";
 
 /** Converts a BPF counter name (camelCase) to a label value (snake_case). */
 export function snake(name: string): string {
@@ -74,6 +83,14 @@ export class AgentMetrics {
   readonly ready: Gauge;
   readonly restorerReattached: Counter<"ifname">;
   readonly interfaceMissing: Gauge<"ifname">;
+  readonly clockSynchronized: Gauge;
+  readonly clockTaiOffset: Gauge;
+  readonly clockMaxError: Gauge;
+  readonly phcIndex: Gauge<"ifname">;
+  readonly ptpDaemon: Gauge<"daemon">;
+  readonly ptpOffset: Gauge<"iface">;
+  readonly txtimeRefusing: Gauge;
+  readonly clockTransitions: Counter<"to">;
 
   /** @param stats reads the datapath on each scrape; null when it is not up. */
   constructor(stats: () => DatapathStats | null) {
@@ -173,6 +190,57 @@ export class AgentMetrics {
       help: "1 per TSN interface of restoreOn that did not exist at the last restorer check " +
         "(never there, or deleted): no restorer on it until it appears; the node stays ready",
       labelNames: ["ifname"],
+      registers,
+    });
+    this.clockSynchronized = new Gauge({
+      name: "tsnproxy_clock_synchronized",
+      help:
+        "1 when the system clock is synchronised (adjtimex: not TIME_ERROR, STA_UNSYNC clear; " +
+        "with txtime.maxPtpOffsetNs also ptp4l within it), 0 otherwise; absent before the first check",
+      registers,
+    });
+    this.clockTaiOffset = new Gauge({
+      name: "tsnproxy_clock_tai_offset_seconds",
+      help:
+        "TAI - UTC the kernel applies to CLOCK_TAI (adjtimex tai; 0: never set, CLOCK_TAI = UTC)",
+      registers,
+    });
+    this.clockMaxError = new Gauge({
+      name: "tsnproxy_clock_max_error_seconds",
+      help:
+        "The kernel's maximum error of the system clock (adjtimex maxerror; 16 s: unsynchronised)",
+      registers,
+    });
+    this.phcIndex = new Gauge({
+      name: "tsnproxy_ptp_phc_index",
+      help: "The PTP hardware clock (/dev/ptpN) of each TSN interface, -1: none or unknown",
+      labelNames: ["ifname"],
+      registers,
+    });
+    this.ptpDaemon = new Gauge({
+      name: "tsnproxy_ptp_daemon_running",
+      help: "Running linuxptp daemons on the node (ptp4l, phc2sys, ts2phc, timemaster), by name",
+      labelNames: ["daemon"],
+      registers,
+    });
+    this.ptpOffset = new Gauge({
+      name: "tsnproxy_ptp_offset_ns",
+      help: "ptp4l's last offset to its master (pmc GET TIME_STATUS_NP), per interface ptp4l was " +
+        'started on with -i ("" when from its config file); absent when it cannot be read',
+      labelNames: ["iface"],
+      registers,
+    });
+    this.txtimeRefusing = new Gauge({
+      name: "tsnproxy_txtime_refusing",
+      help: "1 while the agent tells the restorer to refuse txtimes (txtime.requireSyncedClock " +
+        "and an unsynchronised clock); the packets refused are the BPF counter " +
+        "rejected_unsynced_clock",
+      registers,
+    });
+    this.clockTransitions = new Counter({
+      name: "tsnproxy_clock_transitions_total",
+      help: "Changes between restoring and refusing txtimes, by the state entered",
+      labelNames: ["to"],
       registers,
     });
     this.ready = new Gauge({
@@ -338,6 +406,34 @@ export class AgentMetrics {
       clamp: (namespace) => this.policyClamps.inc({ namespace }),
       reclamp: (result) => this.policyReclamps.inc({ result }),
       defaultClass: (namespace) => this.policyDefaultClasses.inc({ namespace }),
+    };
+  }
+
+  /** The clock gate's view. */
+  get clock(): GateMetrics {
+    return {
+      observe: (f, verdict, refusing) => {
+        this.clockSynchronized.set(verdict.synced ? 1 : 0);
+        if (isTimex(f.system)) {
+          this.clockTaiOffset.set(f.system.taiOffsetS);
+          this.clockMaxError.set(f.system.maxErrorUs / 1e6);
+        }
+        this.phcIndex.reset();
+        for (const p of f.phcs) this.phcIndex.set({ ifname: p.ifname }, p.phcIndex ?? -1);
+        for (const d of LINUXPTP_DAEMONS) {
+          this.ptpDaemon.set({ daemon: d }, f.linuxptp.filter((p) => p.name === d).length);
+        }
+        this.ptpOffset.reset();
+        if (f.ptp4l?.ok) {
+          const ifaces = f.linuxptp.filter((p) => p.name === "ptp4l").flatMap((p) => p.ifaces);
+          for (const iface of ifaces.length ? ifaces : [""]) {
+            this.ptpOffset.set({ iface }, f.ptp4l.status.masterOffsetNs);
+          }
+        }
+        this.txtimeRefusing.set(refusing ? 1 : 0);
+      },
+      transition: (refusing) =>
+        this.clockTransitions.inc({ to: refusing ? "refusing" : "restoring" }),
     };
   }
 

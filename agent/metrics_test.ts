@@ -3,6 +3,7 @@ import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
 import { TsnConfig, TsnCounters } from "@tsn-proxy/bpf/gen/tsn_core";
 import { AgentMetrics, serveMetrics, snake } from "./metrics.ts";
 import { httpGetUnix } from "./testing.ts";
+import { ClockGate } from "./clock/mod.ts";
 
 Deno.test("serveMetrics() serves /metrics, /readyz and /healthz on a unix socket", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tsn-metrics-" });
@@ -153,4 +154,52 @@ Deno.test("AgentMetrics reports an empty datapath as zero and survives a failing
   ok(text.includes("tsnproxy_datapath_records_capacity 0"));
   ok(!text.includes("tsnproxy_datapath_info{"), "no info series without a datapath");
   equal(calls, 1, "one read per scrape, shared by every collector");
+});
+
+Deno.test("the clock gate's metrics: sync state, TAI offset, PHC, linuxptp, refusing", async () => {
+  const m = new AgentMetrics(() => null);
+  let synced = false;
+  const gate = new ClockGate({
+    probe: () =>
+      Promise.resolve({
+        system: {
+          state: synced ? "TIME_OK" : "TIME_ERROR",
+          status: synced ? 0 : 0x40,
+          synchronized: synced,
+          taiOffsetS: synced ? 37 : 0,
+          maxErrorUs: synced ? 500 : 16_000_000,
+          estErrorUs: 0,
+        },
+        phcs: [
+          { ifname: "eth1", phcIndex: 0, source: "ioctl", hardwareTx: true, hardwareRx: true },
+          { ifname: "tsn0", phcIndex: null, source: "ioctl", hardwareTx: false, hardwareRx: false },
+        ],
+        linuxptp: [{ name: "ptp4l", pid: 812, ifaces: ["eth1"] }],
+        ptp4l: { ok: true, status: { masterOffsetNs: -15, gmPresent: true, gmIdentity: null } },
+      }),
+    bounds: { maxPtpOffsetNs: 0 },
+    require: true,
+    sink: null,
+    log: () => {},
+    metrics: m.clock,
+  });
+  await gate.run();
+  let text = await m.registry.metrics();
+  ok(text.includes("tsnproxy_clock_synchronized 0"), text);
+  ok(text.includes("tsnproxy_clock_tai_offset_seconds 0"));
+  ok(text.includes("tsnproxy_clock_max_error_seconds 16"));
+  ok(text.includes('tsnproxy_ptp_phc_index{ifname="eth1"} 0'));
+  ok(text.includes('tsnproxy_ptp_phc_index{ifname="tsn0"} -1'));
+  ok(text.includes('tsnproxy_ptp_daemon_running{daemon="ptp4l"} 1'));
+  ok(text.includes('tsnproxy_ptp_daemon_running{daemon="phc2sys"} 0'));
+  ok(text.includes('tsnproxy_ptp_offset_ns{iface="eth1"} -15'));
+  ok(text.includes("tsnproxy_txtime_refusing 1"));
+  ok(text.includes('tsnproxy_clock_transitions_total{to="refusing"} 1'));
+  synced = true;
+  await gate.run();
+  text = await m.registry.metrics();
+  ok(text.includes("tsnproxy_clock_synchronized 1"), text);
+  ok(text.includes("tsnproxy_clock_tai_offset_seconds 37"));
+  ok(text.includes("tsnproxy_txtime_refusing 0"));
+  ok(text.includes('tsnproxy_clock_transitions_total{to="restoring"} 1'));
 });

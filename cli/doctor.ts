@@ -7,6 +7,8 @@
  *   path); a test load of the datapath (saver + restorer) and of the strategy's fexit tracker
  *   (refusals such as EPERM are reported with what the strategy loses);
  * - each TSN interface: present, its qdiscs (taprio/mqprio/etf from `tc qdisc show`), TX queues;
+ * - the clock behind the txtimes: the system clock's sync state and TAI offset (adjtimex), each
+ *   TSN interface's PTP hardware clock, linuxptp's daemons and ptp4l's offset (./doctor_clock.ts);
  * - the CNI conf dir: the primary config (lexically first valid file) and its first plugin, and
  *   known conflicts (Cilium's exclusive mode, Multus).
  *
@@ -23,6 +25,7 @@
  */
 import { parseArgs } from "node:util";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
+import { probeClock } from "@tsn-proxy/agent/clock";
 import { parseIfnames, UsageError } from "./args.ts";
 import {
   type Check,
@@ -67,6 +70,7 @@ export async function runDoctor(s: DoctorSettings): Promise<DoctorReport> {
       ? null
       : await Promise.all(s.restoreOn.map((n) => probeInterface(n, s.netns))),
     cni: await probeCni(s.confDir),
+    clock: await probeClock({ ifaces: s.restoreOn ?? [], netns: s.netns }),
   };
   const checks = runChecks(facts);
   return { ...verdictOf(checks), strategy: strategy.name, config: s.config, checks };

@@ -15,6 +15,8 @@
  */
 import { PLUGIN_TYPE as PLUGIN_TYPE_TSN } from "@tsn-proxy/cni";
 import { pickPrimary as pickPrimaryConf, type ValidConf } from "@tsn-proxy/agent/conflist";
+import type { ClockFacts } from "@tsn-proxy/agent/clock";
+import { clockChecks } from "./doctor_clock.ts";
 import { parseQdiscs, tsnSchedule } from "./doctor_tc.ts";
 
 /** A check's outcome. */
@@ -85,6 +87,8 @@ export interface DoctorFacts {
   /** null: no TSN interfaces were named. */
   readonly interfaces: readonly InterfaceFacts[] | null;
   readonly cni: CniFacts;
+  /** The clock behind the txtimes (absent: not probed). */
+  readonly clock?: ClockFacts;
 }
 
 /** `major.minor` of a kernel release, or null. */
@@ -467,6 +471,7 @@ export function runChecks(f: DoctorFacts): Check[] {
   } else {
     for (const i of f.interfaces) out.push(interfaceCheck(i));
   }
+  if (f.clock) out.push(...clockChecks(f.clock));
   out.push(...cniChecks(f.cni));
   return out;
 }

@@ -2,7 +2,9 @@
  * `tsnproxy doctor` on this host, as root: its verdicts must match what FACTS.md measured on the
  * machines this project runs on (6.18: BTF, bpffs, TCX, the per-CPU lookup helper, the datapath
  * loads, fexit refused with EPERM), and its interface and CNI checks must read a real netns (a
- * 4-queue veth with htb, no TSN qdisc: the host has no taprio) and a real conf dir.
+ * 4-queue veth with htb, no TSN qdisc: the host has no taprio) and a real conf dir. Its clock
+ * checks must agree with busybox's own adjtimex reading and find no PHC on the veth (read by the
+ * ethtool ioctl inside the netns).
  */
 import { equal, match, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -75,11 +77,28 @@ Deno.test("tsnproxy doctor on this host matches FACTS.md and reads a real netns 
     match(tsn0.detail, /root qdisc htb, 4 TX queue\(s\)/);
     equal(check(r, "interface:nope0").verdict, "fail");
     match(check(r, "cni-conf").detail, /owned by ptp/);
+    // The clock as busybox's adjtimex applet reads it (another implementation of the same call).
+    const bb = await exec(["busybox", "adjtimex"]);
+    const ret = /return value: (\d+)/.exec(bb.stdout)?.[1];
+    const status = Number(/status:\s+(\d+)/.exec(bb.stdout)?.[1]);
+    const synced = ret !== "5" && (status & 0x40) === 0;
+    const clock = check(r, "clock");
+    match(clock.detail, synced ? /^system clock synchronised/ : /^system clock unsynchronised/);
+    const tsn0Phc = check(r, "phc:tsn0");
+    equal(tsn0Phc.verdict, "info");
+    match(tsn0Phc.detail, /tsn0: no PTP hardware clock/, "veth: phc_index -1");
+    match(check(r, "phc:nope0").detail, /unknown \(.*ENODEV/);
+    ok(check(r, "linuxptp"));
 
     const fit = await doctor("--config", config, "--restore-on", "tsn0");
     equal(fit.code, 0, fit.stdout);
     const f = JSON.parse(fit.stdout) as DoctorReport;
-    ok(f.fit && f.warnings === 2, JSON.stringify(f.checks.filter((c) => c.verdict !== "ok")));
+    // tracker and tsn0's qdisc, and the clock unless this host's clock is disciplined
+    const warnings = 2 + (check(f, "clock").verdict === "warn" ? 1 : 0);
+    ok(
+      f.fit && f.warnings === warnings,
+      JSON.stringify(f.checks.filter((c) => c.verdict !== "ok")),
+    );
 
     const usage = await doctor("--strategy", "skb-hash");
     equal(usage.code, 2, usage.stderr);

@@ -14,7 +14,8 @@
  *
  * Shows the strategy, tracker state, restorers (with TSN interfaces that do not exist), per-pod
  * attachments (with missing pins and gone netns), records (live, stale, capacity) and the BPF
- * counters. Exit code 0 when the datapath is up and intact (a missing TSN interface is listed as a
+ * counters, and the clock behind the txtimes (system clock sync state and TAI offset, each TSN
+ * interface's PTP hardware clock, linuxptp's daemons and ptp4l's offset). Exit code 0 when the datapath is up and intact (a missing TSN interface is listed as a
  * problem, not a failure), 1 when it is not up or pins are missing, 2 on bad usage.
  *
  * @example
@@ -39,6 +40,7 @@ import { BpfMap } from "@tsn-proxy/bpf/libbpf";
 import { TsnConfig, TsnConfigFlags, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
+import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/agent/clock";
 import { UsageError } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 
@@ -110,6 +112,11 @@ export interface NodeStatus {
   /** Attachments the agent recorded that the datapath does not hold (or the reverse). */
   readonly orphans: readonly string[];
   readonly agent: AgentStatus | null;
+  /**
+   * The clock behind the txtimes; `synced` is the verdict `txtime.requireSyncedClock` acts on
+   * (absent: not probed).
+   */
+  readonly clock?: ClockFacts & { readonly synced: boolean; readonly reasons: readonly string[] };
   /** What is wrong, one line each; empty when healthy. */
   readonly problems: readonly string[];
 }
@@ -238,6 +245,16 @@ export interface StatusOptions {
   readonly stateDir?: string;
   /** A datapath's bpffs dir (state file looked up, else pins only). */
   readonly bpffs?: string;
+  /** Reads the clock facts for the TSN interfaces (tests inject a fake node). */
+  readonly clock?: (ifaces: readonly string[]) => Promise<ClockFacts>;
+}
+
+async function clockStatus(
+  probe: (ifaces: readonly string[]) => Promise<ClockFacts>,
+  ifaces: readonly string[],
+): Promise<NonNullable<NodeStatus["clock"]>> {
+  const facts = await probe(ifaces);
+  return { ...facts, ...clockVerdict(facts, { maxPtpOffsetNs: 0 }) };
 }
 
 /** Finds the state file that names `bpffs`, if any. */
@@ -274,6 +291,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
     bpffs = loadState(stateFile)?.bpffs ?? "";
   }
   const agent = socket ? await agentStatus(socket) : null;
+  const probe = o.clock ?? ((ifaces) => probeClock({ ifaces }));
   const state = stateFile ? loadState(stateFile) : undefined;
   const pinsOnly = state === undefined && o.bpffs !== undefined;
   const effective = state ?? (pinsOnly ? stateFromPins(bpffs) : null);
@@ -305,6 +323,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
       missingPins: [],
       orphans: [...cni.keys()],
       agent,
+      clock: await clockStatus(probe, []),
       problems: agent?.state === "ready"
         ? problems
         : [...problems, `agent: ${agent?.state ?? "unknown"}`],
@@ -389,6 +408,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
     missingPins: stats.missingPins,
     orphans,
     agent,
+    clock: await clockStatus(probe, restorers.map((r) => r.ifname)),
     problems,
   };
 }
@@ -489,9 +509,35 @@ export function formatStatus(s: NodeStatus): string {
       if (k in s.counters) lines.push(`  ${k.padEnd(22)} ${s.counters[k]}`);
     }
   }
+  if (s.clock) lines.push(...formatClock(s.clock));
   lines.push(s.problems.length ? "problems" : "problems      none");
   for (const p of s.problems) lines.push(`  - ${p}`);
   return lines.join("\n");
+}
+
+/** The clock lines of the human-readable view. */
+export function formatClock(c: NonNullable<NodeStatus["clock"]>): string[] {
+  const sys = isTimex(c.system)
+    ? `${c.synced ? "synchronised" : "UNSYNCHRONISED"} (adjtimex ${c.system.state}, max error ` +
+      `${c.system.maxErrorUs} us), TAI offset ${c.system.taiOffsetS} s`
+    : `unreadable (${c.system.error})`;
+  const lines = [`clock         ${sys}`];
+  for (const p of c.phcs) {
+    const phc = p.phcIndex !== null
+      ? `/dev/ptp${p.phcIndex}`
+      : p.source === "none"
+      ? `PHC unknown (${p.error ?? "?"})`
+      : "no PHC (software timestamps only)";
+    lines.push(`  ${p.ifname.padEnd(22)} ${phc}`);
+  }
+  const daemons = c.linuxptp.map((p) => `${p.name} (pid ${p.pid})`).join(", ") || "none";
+  const offset = c.ptp4l === null
+    ? ""
+    : c.ptp4l.ok
+    ? `, ptp4l master offset ${c.ptp4l.status.masterOffsetNs} ns`
+    : `, ptp4l offset unknown (${c.ptp4l.reason})`;
+  lines.push(`  ${"linuxptp".padEnd(22)} ${daemons}${offset}`);
+  return lines;
 }
 
 /** Entry point of `tsnproxy status`. */

@@ -94,6 +94,10 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
     equal(s.counters.saved, "0");
     match(full.text, /cell\/talker {2}eth0 tcx, max priority 3, default class 2, txtimes denied/);
     match(full.text, /agent +down/);
+    // The clock is read in the netns status runs in (the agent's: the host's); nic0 lives in the
+    // test's node netns, so from here its PHC is unknown, and says why.
+    deepEqual(s.clock?.phcs.map((p) => [p.ifname, p.phcIndex]), [["nic0", null]]);
+    match(full.text, /^clock +(synchronised|UNSYNCHRONISED) \(adjtimex TIME_/m);
     console.log(`tsnproxy status --state-dir ${stateDir}:\n${full.text}`);
 
     const pinned = await status("--bpffs", bpffs);

@@ -1,7 +1,9 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
+import type { ClockFacts } from "@tsn-proxy/agent/clock";
 import {
   collectStatus,
+  formatClock,
   formatStatus,
   type NodeStatus,
   stateFileFor,
@@ -150,4 +152,48 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
     /^restorers +eth1 \(tcx, INTERFACE GONE\), eth2 \(NO SUCH INTERFACE: attached when it appears\)$/m,
   );
   equal(statusExitCode(degraded), 0, "a missing TSN interface degrades, the node stays ready");
+});
+
+Deno.test("collectStatus() reports the clock of a fake node: unsynchronised, veth, ptp4l silent", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tsn-status-" });
+  try {
+    let asked: readonly string[] = ["?"];
+    const fake = (ifaces: readonly string[]): Promise<ClockFacts> => {
+      asked = ifaces;
+      return Promise.resolve({
+        system: {
+          state: "TIME_ERROR",
+          status: 0x40,
+          synchronized: false,
+          taiOffsetS: 0,
+          maxErrorUs: 16_000_000,
+          estErrorUs: 16_000_000,
+        },
+        phcs: [{
+          ifname: "tsn0",
+          phcIndex: null,
+          source: "ioctl",
+          hardwareTx: false,
+          hardwareRx: false,
+        }],
+        linuxptp: [{ name: "ptp4l", pid: 812, ifaces: ["tsn0"] }],
+        ptp4l: { ok: false, reason: "pmc not found (install linuxptp to read offsets)" },
+      });
+    };
+    const s = await collectStatus({ stateDir: dir, clock: fake });
+    deepEqual(asked, [], "no datapath: no TSN interfaces known");
+    equal(s.clock?.synced, false);
+    deepEqual(s.clock?.reasons, [
+      "system clock unsynchronised (adjtimex TIME_ERROR, STA_UNSYNC set)",
+    ]);
+    deepEqual(formatClock(s.clock!), [
+      "clock         UNSYNCHRONISED (adjtimex TIME_ERROR, max error 16000000 us), TAI offset 0 s",
+      "  tsn0                   no PHC (software timestamps only)",
+      "  linuxptp               ptp4l (pid 812), ptp4l offset unknown (pmc not found " +
+      "(install linuxptp to read offsets))",
+    ]);
+    match(formatStatus(s), /^clock +UNSYNCHRONISED/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
