@@ -52,7 +52,15 @@ import { createLog, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
 import { RestorerWatch } from "./restorers.ts";
-import { type ClockFacts, ClockGate, type ClockSwitch, probeClock } from "./clock/mod.ts";
+import {
+  type ClockFacts,
+  ClockGate,
+  type ClockSwitch,
+  mapClockSwitch,
+  probeClock,
+} from "./clock/mod.ts";
+import { PinLayout } from "@tsn-proxy/bpf/datapath";
+import { BpfMap } from "@tsn-proxy/bpf/libbpf";
 import { type CniServer, serveCni, socketInUse } from "./server.ts";
 
 /** Options of {@link runAgent}. */
@@ -63,11 +71,7 @@ export interface RunOptions {
   readonly lookup?: PodLookup;
   /** Overrides the clock probe (tests: a fake node). */
   readonly clockProbe?: () => Promise<ClockFacts>;
-  /**
-   * The datapath's clock switch. The BPF core has no clock flag yet (docs/operations.md, "The
-   * clock behind the txtimes"): until it has, the gate judges, reports and warns, and txtimes are
-   * restored whatever the clock.
-   */
+  /** The datapath's clock switch; default: the pinned gate map the restorer reads (tests: a fake). */
   readonly clockSwitch?: ClockSwitch;
 }
 
@@ -194,7 +198,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       (() => probeClock({ ifaces: cfg.restoreOn, procRoot: cfg.clock.procRoot })),
     bounds: { maxPtpOffsetNs: cfg.txtime.maxPtpOffsetNs },
     require: cfg.txtime.requireSyncedClock,
-    sink: opts.clockSwitch ?? null,
+    // The restorer reads the pinned gate before it restores a txtime (bpf/src/maps.bpf.h).
+    sink: opts.clockSwitch ??
+      mapClockSwitch(() => BpfMap.fromPinned(new PinLayout(cfg.bpffs).clockGate)),
     log,
     metrics: metrics.clock,
   });

@@ -135,6 +135,7 @@ export function openCore(instance: CoreInstance): BpfObject {
         reuseMaps: {
           tsn_records: pins.records,
           tsn_buckets: pins.buckets,
+          tsn_clock_gate: pins.clockGate,
           tsn_counters: pins.counters,
         },
       }

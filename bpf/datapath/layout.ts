@@ -23,6 +23,10 @@ export class PinLayout {
   get buckets(): string {
     return join(this.dir, "buckets");
   }
+  /** The clock gate: 1 refuses txtimes (agent/clock). */
+  get clockGate(): string {
+    return join(this.dir, "clock_gate");
+  }
   /** The node-wide per-CPU counters. */
   get counters(): string {
     return join(this.dir, "counters");

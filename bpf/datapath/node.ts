@@ -169,6 +169,7 @@ function loadNodeCore(pins: PinLayout, settings: CoreSettings, rb: Rollback) {
     const pinned: [string, { pin(path: string): void }][] = [
       [pins.records, obj.map("tsn_records")],
       [pins.buckets, obj.map("tsn_buckets")],
+      [pins.clockGate, obj.map("tsn_clock_gate")],
       [pins.counters, obj.map("tsn_counters")],
       [pins.nodeConfig, obj.map(".rodata")],
       [pins.restorer, obj.program(PROGRAMS.tsnRestorer.name)],

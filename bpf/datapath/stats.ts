@@ -120,6 +120,7 @@ export function readStats(stateFile: string): DatapathStats {
   const expected = [
     pins.records,
     pins.buckets,
+    pins.clockGate,
     pins.counters,
     pins.nodeConfig,
     pins.restorer,

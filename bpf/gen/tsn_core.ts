@@ -65,11 +65,21 @@ export const MAPS = {
     key: "u32",
     value: "TsnClock",
   },
+  tsnClockGate: {
+    name: "tsn_clock_gate",
+    type: "Array",
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: 1,
+    flags: 0,
+    key: "u32",
+    value: "u32",
+  },
   tsnCounters: {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 184,
+    valueSize: 192,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -244,7 +254,7 @@ export const TsnConfig = {
   },
 } as const;
 
-/** struct tsn_counters (184 bytes) */
+/** struct tsn_counters (192 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -278,24 +288,26 @@ export interface TsnCounters {
   tstampConflict: bigint;
   /** __u64 tstamp_dropped, offset 120 */
   tstampDropped: bigint;
-  /** __u64 missed, offset 128 */
+  /** __u64 rejected_unsynced_clock, offset 128 */
+  rejectedUnsyncedClock: bigint;
+  /** __u64 missed, offset 136 */
   missed: bigint;
-  /** __u64 rejected_stale, offset 136 */
+  /** __u64 rejected_stale, offset 144 */
   rejectedStale: bigint;
-  /** __u64 rejected_fingerprint, offset 144 */
+  /** __u64 rejected_fingerprint, offset 152 */
   rejectedFingerprint: bigint;
-  /** __u64 rejected_origin, offset 152 */
+  /** __u64 rejected_origin, offset 160 */
   rejectedOrigin: bigint;
-  /** __u64 clones_tracked, offset 160 */
+  /** __u64 clones_tracked, offset 168 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 168 */
+  /** __u64 freed_cleanup, offset 176 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 176 */
+  /** __u64 errors, offset 184 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 184,
+  size: 192,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
@@ -313,19 +325,20 @@ export const TsnCounters = {
     tstampKept: { offset: 104, size: 8, type: "u64" },
     tstampConflict: { offset: 112, size: 8, type: "u64" },
     tstampDropped: { offset: 120, size: 8, type: "u64" },
-    missed: { offset: 128, size: 8, type: "u64" },
-    rejectedStale: { offset: 136, size: 8, type: "u64" },
-    rejectedFingerprint: { offset: 144, size: 8, type: "u64" },
-    rejectedOrigin: { offset: 152, size: 8, type: "u64" },
-    clonesTracked: { offset: 160, size: 8, type: "u64" },
-    freedCleanup: { offset: 168, size: 8, type: "u64" },
-    errors: { offset: 176, size: 8, type: "u64" },
+    rejectedUnsyncedClock: { offset: 128, size: 8, type: "u64" },
+    missed: { offset: 136, size: 8, type: "u64" },
+    rejectedStale: { offset: 144, size: 8, type: "u64" },
+    rejectedFingerprint: { offset: 152, size: 8, type: "u64" },
+    rejectedOrigin: { offset: 160, size: 8, type: "u64" },
+    clonesTracked: { offset: 168, size: 8, type: "u64" },
+    freedCleanup: { offset: 176, size: 8, type: "u64" },
+    errors: { offset: 184, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(184), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 184);
-    out.fill(0, at, at + 184);
-    const view = new DataView(out.buffer, out.byteOffset + at, 184);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(192), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 192);
+    out.fill(0, at, at + 192);
+    const view = new DataView(out.buffer, out.byteOffset + at, 192);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
@@ -342,19 +355,20 @@ export const TsnCounters = {
     view.setBigUint64(104, value.tstampKept, true);
     view.setBigUint64(112, value.tstampConflict, true);
     view.setBigUint64(120, value.tstampDropped, true);
-    view.setBigUint64(128, value.missed, true);
-    view.setBigUint64(136, value.rejectedStale, true);
-    view.setBigUint64(144, value.rejectedFingerprint, true);
-    view.setBigUint64(152, value.rejectedOrigin, true);
-    view.setBigUint64(160, value.clonesTracked, true);
-    view.setBigUint64(168, value.freedCleanup, true);
-    view.setBigUint64(176, value.errors, true);
+    view.setBigUint64(128, value.rejectedUnsyncedClock, true);
+    view.setBigUint64(136, value.missed, true);
+    view.setBigUint64(144, value.rejectedStale, true);
+    view.setBigUint64(152, value.rejectedFingerprint, true);
+    view.setBigUint64(160, value.rejectedOrigin, true);
+    view.setBigUint64(168, value.clonesTracked, true);
+    view.setBigUint64(176, value.freedCleanup, true);
+    view.setBigUint64(184, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 184);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 184);
+    checkRoom("TsnCounters.decode", bytes, at, 192);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 192);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
@@ -372,13 +386,14 @@ export const TsnCounters = {
       tstampKept: view.getBigUint64(104, true),
       tstampConflict: view.getBigUint64(112, true),
       tstampDropped: view.getBigUint64(120, true),
-      missed: view.getBigUint64(128, true),
-      rejectedStale: view.getBigUint64(136, true),
-      rejectedFingerprint: view.getBigUint64(144, true),
-      rejectedOrigin: view.getBigUint64(152, true),
-      clonesTracked: view.getBigUint64(160, true),
-      freedCleanup: view.getBigUint64(168, true),
-      errors: view.getBigUint64(176, true),
+      rejectedUnsyncedClock: view.getBigUint64(128, true),
+      missed: view.getBigUint64(136, true),
+      rejectedStale: view.getBigUint64(144, true),
+      rejectedFingerprint: view.getBigUint64(152, true),
+      rejectedOrigin: view.getBigUint64(160, true),
+      clonesTracked: view.getBigUint64(168, true),
+      freedCleanup: view.getBigUint64(176, true),
+      errors: view.getBigUint64(184, true),
     };
   },
 } as const;

@@ -132,6 +132,7 @@ struct tsn_counters {
 	__u64 tstamp_kept;          /* tstamps the kernel had already kept intact */
 	__u64 tstamp_conflict;      /* packets whose tstamp was changed on the node: left alone */
 	__u64 tstamp_dropped;       /* txtimes the kernel kept that a record said to drop: removed */
+	__u64 rejected_unsynced_clock; /* txtimes not restored: the clock gate says unsynchronised */
 	__u64 missed;               /* packets at a restorer without a record (node traffic too) */
 	__u64 rejected_stale;       /* records older than max_age_ns */
 	__u64 rejected_fingerprint; /* records whose fingerprint did not match the packet */

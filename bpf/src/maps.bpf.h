@@ -32,6 +32,26 @@ struct {
 	__type(value, struct tsn_counters);
 } tsn_counters SEC(".maps");
 
+/*
+ * The clock gate, set by the agent (agent/clock): 1 while the clock behind the txtimes is
+ * unsynchronised and the node asked to refuse them then (txtime.requireSyncedClock). A fresh map
+ * reads 0: restore. Pinned node-wide.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tsn_clock_gate SEC(".maps");
+
+static __always_inline bool tsn_clock_refused(void)
+{
+	__u32 zero = 0;
+	__u32 *refuse = bpf_map_lookup_elem(&tsn_clock_gate, &zero);
+
+	return refuse && *refuse;
+}
+
 static __always_inline struct tsn_counters *tsn_counters_here(void)
 {
 	__u32 zero = 0;

@@ -75,6 +75,9 @@ int tsn_restorer(struct __sk_buff *skb)
 		} else if (tstamp && tstamp != rec.tstamp) {
 			/* Someone on the node set its own tstamp (an EDT shaper): not ours to undo. */
 			TSN_BUMP(c, tstamp_conflict);
+		} else if (tsn_clock_refused()) {
+			/* A txtime on a clock nobody disciplines: the priority goes back, the time does not. */
+			TSN_BUMP(c, rejected_unsynced_clock);
 		} else {
 			tsn_restore_tstamp(skb, rec.tstamp, rec.tstamp_type);
 			TSN_BUMP(c, restored_tstamp);
