@@ -90,7 +90,7 @@ for (const store of Object.keys(STORES) as StoreName[]) {
           tailLen: 16,
           tstampType: 0,
           cpu: only!.rec.cpu,
-          origin: expectedOrigin(udp),
+          origin: { ...expectedOrigin(udp), tag: only!.rec.origin.tag },
           flags: 0,
         },
       );
@@ -113,7 +113,9 @@ for (const store of Object.keys(STORES) as StoreName[]) {
       equal(only!.rec.anchorEnd, tw.anchorEnd);
       equal(only!.rec.fingerprint, fingerprint(tcp, tw));
       equal(only!.rec.tstamp, 0n);
-      deepStrictEqual(only!.rec.origin, expectedOrigin(tcp), "TCP origin: address and ports");
+      const { tag, ...origin } = only!.rec.origin;
+      deepStrictEqual(origin, expectedOrigin(tcp), "TCP origin: address and ports");
+      ok(tag !== 0, "every saved packet gets a tag");
     } finally {
       core.obj.close();
     }
@@ -237,6 +239,7 @@ Deno.test("generated codecs round-trip through a kernel map", () => {
         l4End: 40,
         family: 4,
         proto: 17,
+        tag: 7,
       },
     };
     const key = TsnKey.encode({ id: 0xffff888812345678n });

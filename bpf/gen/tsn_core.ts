@@ -59,7 +59,7 @@ export const MAPS = {
     name: "tsn_clock",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 16,
+    valueSize: 24,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -79,7 +79,7 @@ export const MAPS = {
     name: "tsn_counters",
     type: "PerCPUArray",
     keySize: 4,
-    valueSize: 192,
+    valueSize: 200,
     maxEntries: 1,
     flags: 0,
     key: "u32",
@@ -162,31 +162,42 @@ export const TsnBucket = {
   },
 } as const;
 
-/** struct tsn_clock (16 bytes) */
+/** struct tsn_clock (24 bytes) */
 export interface TsnClock {
   /** __u64 ns, offset 0 */
   ns: bigint;
   /** __u64 jiffies, offset 8 */
   jiffies: bigint;
+  /** __u64 tags, offset 16 */
+  tags: bigint;
 }
 /** Byte layout and codec of struct tsn_clock. */
 export const TsnClock = {
-  size: 16,
-  fields: { ns: { offset: 0, size: 8, type: "u64" }, jiffies: { offset: 8, size: 8, type: "u64" } },
+  size: 24,
+  fields: {
+    ns: { offset: 0, size: 8, type: "u64" },
+    jiffies: { offset: 8, size: 8, type: "u64" },
+    tags: { offset: 16, size: 8, type: "u64" },
+  },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnClock, out: Uint8Array = new Uint8Array(16), at = 0): Uint8Array => {
-    checkRoom("TsnClock.encode", out, at, 16);
-    out.fill(0, at, at + 16);
-    const view = new DataView(out.buffer, out.byteOffset + at, 16);
+  encode: (value: TsnClock, out: Uint8Array = new Uint8Array(24), at = 0): Uint8Array => {
+    checkRoom("TsnClock.encode", out, at, 24);
+    out.fill(0, at, at + 24);
+    const view = new DataView(out.buffer, out.byteOffset + at, 24);
     view.setBigUint64(0, value.ns, true);
     view.setBigUint64(8, value.jiffies, true);
+    view.setBigUint64(16, value.tags, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnClock => {
-    checkRoom("TsnClock.decode", bytes, at, 16);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 16);
-    return { ns: view.getBigUint64(0, true), jiffies: view.getBigUint64(8, true) };
+    checkRoom("TsnClock.decode", bytes, at, 24);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 24);
+    return {
+      ns: view.getBigUint64(0, true),
+      jiffies: view.getBigUint64(8, true),
+      tags: view.getBigUint64(16, true),
+    };
   },
 } as const;
 
@@ -254,7 +265,7 @@ export const TsnConfig = {
   },
 } as const;
 
-/** struct tsn_counters (192 bytes) */
+/** struct tsn_counters (200 bytes) */
 export interface TsnCounters {
   /** __u64 saved, offset 0 */
   saved: bigint;
@@ -298,16 +309,18 @@ export interface TsnCounters {
   rejectedFingerprint: bigint;
   /** __u64 rejected_origin, offset 160 */
   rejectedOrigin: bigint;
-  /** __u64 clones_tracked, offset 168 */
+  /** __u64 rejected_tag, offset 168 */
+  rejectedTag: bigint;
+  /** __u64 clones_tracked, offset 176 */
   clonesTracked: bigint;
-  /** __u64 freed_cleanup, offset 176 */
+  /** __u64 freed_cleanup, offset 184 */
   freedCleanup: bigint;
-  /** __u64 errors, offset 184 */
+  /** __u64 errors, offset 192 */
   errors: bigint;
 }
 /** Byte layout and codec of struct tsn_counters. */
 export const TsnCounters = {
-  size: 192,
+  size: 200,
   fields: {
     saved: { offset: 0, size: 8, type: "u64" },
     saveSkipped: { offset: 8, size: 8, type: "u64" },
@@ -330,15 +343,16 @@ export const TsnCounters = {
     rejectedStale: { offset: 144, size: 8, type: "u64" },
     rejectedFingerprint: { offset: 152, size: 8, type: "u64" },
     rejectedOrigin: { offset: 160, size: 8, type: "u64" },
-    clonesTracked: { offset: 168, size: 8, type: "u64" },
-    freedCleanup: { offset: 176, size: 8, type: "u64" },
-    errors: { offset: 184, size: 8, type: "u64" },
+    rejectedTag: { offset: 168, size: 8, type: "u64" },
+    clonesTracked: { offset: 176, size: 8, type: "u64" },
+    freedCleanup: { offset: 184, size: 8, type: "u64" },
+    errors: { offset: 192, size: 8, type: "u64" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(192), at = 0): Uint8Array => {
-    checkRoom("TsnCounters.encode", out, at, 192);
-    out.fill(0, at, at + 192);
-    const view = new DataView(out.buffer, out.byteOffset + at, 192);
+  encode: (value: TsnCounters, out: Uint8Array = new Uint8Array(200), at = 0): Uint8Array => {
+    checkRoom("TsnCounters.encode", out, at, 200);
+    out.fill(0, at, at + 200);
+    const view = new DataView(out.buffer, out.byteOffset + at, 200);
     view.setBigUint64(0, value.saved, true);
     view.setBigUint64(8, value.saveSkipped, true);
     view.setBigUint64(16, value.saveClamped, true);
@@ -360,15 +374,16 @@ export const TsnCounters = {
     view.setBigUint64(144, value.rejectedStale, true);
     view.setBigUint64(152, value.rejectedFingerprint, true);
     view.setBigUint64(160, value.rejectedOrigin, true);
-    view.setBigUint64(168, value.clonesTracked, true);
-    view.setBigUint64(176, value.freedCleanup, true);
-    view.setBigUint64(184, value.errors, true);
+    view.setBigUint64(168, value.rejectedTag, true);
+    view.setBigUint64(176, value.clonesTracked, true);
+    view.setBigUint64(184, value.freedCleanup, true);
+    view.setBigUint64(192, value.errors, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): TsnCounters => {
-    checkRoom("TsnCounters.decode", bytes, at, 192);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 192);
+    checkRoom("TsnCounters.decode", bytes, at, 200);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 200);
     return {
       saved: view.getBigUint64(0, true),
       saveSkipped: view.getBigUint64(8, true),
@@ -391,9 +406,10 @@ export const TsnCounters = {
       rejectedStale: view.getBigUint64(144, true),
       rejectedFingerprint: view.getBigUint64(152, true),
       rejectedOrigin: view.getBigUint64(160, true),
-      clonesTracked: view.getBigUint64(168, true),
-      freedCleanup: view.getBigUint64(176, true),
-      errors: view.getBigUint64(184, true),
+      rejectedTag: view.getBigUint64(168, true),
+      clonesTracked: view.getBigUint64(176, true),
+      freedCleanup: view.getBigUint64(184, true),
+      errors: view.getBigUint64(192, true),
     };
   },
 } as const;
@@ -437,6 +453,8 @@ export interface TsnOrigin {
   family: number;
   /** __u8 proto, offset 25 */
   proto: number;
+  /** __u16 tag, offset 26 */
+  tag: number;
 }
 /** Byte layout and codec of struct tsn_origin. */
 export const TsnOrigin = {
@@ -448,6 +466,7 @@ export const TsnOrigin = {
     l4End: { offset: 22, size: 2, type: "u16" },
     family: { offset: 24, size: 1, type: "u8" },
     proto: { offset: 25, size: 1, type: "u8" },
+    tag: { offset: 26, size: 2, type: "u16" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
   encode: (value: TsnOrigin, out: Uint8Array = new Uint8Array(28), at = 0): Uint8Array => {
@@ -463,6 +482,7 @@ export const TsnOrigin = {
     view.setUint16(22, value.l4End, true);
     view.setUint8(24, value.family);
     view.setUint8(25, value.proto);
+    view.setUint16(26, value.tag, true);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
@@ -476,6 +496,7 @@ export const TsnOrigin = {
       l4End: view.getUint16(22, true),
       family: view.getUint8(24),
       proto: view.getUint8(25),
+      tag: view.getUint16(26, true),
     };
   },
 } as const;

@@ -64,7 +64,7 @@ struct tsn_origin {
 	__u16 l4_end;  /* offset of its TCP/UDP header from the packet end, 0 when none */
 	__u8 family;   /* 4 or 6 */
 	__u8 proto;    /* IPPROTO_* of the L4 header */
-	__u8 _pad[2];
+	__u16 tag;     /* the saver's per-packet tag, carried in skb->tc_index (0: none) */
 };
 
 /*
@@ -137,6 +137,7 @@ struct tsn_counters {
 	__u64 rejected_stale;       /* records older than max_age_ns */
 	__u64 rejected_fingerprint; /* records whose fingerprint did not match the packet */
 	__u64 rejected_origin;      /* records of another origin (source address, ports) */
+	__u64 rejected_tag;         /* records of another sk_buff of the same flow (tc_index tag) */
 	__u64 clones_tracked;       /* records copied to a clone by the skb_clone tracker */
 	__u64 freed_cleanup;        /* records deleted when their skb was freed */
 	__u64 errors;               /* helper failures at restore */

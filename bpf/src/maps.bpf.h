@@ -80,6 +80,7 @@ static __always_inline struct tsn_counters *tsn_counters_here(void)
 struct tsn_clock {
 	__u64 ns;
 	__u64 jiffies;
+	__u64 tags; /* the saver's per-packet tags handed out on this CPU */
 };
 
 struct {
@@ -111,4 +112,17 @@ static __always_inline __u64 tsn_saved_now(void)
 		c->jiffies = j;
 	}
 	return now;
+}
+
+/* The next per-packet tag of this CPU's saver: never 0 (0 marks a record without one). */
+static __always_inline __u16 tsn_next_tag(void)
+{
+	__u32 zero = 0;
+	struct tsn_clock *c = bpf_map_lookup_elem(&tsn_clock, &zero);
+	__u16 tag;
+
+	if (!c)
+		return 0;
+	tag = (__u16)(++c->tags);
+	return tag ? tag : (__u16)(++c->tags);
 }

@@ -28,6 +28,7 @@ int tsn_restorer(struct __sk_buff *skb)
 	__u8 tstamp_type = skb->tstamp_type;
 	__u32 len = skb->len;
 	__u32 ingress_ifindex = skb->ingress_ifindex;
+	__u16 tag = skb->tc_index;
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct tsn_windows w;
@@ -58,6 +59,10 @@ int tsn_restorer(struct __sk_buff *skb)
 	}
 	if (!tsn_origin_matches(skb, data, data_end, len, ingress_ifindex, &rec.origin)) {
 		TSN_COUNT(rejected_origin);
+		return TC_ACT_UNSPEC;
+	}
+	if (rec.origin.tag && rec.origin.tag != tag) {
+		TSN_COUNT(rejected_tag);
 		return TC_ACT_UNSPEC;
 	}
 

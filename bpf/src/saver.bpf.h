@@ -58,6 +58,8 @@ int tsn_saver(struct __sk_buff *skb)
 	rec.tail_len = w.tail_len;
 	rec.anchor_end = w.anchor_end;
 	rec.saved_ns = tsn_saved_now();
+	rec.origin.tag = tsn_next_tag();
+	skb->tc_index = rec.origin.tag;
 	rec.cpu = bpf_get_smp_processor_id();
 	err = tsn_store_put(tsn_key_of_tc(skb, data), &rec);
 	if (err == TSN_CONTENDED) {

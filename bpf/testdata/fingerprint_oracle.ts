@@ -58,7 +58,7 @@ export function fingerprint(frame: Uint8Array, w: Windows): bigint {
   return mix(mix(mix(0x74736e2d70726f78n, t.getBigUint64(0, true)), t.getBigUint64(8, true)), last);
 }
 
-/** The origin the saver should note for an Ethernet/IPv4 frame (struct tsn_origin). */
+/** The origin the saver should note for an Ethernet/IPv4 frame (struct tsn_origin), tag aside. */
 export interface Origin {
   addr: number[];
   ports: number;
