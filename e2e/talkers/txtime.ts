@@ -43,9 +43,11 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
 export function rawSenderArgv(a: RawSenderArgs): string[] {
   const flags: Record<string, string | number> = {
     dst: a.dst,
+    ...(a.src === undefined ? {} : { src: a.src }),
     sport: a.sport,
     dport: a.dport,
-    "ip-id": a.ipId,
+    ...(a.ipId === undefined ? {} : { "ip-id": a.ipId }),
+    ...(a.flowLabel === undefined ? {} : { "flow-label": a.flowLabel }),
     count: a.count,
     priority: a.priority,
     clock: a.clock,

@@ -18,7 +18,7 @@ import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
 
 /** Parsed command line of the sender. */
 export interface SenderArgs {
-  /** Destination IPv4 address. */
+  /** Destination address, IPv4 or IPv6 (the socket's family). */
   dst: string;
   /** Destination UDP port. */
   port: number;
