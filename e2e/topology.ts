@@ -539,6 +539,39 @@ class Built implements Topology {
       ]);
     }
     this.far = { ns: remote.ns, ip: remote.ip, ip6: remote.ip6 };
+    await this.#resolveOverlay(remote);
+  }
+
+  /**
+   * Resolves node1's neighbours on the way to the remote pod (the other VTEP over both families,
+   * and node2 on the underlay) before any test traffic. A test's first packets would otherwise
+   * wait in the neighbours' queues (unres_qlen_bytes) for ARP/NDP across two tunnel ends and four
+   * namespaces; on a loaded machine a lost request means a 1 s retry, and everything a talker
+   * sends meanwhile beyond the queue is discarded (seen: 434 of 610 forwarded datagrams,
+   * unresolved_discards in /proc/net/stat/arp_cache). One datagram per family to the discard port
+   * of the remote pod (nothing listens; the answer is an ICMP error) starts the resolution.
+   */
+  async #resolveOverlay(remote: PodHandle): Promise<void> {
+    for (const [v, dst] of [["4", remote.ip], ["6", `[${remote.ip6}]`]] as const) {
+      await run(this.node.ns, [BIN.socat, "-u", "STDIN", `UDP${v}-SENDTO:${dst}:9`], {
+        stdin: "x",
+      });
+    }
+    const want = [
+      `${NIC} ${ADDR.node2}`,
+      `${VXLAN.device} ${ADDR.vtep2}`,
+      `${VXLAN.device} ${ADDR6.vtep2}`,
+    ];
+    let pending: string[] = want;
+    for (let i = 0; i < 300 && pending.length; i++) {
+      if (i) await new Promise((resolve) => setTimeout(resolve, 10));
+      const out = await run(this.node.ns, [BIN.ip, "-j", "neigh", "show"]);
+      const known = (JSON.parse(out.stdout) as NeighJson[])
+        .filter((n) => !(n.state ?? ["NONE"]).some((s) => UNRESOLVED.has(s)))
+        .map((n) => `${n.dev} ${n.dst}`);
+      pending = want.filter((w) => !known.includes(w));
+    }
+    if (pending.length) throw new Error(`${this.node.ns.name}: unresolved: ${pending.join(", ")}`);
   }
 
   async #startTaps(): Promise<void> {
@@ -612,6 +645,15 @@ export async function waitLinksReady(ns: Netns, timeoutMs = 3000): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${ns.name}: links not ready after ${timeoutMs} ms: ${pending.join(", ")}`);
+}
+
+/** Neighbour states in which a packet to it would wait or be dropped. */
+const UNRESOLVED = new Set(["NONE", "INCOMPLETE", "FAILED"]);
+
+interface NeighJson {
+  dst: string;
+  dev: string;
+  state?: string[];
 }
 
 interface LinkJson {
