@@ -172,6 +172,12 @@ Deno.test({
         t: { pod: "a", protocol: "udp", tool: "socat", priority: 5, count: n },
         damage: { flags: TAMPER.SET_PRIORITY, priority: 9 },
       },
+      {
+        // Priorities 5 and 3 in turn, all given 5: a swap within one talker, which a judgement
+        // per port (5 expected) would call all right.
+        t: { pod: "b", protocol: "udp", clock: "tai", priority: 5, altPriority: 3, count: n },
+        damage: { flags: TAMPER.SET_PRIORITY, priority: 5 },
+      },
     ];
     let tamper: Tamper | null = null;
     try {
@@ -212,6 +218,7 @@ Deno.test({
         [n, 0, n, 0, 0, 0, 0, 0, n], // tstamp where none was asked for
         [n, n, 0, 0, n, 0, 0, 0, 0], // priority restored
         [n, 0, 0, n, 0, 0, 0, 0, 0], // another talker's priority
+        [n, n / 2, 0, n / 2, n, 0, 0, 0, 0], // one talker's priorities swapped
       ]);
     } finally {
       await (tamper as Tamper | null)?.destroy();

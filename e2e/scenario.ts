@@ -66,11 +66,18 @@ export interface TalkerSpec {
   aheadUs?: number;
   /** raw tool: what its datagrams carry (required with it). */
   raw?: RawTalkerSpec;
+  /**
+   * txtime tool: the SO_PRIORITY of every odd-numbered datagram instead of `priority` (each
+   * record names its own), so that a swap between one talker's packets shows.
+   */
+  altPriority?: number;
 }
 
 /** A talker with its resolved pod, port and tool. */
 export interface ResolvedTalker
-  extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs" | "raw">> {
+  extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs" | "raw" | "altPriority">> {
+  /** Odd datagrams' priority (txtime tool). */
+  altPriority?: number;
   /** Pause between datagrams (txtime tool). */
   intervalUs: number;
   /** txtime lead in µs, when not the sender's default. */
@@ -199,6 +206,9 @@ export function resolveTalkers(
     const clock = t.clock ?? "none";
     if (tool !== "socat" && t.protocol !== "udp") throw new Error(`${tool} talkers are UDP only`);
     if ((tool === "raw") !== (t.raw !== undefined)) throw new Error("raw talkers need raw: {...}");
+    if (t.altPriority !== undefined && tool !== "txtime") {
+      throw new Error("only txtime talkers alternate priorities");
+    }
     if (tool === "socat" && clock !== "none") throw new Error("socat talkers cannot set a txtime");
     if (!(t.count >= 1 && t.count <= 10_000)) throw new RangeError(`talker count ${t.count}`);
     const podId = podIds.get(t.pod);
@@ -215,6 +225,7 @@ export function resolveTalkers(
       count: t.count,
       intervalUs: t.intervalUs ?? 200,
       ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
+      ...(t.altPriority === undefined ? {} : { altPriority: t.altPriority }),
       port: basePort + i,
       podId,
       ...(t.raw && payloadPodId !== undefined
@@ -324,7 +335,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     for (const t of talkers) {
       await observer.expect(t.port, {
         pod: t.raw?.payloadPodId ?? t.podId,
-        priority: t.priority,
+        // The ceiling: each record names its own packet's priority.
+        priority: Math.max(t.priority, t.altPriority ?? 0),
         record: t.protocol === "udp",
       });
       const on = family === 6 ? topo.far.joinIf6 : topo.far.joinOn;
@@ -440,6 +452,7 @@ export async function runTalker(
     pod: t.podId,
     intervalUs: t.intervalUs,
     ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
+    ...(t.altPriority === undefined ? {} : { altPriority: t.altPriority }),
   }, timeoutMs);
   if (r.errors) throw new Error(`talker ${t.name}: ${r.errors} send errors, errno ${r.lastErrno}`);
   return r.sent;

@@ -78,3 +78,24 @@ Deno.test("scenario: rows with observer errors fail the run", () => {
     "b 3",
   );
 });
+
+Deno.test("scenario: only txtime talkers alternate priorities", () => {
+  const [t] = resolveTalkers(
+    [{ pod: "a", protocol: "udp", priority: 5, altPriority: 3, count: 2 }],
+    pods,
+  );
+  assertEquals(t?.altPriority, 3);
+  assertThrows(
+    () =>
+      resolveTalkers([{
+        pod: "a",
+        protocol: "udp",
+        tool: "socat",
+        priority: 5,
+        altPriority: 3,
+        count: 1,
+      }], pods),
+    Error,
+    "alternate",
+  );
+});

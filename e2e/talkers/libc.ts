@@ -86,11 +86,7 @@ export class TxtimeSocket {
       : s.socket(family, LINUX.SOCK_DGRAM, 0);
     if (this.#fd < 0) this.#fail("socket");
     try {
-      const prio = new Uint8Array(4);
-      new DataView(prio.buffer).setInt32(0, priority, true);
-      if (s.setsockopt(this.#fd, LINUX.SOL_SOCKET, LINUX.SO_PRIORITY, prio, 4) < 0) {
-        this.#fail("setsockopt(SO_PRIORITY)");
-      }
+      this.setPriority(priority);
       if (clockid !== null) {
         // struct sock_txtime { clockid_t clockid; __u32 flags; }
         const txt = new Uint8Array(8);
@@ -131,6 +127,16 @@ export class TxtimeSocket {
   /** The buffer whose contents the next send() transmits (fill it in place). */
   get payload(): Uint8Array {
     return this.#payload;
+  }
+
+  /** Sets SO_PRIORITY for the datagrams sent from now on. */
+  setPriority(priority: number): void {
+    const prio = new Uint8Array(4);
+    new DataView(prio.buffer).setInt32(0, priority, true);
+    const s = this.#lib.symbols;
+    if (s.setsockopt(this.#fd, LINUX.SOL_SOCKET, LINUX.SO_PRIORITY, prio, 4) < 0) {
+      this.#fail("setsockopt(SO_PRIORITY)");
+    }
   }
 
   /** Now on clockid, in ns. */

@@ -36,6 +36,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
     "--interval-us",
     String(a.intervalUs),
     ...(a.aheadUs === undefined ? [] : ["--ahead-us", String(a.aheadUs)]),
+    ...(a.altPriority === undefined ? [] : ["--alt-priority", String(a.altPriority)]),
   ];
 }
 
