@@ -106,10 +106,9 @@ function cloneTests(family: Family): void {
       const r = row(o, name);
       equal(r.prioRight, r.packets, `skb-data ${name}: ${r.prioRight}/${r.packets}`);
     }
-    // Over IPv6 restored counted a few more than the talkers' records (203 of 200 seen): other
-    // packets of the opted-in pods through nic0, not identified further (the bridge floods the
-    // pods' ICMPv6 multicast out nic0 too).
-    if (family === 4) equal(o.restored, BigInt(2 * COUNT));
-    else ok(o.restored >= BigInt(2 * COUNT), `restored ${o.restored}`);
+    // The namespaces are dual-stack whatever the talkers' family: other packets of the opted-in
+    // pods through nic0 (not identified further; the bridge floods the pods' ICMPv6 multicast
+    // out nic0 too) are restored as well, seen 2-3 per run. The rows above hold the talkers'.
+    ok(o.restored >= BigInt(2 * COUNT), `restored ${o.restored}`);
   });
 }
