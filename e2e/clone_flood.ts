@@ -13,7 +13,7 @@
  */
 import type { DatapathStats, TrackerState } from "@tsn-proxy/bpf/datapath";
 import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { runScenario, type ScenarioResult, type TalkerSpec } from "./scenario.ts";
+import { type Family, runScenario, type ScenarioResult, type TalkerSpec } from "./scenario.ts";
 
 /** The clone path's talkers, each sending `count` records. */
 export function cloneTalkers(count: number): TalkerSpec[] {
@@ -40,6 +40,8 @@ export interface CloneFloodOptions {
   readonly count: number;
   /** Load the strategy's trackers (default true); see ProxyOptions.trackers in proxy.ts. */
   readonly trackers?: boolean;
+  /** The talkers' address family (IPv6: the group ff15::7357); default 4. */
+  readonly family?: Family;
 }
 
 /** A finished run of the clone path. */
@@ -56,6 +58,7 @@ export async function runCloneFlood(opts: CloneFloodOptions): Promise<CloneFlood
   let stats: DatapathStats | undefined;
   const result = await runScenario({
     kind: "bridge-flood",
+    family: opts.family ?? 4,
     talkers: cloneTalkers(opts.count),
     hooks: {
       beforeTraffic(topo) {

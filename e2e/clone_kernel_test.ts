@@ -10,8 +10,8 @@
 import { equal, ok } from "node:assert/strict";
 import { runCloneFlood } from "./clone_flood.ts";
 import { requireKernelTests } from "./require_root.ts";
-import type { TalkerRow } from "./scenario.ts";
-import { ADDR, createTopology, leftovers } from "./topology.ts";
+import type { Family, TalkerRow } from "./scenario.ts";
+import { ADDR, ADDR6, createTopology, leftovers } from "./topology.ts";
 import { BIN, run } from "./netns.ts";
 
 const COUNT = 100;
@@ -23,9 +23,10 @@ interface Outcome {
   refused: bigint;
 }
 
-async function run1(strategy: string): Promise<Outcome> {
+async function run1(strategy: string, family: Family): Promise<Outcome> {
   requireKernelTests();
-  const { rows, trackers, stats } = await runCloneFlood({ strategy, count: COUNT });
+  const { rows, trackers, stats } = await runCloneFlood({ strategy, count: COUNT, family });
+  for (const r of rows) equal(r.stats.ipv6, family === 6 ? r.packets : 0, `${r.talker}: IPv6`);
   const c = stats.counters;
   return {
     rows: new Map(rows.map((r) => [r.talker, r])),
@@ -64,6 +65,8 @@ Deno.test("topology bridge-flood: nic0 is an addressless port of the pods' bridg
   try {
     equal(topo.far.ip, ADDR.floodGroup);
     equal(topo.far.joinOn, ADDR.floodExt);
+    equal(topo.far.ip6, ADDR6.floodGroup);
+    equal(topo.far.joinIf6, topo.ext.ifname);
     const link = await run(topo.node.ns, [BIN.ip, "-d", "link", "show", topo.node.nic]);
     ok(link.stdout.includes("master cni0"), link.stdout);
     const addr = await run(topo.node.ns, [BIN.ip, "-4", "addr", "show", "dev", topo.node.nic]);
@@ -74,25 +77,38 @@ Deno.test("topology bridge-flood: nic0 is an addressless port of the pods' bridg
   equal((await leftovers(topo.prefix)).length, 0);
 });
 
-Deno.test("bridge-flood skb-addr without its tracker: clones at nic0 are never restored, never wrong", async () => {
-  const o = await run1("skb-addr");
-  equal(o.trackers.join(","), "tsn_track_clone=unavailable", "the host refuses fexit");
-  assertNothingWrong(o, "skb-addr");
-  for (const name of ["a-tai", "b-socat"]) {
-    const r = row(o, name);
-    equal(r.prioRight, 0, `skb-addr ${name}: a clone was restored without a tracker`);
-    equal(r.prioZero, r.packets, `skb-addr ${name}`);
-  }
-  equal(o.restored, 0n);
-  ok(o.refused >= BigInt(2 * COUNT), `lookups missed or refused: ${o.refused}`);
-});
+for (const family of [4, 6] as const) cloneTests(family);
 
-Deno.test("bridge-flood skb-data: clones share skb->data, every one restored", async () => {
-  const o = await run1("skb-data");
-  assertNothingWrong(o, "skb-data");
-  for (const name of ["a-tai", "b-socat"]) {
-    const r = row(o, name);
-    equal(r.prioRight, r.packets, `skb-data ${name}: ${r.prioRight}/${r.packets}`);
-  }
-  equal(o.restored, BigInt(2 * COUNT));
-});
+function cloneTests(family: Family): void {
+  Deno.test(`bridge-flood IPv${family} skb-addr without its tracker: clones at nic0 are never restored, never wrong`, async () => {
+    const o = await run1("skb-addr", family);
+    equal(o.trackers.join(","), "tsn_track_clone=unavailable", "the host refuses fexit");
+    assertNothingWrong(o, "skb-addr");
+    // Over IPv6 a UDP socket's datagrams share the anchor word (one flow label per flow), so
+    // socat's records, alike to the last byte, let a clone on an earlier datagram's recycled
+    // address pass the fingerprint: that datagram's metadata, the same as its own (measured).
+    // The IPv4 id differs per datagram; a txtime differs per record.
+    for (const name of family === 4 ? ["a-tai", "b-socat"] : ["a-tai"]) {
+      const r = row(o, name);
+      equal(r.prioRight, 0, `skb-addr ${name}: a clone was restored without a tracker`);
+      equal(r.prioZero, r.packets, `skb-addr ${name}`);
+    }
+    if (family === 4) equal(o.restored, 0n);
+    const socat = row(o, "b-socat");
+    console.log(`IPv${family} skb-addr: b-socat ${socat.prioRight}/${socat.packets} restored`);
+    ok(o.refused >= BigInt(2 * COUNT), `lookups missed or refused: ${o.refused}`);
+  });
+
+  Deno.test(`bridge-flood IPv${family} skb-data: clones share skb->data, every one restored`, async () => {
+    const o = await run1("skb-data", family);
+    assertNothingWrong(o, "skb-data");
+    for (const name of ["a-tai", "b-socat"]) {
+      const r = row(o, name);
+      equal(r.prioRight, r.packets, `skb-data ${name}: ${r.prioRight}/${r.packets}`);
+    }
+    // The namespaces are dual-stack whatever the talkers' family: other packets of the opted-in
+    // pods through nic0 (not identified further; the bridge floods the pods' ICMPv6 multicast
+    // out nic0 too) are restored as well, seen 2-3 per run. The rows above hold the talkers'.
+    ok(o.restored >= BigInt(2 * COUNT), `restored ${o.restored}`);
+  });
+}

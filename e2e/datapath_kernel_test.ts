@@ -1,13 +1,13 @@
 /**
- * tsn-proxy on real packets: for each strategy and topology (bridge + MASQUERADE, routed +
- * MASQUERADE, VXLAN; with and without AF_PACKET taps on the path), unmodified talkers in opted-in
+ * tsn-proxy on real packets: for each address family, strategy and topology (bridge + MASQUERADE,
+ * routed + MASQUERADE, VXLAN; with and without AF_PACKET taps on the path), unmodified talkers in opted-in
  * pods and one pod that did not opt in send to the far end; the observer on the NIC, after the
  * restorer, judges every packet. Wrong metadata must be 0 everywhere; where a strategy is known to
  * lose metadata (skb-data through VXLAN) the expected loss is stated so a change shows up.
  */
 import { equal, ok } from "node:assert/strict";
 import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
+import { type Family, runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
 import type { TopologyKind } from "./topology.ts";
 import { run as nsRun } from "./netns.ts";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
@@ -28,6 +28,8 @@ interface Outcome {
 }
 
 interface RunOptions {
+  /** Address family of the talkers; default 4. */
+  family?: Family;
   store?: StoreName;
   /** Spread the pods' packets over every CPU on the node side (RPS on the host veths). */
   rps?: boolean;
@@ -41,8 +43,10 @@ async function run(
 ): Promise<Outcome> {
   let proxy: AttachedProxy | undefined;
   let recordsLeft = -1, restored = 0n, rejected = 0n, otherCpu = 0n, store = "";
+  const family = opts.family ?? 4;
   const { rows } = await runScenario({
     kind,
+    family,
     taps,
     talkers: TALKERS,
     hooks: {
@@ -74,10 +78,19 @@ async function run(
         otherCpu = s.counters.restoredOtherCpu;
         store = s.state.store;
         rejected = s.counters.rejectedFingerprint + s.counters.rejectedStale;
+        const c = s.counters;
+        console.log(
+          `${kind} ${strategy} IPv${family}: saved ${c.saved} restored ${c.restored} ` +
+            `missed ${c.missed} rejected fingerprint/stale/origin ${c.rejectedFingerprint}/` +
+            `${c.rejectedStale}/${c.rejectedOrigin}`,
+        );
         proxy!.down();
       },
     },
   });
+  for (const r of rows) {
+    equal(r.stats.ipv6, family === 6 ? r.packets : 0, `${r.talker}: IPv6 packets`);
+  }
   return {
     rows: new Map(rows.map((r) => [r.talker, r])),
     recordsLeft,
@@ -125,33 +138,61 @@ function assertAllRestored(o: Outcome, label: string) {
 
 const KINDS: TopologyKind[] = ["bridge-nat", "routed-nat", "vxlan"];
 
-for (const kind of KINDS) {
-  for (const taps of [false, true]) {
-    const label = `${kind}${taps ? " with taps" : ""}`;
+for (const family of [4, 6] as const) {
+  for (const kind of KINDS) {
+    for (const taps of [false, true]) matrix(family, kind, taps);
+  }
+}
 
+function matrix(family: Family, kind: TopologyKind, taps: boolean): void {
+  const label = `${kind}${taps ? " with taps" : ""} IPv${family}`;
+
+  if (kind === "vxlan" && family === 6) {
+    Deno.test(`skb-addr on ${label} without its tracker: never wrong, loses what the kernel predicts`, async () => {
+      // ip6_forward() makes headroom only for the next device's hard_header_len (ip_forward():
+      // LL_RESERVED_SPACE), so ip6_finish_output2() finds too little for the VXLAN device and
+      // skb_expand_head() replaces the sk_buff (a forwarded skb has no socket, so it is not
+      // is_skb_wmem()): a new address before any tc hook on the way out. Only a clone tracker
+      // can follow it, and fexit does not load on this host (FACTS.md). With the pods' headroom
+      // raised to the VXLAN device's (a VXLAN port on cni0 propagates it to the veths) the same
+      // run restored 150/150. TCP keeps its sk_buffs: tcp_stream_alloc_skb() reserves
+      // MAX_TCP_HEADER. Talkers whose records are all alike (socat UDP: no txtime, one flow
+      // label) are sometimes "restored" when a later packet's copy lands on an earlier one's
+      // address: the same metadata, so measured, not asserted; each txtime is unique.
+      const o = await run(kind, "skb-addr", taps, { family });
+      assertNothingWrong(o, `skb-addr ${label}`);
+      for (const name of ["a-tai", "b-mono"]) {
+        equal(row(o, name).prioRight, 0, `skb-addr ${label} ${name}: expected 0 restored`);
+      }
+      const tcp = row(o, "a-tcp");
+      equal(tcp.prioRight, tcp.packets, `skb-addr ${label} a-tcp: ${tcp.prioRight}/${tcp.packets}`);
+      const socat = row(o, "b-socat");
+      console.log(`skb-addr ${label}: b-socat ${socat.prioRight}/${socat.packets} restored`);
+    });
+  } else {
     Deno.test(`skb-addr restores every packet on ${label}`, async () => {
-      const o = await run(kind, "skb-addr", taps);
+      const o = await run(kind, "skb-addr", taps, { family });
       assertNothingWrong(o, `skb-addr ${label}`);
       assertAllRestored(o, `skb-addr ${label}`);
     });
-
-    Deno.test(`skb-data on ${label}: never wrong, loses what FACTS.md predicts`, async () => {
-      const o = await run(kind, "skb-data", taps);
-      assertNothingWrong(o, `skb-data ${label}`);
-      const udp = ["a-tai", "b-mono", "b-socat"].map((n) => row(o, n));
-      if (kind === "vxlan") {
-        // The outer headers go into a reallocated head: skb->data at the NIC is a new address.
-        for (const r of udp) {
-          equal(r.prioRight, 0, `skb-data vxlan ${r.talker}: expected 0 restored`);
-        }
-      } else {
-        for (const r of udp) equal(r.prioRight, r.packets, `skb-data ${label} ${r.talker}`);
-      }
-      // TCP segments through MASQUERADE: partly restored (head copies); measured, not asserted.
-      const tcp = row(o, "a-tcp");
-      console.log(`skb-data ${label}: TCP ${tcp.prioRight}/${tcp.packets} segments restored`);
-    });
   }
+
+  Deno.test(`skb-data on ${label}: never wrong, loses what FACTS.md predicts`, async () => {
+    const o = await run(kind, "skb-data", taps, { family });
+    assertNothingWrong(o, `skb-data ${label}`);
+    const udp = ["a-tai", "b-mono", "b-socat"].map((n) => row(o, n));
+    if (kind === "vxlan") {
+      // The outer headers go into a reallocated head: skb->data at the NIC is a new address.
+      for (const r of udp) {
+        equal(r.prioRight, 0, `skb-data vxlan ${r.talker}: expected 0 restored`);
+      }
+    } else {
+      for (const r of udp) equal(r.prioRight, r.packets, `skb-data ${label} ${r.talker}`);
+    }
+    // TCP segments through MASQUERADE: partly restored (head copies); measured, not asserted.
+    const tcp = row(o, "a-tcp");
+    console.log(`skb-data ${label}: TCP ${tcp.prioRight}/${tcp.packets} segments restored`);
+  });
 }
 
 Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", async () => {

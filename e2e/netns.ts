@@ -82,17 +82,22 @@ export async function sysctl(ns: Netns, settings: Record<string, string | number
 }
 
 /**
- * Creates a named netns with loopback up and IPv6 off (less noise on the links). Throws, leaving
- * nothing behind, when the name is taken or the setup fails.
+ * Creates a named netns with loopback up and IPv6 on (the topologies are dual-stack). Duplicate
+ * address detection is off: a test assigns unique addresses itself, and DAD would keep each new
+ * address tentative (unusable as a source) for about a second. Router solicitations are off too:
+ * no router in these namespaces answers them. Throws, leaving nothing behind, when the name is
+ * taken or the setup fails.
  */
 export async function createNetns(name: string): Promise<Netns> {
   const ns = netns(name);
   await exec([BIN.ip, "netns", "add", name]);
   try {
     await ipBatch(ns, ["link set lo up"]);
+    // "default" before any link exists, so every link created in ns inherits it.
     await sysctl(ns, {
-      "net.ipv6.conf.all.disable_ipv6": 1,
-      "net.ipv6.conf.default.disable_ipv6": 1,
+      "net.ipv6.conf.all.accept_dad": 0,
+      "net.ipv6.conf.default.accept_dad": 0,
+      "net.ipv6.conf.default.router_solicitations": 0,
     });
   } catch (e) {
     await deleteNetns(ns).catch(() => {});

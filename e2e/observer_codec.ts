@@ -44,6 +44,7 @@ export const OBSERVER_COUNTERS = [
   "tstampInvented",
   "tstampMono",
   "encapsulated",
+  "ipv6",
 ] as const;
 
 /** A counter name of {@linkcode ObserverStats}. */

@@ -89,7 +89,8 @@ Deno.test("observer codec: agrees with the generated bindings (e2e/bpf/gen/obser
     tstampInvented: 12n,
     tstampMono: 13n,
     encapsulated: 14n,
-    lastPriority: 15n,
+    ipv6: 15n,
+    lastPriority: 16n,
     lastTstamp: 1_795_678_728_179_460_257n,
     lastTstampType: 2n,
     lastRecord: {

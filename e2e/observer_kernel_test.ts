@@ -11,7 +11,7 @@ import { startReceiver } from "./talkers/receiver.ts";
 import { runTxtimeSender } from "./talkers/txtime.ts";
 import { assertEquals, assertTrue } from "./testing.ts";
 import { installTamper, TAMPER, type Tamper, type TamperAction } from "./tamper.ts";
-import { createTopology, TOPOLOGY_KINDS } from "./topology.ts";
+import { createTopology, TOPOLOGY_KINDS, type TopologyKind } from "./topology.ts";
 
 const COUNT = 200;
 
@@ -36,43 +36,52 @@ function show(kind: string, rows: readonly TalkerRow[]): void {
   }
 }
 
-for (const kind of TOPOLOGY_KINDS) {
-  for (const taps of [false, true]) {
-    Deno.test({
-      name: `observer baseline ${kind}${taps ? " with taps" : ""}: priority 0, txtimes intact`,
-      fn: async () => {
-        requireKernelTests();
-        const { rows, timings } = await runScenario({ kind, talkers: TALKERS, taps });
-        show(kind + (taps ? "+t" : ""), rows);
-        console.log(`${kind} timings ${JSON.stringify(timings)}`);
-        for (const r of rows) {
-          const what = `${kind} ${r.talker}`;
-          assertEquals(r.sent, COUNT, `${what} sent`);
-          assertEquals(r.received, r.sent, `${what} received`);
-          assertEquals(r.seen, r.sent, `${what} seen`);
-          // The crossing into the node zeroes skb->priority; TOS 0 gives 0 on the routed paths.
-          assertEquals([r.prioRight, r.prioWrong, r.prioZero], [0, 0, r.packets], `${what} prio`);
-          assertEquals(r.invented, 0, `${what} invented`);
-          assertEquals(r.stats.recordsBad, 0, `${what} bad records`);
-          assertEquals(r.stats.encapsulated, kind === "vxlan" ? r.packets : 0, `${what} encap`);
-          if (r.clock !== "none") {
-            // >= 6.11 keeps TAI and MONOTONIC txtimes across the netns crossing.
-            assertEquals(
-              [r.txtimeRight, r.txtimeMissing, r.txtimeWrong, r.typeWrong],
-              [r.sent, 0, 0, 0],
-              `${what} txtime`,
-            );
-          } else {
-            assertEquals([r.txtimeRight, r.txtimeMissing, r.txtimeWrong], [0, 0, 0], what);
-          }
-          if (r.protocol === "udp") {
-            assertEquals(r.packets, r.sent, `${what} one datagram per record`);
-            assertEquals(r.stats.tstampMono, 0, `${what} mono`);
-          }
-        }
-      },
-    });
+for (const family of [4, 6] as const) {
+  for (const kind of TOPOLOGY_KINDS) {
+    for (const taps of family === 4 ? [false, true] : [false]) {
+      baseline(family, kind, taps);
+    }
   }
+}
+
+function baseline(family: 4 | 6, kind: TopologyKind, taps: boolean): void {
+  Deno.test({
+    name: `observer baseline IPv${family} ${kind}${
+      taps ? " with taps" : ""
+    }: priority 0, txtimes intact`,
+    fn: async () => {
+      requireKernelTests();
+      const { rows, timings } = await runScenario({ kind, family, talkers: TALKERS, taps });
+      show(`${kind}${taps ? "+t" : ""}/${family}`, rows);
+      console.log(`${kind} timings ${JSON.stringify(timings)}`);
+      for (const r of rows) {
+        const what = `${kind} ${r.talker}`;
+        assertEquals(r.sent, COUNT, `${what} sent`);
+        assertEquals(r.received, r.sent, `${what} received`);
+        assertEquals(r.seen, r.sent, `${what} seen`);
+        // The crossing into the node zeroes skb->priority; TOS 0 gives 0 on the routed paths.
+        assertEquals([r.prioRight, r.prioWrong, r.prioZero], [0, 0, r.packets], `${what} prio`);
+        assertEquals(r.invented, 0, `${what} invented`);
+        assertEquals(r.stats.recordsBad, 0, `${what} bad records`);
+        assertEquals(r.stats.encapsulated, kind === "vxlan" ? r.packets : 0, `${what} encap`);
+        assertEquals(r.stats.ipv6, family === 6 ? r.packets : 0, `${what} IPv6 packets`);
+        if (r.clock !== "none") {
+          // >= 6.11 keeps TAI and MONOTONIC txtimes across the netns crossing.
+          assertEquals(
+            [r.txtimeRight, r.txtimeMissing, r.txtimeWrong, r.typeWrong],
+            [r.sent, 0, 0, 0],
+            `${what} txtime`,
+          );
+        } else {
+          assertEquals([r.txtimeRight, r.txtimeMissing, r.txtimeWrong], [0, 0, 0], what);
+        }
+        if (r.protocol === "udp") {
+          assertEquals(r.packets, r.sent, `${what} one datagram per record`);
+          assertEquals(r.stats.tstampMono, 0, `${what} mono`);
+        }
+      }
+    },
+  });
 }
 
 Deno.test({
@@ -86,9 +95,10 @@ Deno.test({
         ifname: topo.node.nic,
         bpffsDir: topo.bpffsDir,
       });
-      // 42000: expectations met; 42001: the observer expects another priority; 42002: another pod.
-      await obs.expect(42000, { pod: 7, priority: 5, record: true });
-      await obs.expect(42001, { pod: 7, priority: 6, record: true });
+      // 42000: expectations met; 42001: a ceiling below the record's priority 5; 42002: another
+      // pod. (A ceiling above the record's priority changes nothing: the record rules.)
+      await obs.expect(42000, { pod: 7, priority: 6, record: true });
+      await obs.expect(42001, { pod: 7, priority: 4, record: true });
       await obs.expect(42002, { pod: 8, priority: 5, record: true });
       const rxs = [];
       try {
@@ -162,6 +172,12 @@ Deno.test({
         t: { pod: "a", protocol: "udp", tool: "socat", priority: 5, count: n },
         damage: { flags: TAMPER.SET_PRIORITY, priority: 9 },
       },
+      {
+        // Priorities 5 and 3 in turn, all given 5: a swap within one talker, which a judgement
+        // per port (5 expected) would call all right.
+        t: { pod: "b", protocol: "udp", clock: "tai", priority: 5, altPriority: 3, count: n },
+        damage: { flags: TAMPER.SET_PRIORITY, priority: 5 },
+      },
     ];
     let tamper: Tamper | null = null;
     try {
@@ -202,6 +218,7 @@ Deno.test({
         [n, 0, n, 0, 0, 0, 0, 0, n], // tstamp where none was asked for
         [n, n, 0, 0, n, 0, 0, 0, 0], // priority restored
         [n, 0, 0, n, 0, 0, 0, 0, 0], // another talker's priority
+        [n, n / 2, 0, n / 2, n, 0, 0, 0, 0], // one talker's priorities swapped
       ]);
     } finally {
       await (tamper as Tamper | null)?.destroy();

@@ -24,14 +24,20 @@ import { createTopology, type PodSpec, type Topology, type TopologyKind } from "
 
 /**
  * The program that sends: the FFI txtime sender (UDP only), socat (UDP, TCP), or the raw-socket
- * sender (UDP only; identical datagrams with a chosen IPv4 id, see talkers/raw_sender.ts).
+ * sender (UDP only; identical datagrams with a chosen IPv4 id or IPv6 flow label, see
+ * talkers/raw_sender.ts).
  */
 export type TalkerTool = "txtime" | "socat" | "raw";
 
+/** An IP version. */
+export type Family = 4 | 6;
+
 /** What a raw talker writes (tool "raw"). */
 export interface RawTalkerSpec {
-  /** The IPv4 id of every datagram. */
+  /** The IPv4 id of every datagram; with family 6, the flow label unless flowLabel says. */
   ipId: number;
+  /** The IPv6 flow label of every datagram (family 6); default ipId. */
+  flowLabel?: number;
   /** The pod whose id the payload's record names; default the talker's own. */
   payloadPod?: string;
   /** The priority the payload's record names; default the talker's. */
@@ -60,11 +66,18 @@ export interface TalkerSpec {
   aheadUs?: number;
   /** raw tool: what its datagrams carry (required with it). */
   raw?: RawTalkerSpec;
+  /**
+   * txtime tool: the SO_PRIORITY of every odd-numbered datagram instead of `priority` (each
+   * record names its own), so that a swap between one talker's packets shows.
+   */
+  altPriority?: number;
 }
 
 /** A talker with its resolved pod, port and tool. */
 export interface ResolvedTalker
-  extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs" | "raw">> {
+  extends Required<Omit<TalkerSpec, "intervalUs" | "aheadUs" | "raw" | "altPriority">> {
+  /** Odd datagrams' priority (txtime tool). */
+  altPriority?: number;
   /** Pause between datagrams (txtime tool). */
   intervalUs: number;
   /** txtime lead in µs, when not the sender's default. */
@@ -73,8 +86,8 @@ export interface ResolvedTalker
   port: number;
   /** Its pod's id (records carry it). */
   podId: number;
-  /** raw tool: the datagrams' IPv4 id and the record their payload carries. */
-  raw?: { ipId: number; payloadPodId: number; payloadPriority: number };
+  /** raw tool: the datagrams' IPv4 id and IPv6 flow label, and the record their payload carries. */
+  raw?: { ipId: number; flowLabel: number; payloadPodId: number; payloadPriority: number };
 }
 
 /** What the hooks get. */
@@ -101,6 +114,8 @@ export interface ScenarioHooks {
 export interface ScenarioSpec {
   /** The datapath. */
   kind: TopologyKind;
+  /** The talkers' address family (the topology is dual-stack either way); default 4. */
+  family?: Family;
   /** Pods on node1; default the talkers' pods in order of first use. */
   pods?: readonly PodSpec[];
   /** The talkers. */
@@ -149,6 +164,11 @@ export interface TalkerRow {
   prioZero: number;
   /** Packets with any other priority. */
   prioWrong: number;
+  /**
+   * Packets the observer could not judge: a UDP datagram whose record is short, unreadable or
+   * names another pod. A scenario with any fails ({@linkcode runScenario} throws).
+   */
+  errors: number;
   /** Record packets whose txtime arrived with the right value and clock type. */
   txtimeRight: number;
   /** Record packets whose txtime was lost (tstamp 0). */
@@ -167,6 +187,8 @@ export interface TalkerRow {
 export interface ScenarioResult {
   /** The datapath. */
   kind: TopologyKind;
+  /** The talkers' address family. */
+  family: Family;
   /** One row per talker, in spec order. */
   rows: TalkerRow[];
   /** Wall-clock phases in ms. */
@@ -184,6 +206,9 @@ export function resolveTalkers(
     const clock = t.clock ?? "none";
     if (tool !== "socat" && t.protocol !== "udp") throw new Error(`${tool} talkers are UDP only`);
     if ((tool === "raw") !== (t.raw !== undefined)) throw new Error("raw talkers need raw: {...}");
+    if (t.altPriority !== undefined && tool !== "txtime") {
+      throw new Error("only txtime talkers alternate priorities");
+    }
     if (tool === "socat" && clock !== "none") throw new Error("socat talkers cannot set a txtime");
     if (!(t.count >= 1 && t.count <= 10_000)) throw new RangeError(`talker count ${t.count}`);
     const podId = podIds.get(t.pod);
@@ -200,12 +225,14 @@ export function resolveTalkers(
       count: t.count,
       intervalUs: t.intervalUs ?? 200,
       ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
+      ...(t.altPriority === undefined ? {} : { altPriority: t.altPriority }),
       port: basePort + i,
       podId,
       ...(t.raw && payloadPodId !== undefined
         ? {
           raw: {
             ipId: t.raw.ipId,
+            flowLabel: t.raw.flowLabel ?? t.raw.ipId,
             payloadPodId,
             payloadPriority: t.raw.payloadPriority ?? t.priority,
           },
@@ -223,6 +250,7 @@ export type ObserverCounts = Pick<
   | "prioRight"
   | "prioZero"
   | "prioWrong"
+  | "errors"
   | "txtimeRight"
   | "txtimeMissing"
   | "txtimeWrong"
@@ -246,6 +274,7 @@ export function observerCounts(protocol: Protocol, s: ObserverStats): ObserverCo
     prioRight: s.prioRight,
     prioZero: s.prioZero,
     prioWrong: s.prioWrong,
+    errors: s.recordsBad,
     txtimeRight: s.txtimeRight,
     txtimeMissing: s.txtimeMissing,
     txtimeWrong: s.txtimeWrong,
@@ -254,9 +283,29 @@ export function observerCounts(protocol: Protocol, s: ObserverStats): ObserverCo
   };
 }
 
-/** Builds, runs, measures and tears down one scenario. */
+/**
+ * Throws when the observer could not judge some packets (rows' `errors`): such a run measured
+ * nothing about them, and counting them as lost would hide a broken test.
+ */
+export function assertNoErrors(rows: readonly Pick<TalkerRow, "talker" | "errors">[]): void {
+  const bad = rows.filter((r) => r.errors > 0);
+  if (bad.length) {
+    throw new Error(
+      `observer errors (records unreadable or of another pod): ` +
+        bad.map((r) => `${r.talker} ${r.errors}`).join(", "),
+    );
+  }
+}
+
+/** The address talkers of family send to at the topology's far end. */
+export function farAddress(topo: Topology, family: Family): string {
+  return family === 6 ? topo.far.ip6 : topo.far.ip;
+}
+
+/** Builds, runs, measures and tears down one scenario; throws on observer errors. */
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const t0 = performance.now();
+  const family = spec.family ?? 4;
   const pods: PodSpec[] = spec.pods ? [...spec.pods] : [];
   for (const t of spec.talkers) {
     if (!pods.some((p) => p.name === t.pod)) pods.push({ name: t.pod });
@@ -286,13 +335,15 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     for (const t of talkers) {
       await observer.expect(t.port, {
         pod: t.raw?.payloadPodId ?? t.podId,
-        priority: t.priority,
+        // The ceiling: each record names its own packet's priority.
+        priority: Math.max(t.priority, t.altPriority ?? 0),
         record: t.protocol === "udp",
       });
-      const join = topo.far.joinOn === undefined
-        ? {}
-        : { join: { group: topo.far.ip, on: topo.far.joinOn } };
-      receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port, undefined, join));
+      const on = family === 6 ? topo.far.joinIf6 : topo.far.joinOn;
+      const join = on === undefined ? {} : { join: { group: farAddress(topo, family), on } };
+      receivers.push(
+        await startReceiver(topo.far.ns, t.protocol, t.port, undefined, { family, ...join }),
+      );
     }
     const ctx: ScenarioContext = { observer, talkers };
     await spec.hooks?.beforeTraffic?.(topo, ctx);
@@ -301,9 +352,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     const timeoutMs = spec.talkerTimeoutMs ?? 20_000;
     const sent: number[] = [];
     if (spec.sequential) {
-      for (const t of talkers) sent.push(await runTalker(topo, t, timeoutMs));
+      for (const t of talkers) sent.push(await runTalker(topo, t, timeoutMs, family));
     } else {
-      sent.push(...await Promise.all(talkers.map((t) => runTalker(topo, t, timeoutMs))));
+      sent.push(...await Promise.all(talkers.map((t) => runTalker(topo, t, timeoutMs, family))));
     }
     // Delivery lags the senders' exit a little; wait (bounded) for the far end to catch up.
     for (const [i, rx] of receivers.entries()) await rx.waitRecords(sent[i] ?? 0, 2000);
@@ -329,8 +380,10 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     await spec.hooks?.afterTraffic?.(topo, ctx, rows);
     const t3 = performance.now();
     await teardown(topo, observer, receivers);
+    assertNoErrors(rows);
     return {
       kind: spec.kind,
+      family,
       rows,
       timings: {
         setupMs: Math.round(t1 - t0),
@@ -349,18 +402,20 @@ async function teardown(topo: Topology, observer: Observer | null, receivers: Re
   await topo.destroy();
 }
 
-/** Runs one talker to completion in its pod; returns the records it sent. */
+/** Runs one talker to completion in its pod (to the far end's address of family); returns the records it sent. */
 export async function runTalker(
   topo: Topology,
   t: ResolvedTalker,
   timeoutMs: number,
+  family: Family = 4,
 ): Promise<number> {
   const pod = topo.pod(t.pod);
+  const dst = farAddress(topo, family);
   if (t.tool === "socat") {
     const r = await runSocatTalker({
       ns: pod.ns,
       protocol: t.protocol,
-      dst: topo.far.ip,
+      dst,
       port: t.port,
       priority: t.priority,
       pod: t.podId,
@@ -372,10 +427,10 @@ export async function runTalker(
   }
   if (t.raw) {
     const r = await runRawSender(pod.ns, {
-      dst: topo.far.ip,
+      dst,
+      ...(family === 6 ? { src: pod.ip6, flowLabel: t.raw.flowLabel } : { ipId: t.raw.ipId }),
       sport: t.port,
       dport: t.port,
-      ipId: t.raw.ipId,
       count: t.count,
       priority: t.priority,
       clock: t.clock,
@@ -389,7 +444,7 @@ export async function runTalker(
     return r.sent;
   }
   const r = await runTxtimeSender(pod.ns, {
-    dst: topo.far.ip,
+    dst,
     port: t.port,
     count: t.count,
     priority: t.priority,
@@ -397,6 +452,7 @@ export async function runTalker(
     pod: t.podId,
     intervalUs: t.intervalUs,
     ...(t.aheadUs === undefined ? {} : { aheadUs: t.aheadUs }),
+    ...(t.altPriority === undefined ? {} : { altPriority: t.altPriority }),
   }, timeoutMs);
   if (r.errors) throw new Error(`talker ${t.name}: ${r.errors} send errors, errno ${r.lastErrno}`);
   return r.sent;

@@ -1,4 +1,4 @@
-import { resolveTalkers } from "./scenario.ts";
+import { assertNoErrors, resolveTalkers } from "./scenario.ts";
 import { assertEquals, assertThrows } from "./testing.ts";
 
 const pods = new Map([["a", 1], ["b", 2]]);
@@ -48,5 +48,54 @@ Deno.test("scenario: contradictory talkers are refused", () => {
   assertThrows(
     () => resolveTalkers([{ pod: "a", protocol: "udp", priority: 1, count: 0 }], pods),
     RangeError,
+  );
+});
+
+Deno.test("scenario: a raw talker's flow label defaults to its IPv4 id", () => {
+  const [a, b] = resolveTalkers(
+    [
+      { pod: "a", protocol: "udp", tool: "raw", priority: 0, count: 1, raw: { ipId: 0x1234 } },
+      {
+        pod: "b",
+        protocol: "udp",
+        tool: "raw",
+        priority: 5,
+        count: 1,
+        raw: { ipId: 7, flowLabel: 0xfffff, payloadPod: "a" },
+      },
+    ],
+    pods,
+  );
+  assertEquals(a?.raw, { ipId: 0x1234, flowLabel: 0x1234, payloadPodId: 1, payloadPriority: 0 });
+  assertEquals(b?.raw, { ipId: 7, flowLabel: 0xfffff, payloadPodId: 1, payloadPriority: 5 });
+});
+
+Deno.test("scenario: rows with observer errors fail the run", () => {
+  assertNoErrors([{ talker: "a", errors: 0 }]);
+  assertThrows(
+    () => assertNoErrors([{ talker: "a", errors: 0 }, { talker: "b", errors: 3 }]),
+    Error,
+    "b 3",
+  );
+});
+
+Deno.test("scenario: only txtime talkers alternate priorities", () => {
+  const [t] = resolveTalkers(
+    [{ pod: "a", protocol: "udp", priority: 5, altPriority: 3, count: 2 }],
+    pods,
+  );
+  assertEquals(t?.altPriority, 3);
+  assertThrows(
+    () =>
+      resolveTalkers([{
+        pod: "a",
+        protocol: "udp",
+        tool: "socat",
+        priority: 5,
+        altPriority: 3,
+        count: 1,
+      }], pods),
+    Error,
+    "alternate",
   );
 });

@@ -22,6 +22,12 @@
  * `ext1` is the peer of node2's `nic0` (192.0.2.3/24). The far end to send to is ext itself
  * (192.0.2.2) for the NAT kinds and the remote pod (10.244.2.10) for `vxlan`.
  *
+ * Every topology is dual-stack ({@linkcode ADDR6}): each IPv4 address above has an IPv6 peer, pods
+ * in fd00:10:244:1::/64 (routed-nat: /128 with the host veth's link-local fe80::1 as gateway, as
+ * the ptp plugin does), the underlay in 2001:db8::/64, MASQUERADE of fd00:10:244::/48 on the NAT
+ * kinds, IPv6 inner packets in the same VXLAN over the IPv4 underlay, and the group ff15::7357
+ * (transient, site scope) on `bridge-flood`.
+ *
  * @module
  */
 
@@ -77,12 +83,16 @@ export interface NodeHandle {
   nic: string;
   /** The NIC's address. */
   ip: string;
+  /** The NIC's IPv6 address (bridge-flood: the bridge's). */
+  ip6: string;
   /** The pod bridge, or null (routed-nat). */
   bridge: string | null;
   /** The VXLAN device, or null. */
   vxlan: string | null;
   /** The node's pod subnet. */
   podCidr: string;
+  /** The node's IPv6 pod subnet. */
+  podCidr6: string;
 }
 
 /** A pod: its own netns with `eth0`, the peer of a host veth in its node's netns. */
@@ -97,6 +107,8 @@ export interface PodHandle {
   ifname: string;
   /** The pod's IPv4 address. */
   ip: string;
+  /** The pod's IPv6 address. */
+  ip6: string;
   /** The node the pod lives on. */
   node: NodeHandle;
   /** The host-side veth in the node's netns. */
@@ -111,6 +123,8 @@ export interface ExtHandle {
   ifname: string;
   /** Its address (on the underlay). */
   ip: string;
+  /** Its IPv6 address. */
+  ip6: string;
 }
 
 /** Where test traffic goes: a netns to run the receiver in and the address to send to. */
@@ -121,6 +135,10 @@ export interface FarEnd {
   ip: string;
   /** When `ip` is a multicast group: the local address whose interface the receivers join on. */
   joinOn?: string;
+  /** The IPv6 destination (bridge-flood: an IPv6 multicast group). */
+  ip6: string;
+  /** When `ip6` is a multicast group: the interface the receivers join it on. */
+  joinIf6?: string;
 }
 
 /** A running capture. */
@@ -180,8 +198,41 @@ export const ADDR = {
   floodGroup: "239.1.1.1",
 } as const;
 
+/**
+ * The IPv6 addresses every topology uses beside {@linkcode ADDR}: unique local pod subnets, the
+ * documentation prefix for the underlay.
+ */
+export const ADDR6 = {
+  underlayPrefix: 64,
+  node1: "2001:db8::1",
+  ext: "2001:db8::2",
+  node2: "2001:db8::3",
+  podPrefix: 64,
+  podCidr1: "fd00:10:244:1::/64",
+  podCidr2: "fd00:10:244:2::/64",
+  gateway1: "fd00:10:244:1::1",
+  gateway2: "fd00:10:244:2::1",
+  /** routed-nat: every host veth's link-local address, the pods' gateway. */
+  routedGateway: "fe80::1",
+  /** The VTEPs' addresses (the subnet-router anycast address a /64's ::0 is not usable here). */
+  vtep1: "fd00:10:244:ff::1",
+  vtep2: "fd00:10:244:ff::2",
+  remotePod: "fd00:10:244:2::10",
+  clusterCidr: "fd00:10:244::/48",
+  floodExt: "fd00:10:244:1::fe",
+  floodGroup: "ff15::7357",
+} as const;
+
+/** The IPv6 address of node1's pod with 0-based index i (mirrors 10.244.1.(10 + i)). */
+export function podIp6(i: number): string {
+  return `fd00:10:244:1::${10 + i}`;
+}
+
 /** VXLAN parameters (Flannel's defaults but VNI 42). */
 export const VXLAN = { vni: 42, port: 4789, device: "vxlan42", mtu: 1450 } as const;
+
+/** Routing on a node, both families. */
+const FORWARDING = { "net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1 } as const;
 
 /** The root of the bpffs. */
 export const BPFFS = "/sys/fs/bpf";
@@ -231,12 +282,14 @@ class Built implements Topology {
       nic: NIC,
       // bridge-flood: the NIC is a bridge port without an address; the node's is the bridge's.
       ip: kind === "bridge-flood" ? ADDR.gateway1 : ADDR.node1,
+      ip6: kind === "bridge-flood" ? ADDR6.gateway1 : ADDR6.node1,
       bridge: kind === "routed-nat" ? null : BRIDGE,
       vxlan: kind === "vxlan" ? VXLAN.device : null,
       podCidr: ADDR.podCidr1,
+      podCidr6: ADDR6.podCidr1,
     };
-    this.ext = { ns: netns(`${prefix}-ext`), ifname: "br0", ip: ADDR.ext };
-    this.far = { ns: this.ext.ns, ip: ADDR.ext };
+    this.ext = { ns: netns(`${prefix}-ext`), ifname: "br0", ip: ADDR.ext, ip6: ADDR6.ext };
+    this.far = { ns: this.ext.ns, ip: ADDR.ext, ip6: ADDR6.ext };
     this.bpffsDir = `${BPFFS}/${prefix}`;
   }
 
@@ -258,7 +311,7 @@ class Built implements Topology {
     const node = this.node;
     await this.#ns(node.ns.name);
     await this.#ns(this.ext.ns.name);
-    await sysctl(node.ns, { "net.ipv4.ip_forward": 1 });
+    await sysctl(node.ns, FORWARDING);
 
     // ext: the TSN bridge, and node1's NIC as one of its ports.
     const q = opts.nicTxQueues === undefined
@@ -267,14 +320,23 @@ class Built implements Topology {
     const flood = this.kind === "bridge-flood";
     await ipBatch(node.ns, [
       `link add ${NIC}${q} type veth peer name ext0${q} netns ${this.ext.ns.name}`,
-      ...(flood ? [] : [`addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev ${NIC}`]),
+      ...(flood ? [] : [
+        `addr add ${ADDR.node1}/${ADDR.underlayPrefix} dev ${NIC}`,
+        `addr add ${ADDR6.node1}/${ADDR6.underlayPrefix} dev ${NIC} nodad`,
+      ]),
       `link set ${NIC} up`,
     ]);
     const extLines = [
       // No IGMP snooping: an unregistered group is flooded, whoever joined it.
       `link add br0 type bridge${flood ? " mcast_snooping 0" : ""}`,
       `addr add ${ADDR.ext}/${ADDR.underlayPrefix} dev br0`,
-      ...(flood ? [`addr add ${ADDR.floodExt}/24 dev br0`] : []),
+      `addr add ${ADDR6.ext}/${ADDR6.underlayPrefix} dev br0 nodad`,
+      ...(flood
+        ? [
+          `addr add ${ADDR.floodExt}/24 dev br0`,
+          `addr add ${ADDR6.floodExt}/${ADDR6.podPrefix} dev br0 nodad`,
+        ]
+        : []),
       "link set ext0 master br0",
       "link set ext0 up",
       "link set br0 up",
@@ -285,16 +347,19 @@ class Built implements Topology {
         ns: netns(`${this.prefix}-node2`),
         nic: NIC,
         ip: ADDR.node2,
+        ip6: ADDR6.node2,
         bridge: BRIDGE,
         vxlan: VXLAN.device,
         podCidr: ADDR.podCidr2,
+        podCidr6: ADDR6.podCidr2,
       };
       this.node2 = node2;
       await this.#ns(node2.ns.name);
-      await sysctl(node2.ns, { "net.ipv4.ip_forward": 1 });
+      await sysctl(node2.ns, FORWARDING);
       await ipBatch(node2.ns, [
         `link add ${NIC} type veth peer name ext1 netns ${this.ext.ns.name}`,
         `addr add ${ADDR.node2}/${ADDR.underlayPrefix} dev ${NIC}`,
+        `addr add ${ADDR6.node2}/${ADDR6.underlayPrefix} dev ${NIC} nodad`,
         `link set ${NIC} up`,
       ]);
       extLines.push("link set ext1 master br0", "link set ext1 up");
@@ -308,6 +373,7 @@ class Built implements Topology {
         ns: netns(`${this.prefix}-${spec.name}`),
         ifname: "eth0",
         ip: `10.244.1.${10 + i}`,
+        ip6: podIp6(i),
         node,
         hostIfname: `veth${i}`,
       });
@@ -316,7 +382,7 @@ class Built implements Topology {
 
     switch (this.kind) {
       case "bridge-nat":
-        await this.#bridgePods(node, ADDR.gateway1, 1500);
+        await this.#bridgePods(node, [ADDR.gateway1, ADDR6.gateway1], 1500);
         await this.#masquerade(node);
         break;
       case "routed-nat":
@@ -324,27 +390,38 @@ class Built implements Topology {
         await this.#masquerade(node);
         break;
       case "vxlan":
-        await this.#bridgePods(node, ADDR.gateway1, VXLAN.mtu);
+        await this.#bridgePods(node, [ADDR.gateway1, ADDR6.gateway1], VXLAN.mtu);
         await this.#vxlan();
         break;
       case "bridge-flood":
-        await this.#bridgePods(node, ADDR.gateway1, 1500);
+        await this.#bridgePods(node, [ADDR.gateway1, ADDR6.gateway1], 1500);
         await ipBatch(node.ns, [
           `link set ${BRIDGE} type bridge mcast_snooping 0`,
           `link set ${NIC} master ${BRIDGE}`,
         ]);
-        this.far = { ns: this.ext.ns, ip: ADDR.floodGroup, joinOn: ADDR.floodExt };
+        this.far = {
+          ns: this.ext.ns,
+          ip: ADDR.floodGroup,
+          joinOn: ADDR.floodExt,
+          ip6: ADDR6.floodGroup,
+          joinIf6: this.ext.ifname,
+        };
         break;
     }
     for (const ns of this.namespaces) await waitLinksReady(ns);
     if (opts.taps) await this.#startTaps();
   }
 
-  /** Pods on a bridge: cni0 with the gateway address, pods in the same /24. */
-  async #bridgePods(node: NodeHandle, gateway: string, mtu: number): Promise<void> {
+  /** Pods on a bridge: cni0 with the gateway addresses, pods in the same /24 and /64. */
+  async #bridgePods(
+    node: NodeHandle,
+    [gateway, gateway6]: [string, string],
+    mtu: number,
+  ): Promise<void> {
     const lines = [
       `link add ${BRIDGE} type bridge`,
       `addr add ${gateway}/24 dev ${BRIDGE}`,
+      `addr add ${gateway6}/${ADDR6.podPrefix} dev ${BRIDGE} nodad`,
       `link set ${BRIDGE} up`,
     ];
     const pods = this.pods.filter((p) => p.node === node);
@@ -359,8 +436,10 @@ class Built implements Topology {
     for (const p of pods) {
       await ipBatch(p.ns, [
         `addr add ${p.ip}/24 dev ${p.ifname}`,
+        `addr add ${p.ip6}/${ADDR6.podPrefix} dev ${p.ifname} nodad`,
         `link set ${p.ifname} up`,
         `route add default via ${gateway} dev ${p.ifname}`,
+        `route add default via ${gateway6} dev ${p.ifname}`,
       ]);
     }
   }
@@ -372,27 +451,32 @@ class Built implements Topology {
       lines.push(
         `link add ${p.hostIfname} type veth peer name ${p.ifname} netns ${p.ns.name}`,
         `addr add ${ADDR.gateway1}/32 dev ${p.hostIfname}`,
+        `addr add ${ADDR6.routedGateway}/64 dev ${p.hostIfname} nodad`,
         `link set ${p.hostIfname} up`,
         `route add ${p.ip}/32 dev ${p.hostIfname} scope link`,
+        `route add ${p.ip6}/128 dev ${p.hostIfname}`,
       );
     }
     await ipBatch(node.ns, lines);
     for (const p of this.pods) {
       await ipBatch(p.ns, [
         `addr add ${p.ip}/32 dev ${p.ifname}`,
+        `addr add ${p.ip6}/128 dev ${p.ifname} nodad`,
         `link set ${p.ifname} up`,
         `route add ${ADDR.gateway1}/32 dev ${p.ifname} scope link`,
         `route add default via ${ADDR.gateway1} dev ${p.ifname}`,
+        `route add default via ${ADDR6.routedGateway} dev ${p.ifname}`,
       ]);
     }
   }
 
-  /** MASQUERADE of the cluster CIDR out of the NIC, in the node's own nftables. */
+  /** MASQUERADE of the cluster CIDRs (both families) out of the NIC, in the node's own nftables. */
   async #masquerade(node: NodeHandle): Promise<void> {
-    const table = `table ip ${this.prefix}_nat {
+    const table = `table inet ${this.prefix}_nat {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr ${ADDR.clusterCidr} oifname "${NIC}" masquerade
+    ip6 saddr ${ADDR6.clusterCidr} oifname "${NIC}" masquerade
   }
 }
 `;
@@ -409,6 +493,7 @@ class Built implements Topology {
       ns: netns(`${this.prefix}-far`),
       ifname: "eth0",
       ip: ADDR.remotePod,
+      ip6: ADDR6.remotePod,
       node: node2,
       hostIfname: "veth0",
     };
@@ -416,6 +501,7 @@ class Built implements Topology {
     await ipBatch(node2.ns, [
       `link add ${BRIDGE} type bridge`,
       `addr add ${ADDR.gateway2}/24 dev ${BRIDGE}`,
+      `addr add ${ADDR6.gateway2}/${ADDR6.podPrefix} dev ${BRIDGE} nodad`,
       `link set ${BRIDGE} up`,
       `link add ${remote.hostIfname} mtu ${VXLAN.mtu} type veth peer name eth0 netns ${remote.ns.name}`,
       `link set ${remote.hostIfname} master ${BRIDGE}`,
@@ -423,24 +509,69 @@ class Built implements Topology {
     ]);
     await ipBatch(remote.ns, [
       `addr add ${remote.ip}/24 dev eth0`,
+      `addr add ${remote.ip6}/${ADDR6.podPrefix} dev eth0 nodad`,
       "link set eth0 up",
       `route add default via ${ADDR.gateway2} dev eth0`,
+      `route add default via ${ADDR6.gateway2} dev eth0`,
     ]);
-    const ends: Array<[NodeHandle, string, string, string, string]> = [
-      [this.node, ADDR.node1, ADDR.node2, ADDR.vtep1, ADDR.podCidr2],
-      [node2, ADDR.node2, ADDR.node1, ADDR.vtep2, ADDR.podCidr1],
-    ];
-    for (const [node, local, remoteIp, vtep, otherCidr] of ends) {
-      const otherVtep = vtep === ADDR.vtep1 ? ADDR.vtep2 : ADDR.vtep1;
+    // [node, local underlay, remote underlay, this VTEP, the other's, the other's pod CIDRs]
+    const ends: Array<[NodeHandle, string, string, [string, string], [string, string], string[]]> =
+      [
+        [this.node, ADDR.node1, ADDR.node2, [ADDR.vtep1, ADDR6.vtep1], [ADDR.vtep2, ADDR6.vtep2], [
+          ADDR.podCidr2,
+          ADDR6.podCidr2,
+        ]],
+        [node2, ADDR.node2, ADDR.node1, [ADDR.vtep2, ADDR6.vtep2], [ADDR.vtep1, ADDR6.vtep1], [
+          ADDR.podCidr1,
+          ADDR6.podCidr1,
+        ]],
+      ];
+    for (const [node, local, remoteIp, [vtep, vtep6], [other, other6], [cidr, cidr6]] of ends) {
+      // The IPv6 inner packets ride the same IPv4 underlay tunnel (one FDB: the remote node).
       await ipBatch(node.ns, [
         `link add ${VXLAN.device} type vxlan id ${VXLAN.vni} dstport ${VXLAN.port} ` +
         `local ${local} remote ${remoteIp} dev ${NIC}`,
         `addr add ${vtep}/32 dev ${VXLAN.device}`,
+        `addr add ${vtep6}/128 dev ${VXLAN.device} nodad`,
         `link set ${VXLAN.device} up`,
-        `route add ${otherCidr} via ${otherVtep} dev ${VXLAN.device} onlink`,
+        `route add ${cidr} via ${other} dev ${VXLAN.device} onlink`,
+        `route add ${cidr6} via ${other6} dev ${VXLAN.device} onlink`,
       ]);
     }
-    this.far = { ns: remote.ns, ip: remote.ip };
+    this.far = { ns: remote.ns, ip: remote.ip, ip6: remote.ip6 };
+    await this.#resolveOverlay(remote);
+  }
+
+  /**
+   * Resolves node1's neighbours on the way to the remote pod (the other VTEP over both families,
+   * and node2 on the underlay) before any test traffic. A test's first packets would otherwise
+   * wait in the neighbours' queues (unres_qlen_bytes) for ARP/NDP across two tunnel ends and four
+   * namespaces; on a loaded machine a lost request means a 1 s retry, and everything a talker
+   * sends meanwhile beyond the queue is discarded (seen: 434 of 610 forwarded datagrams,
+   * unresolved_discards in /proc/net/stat/arp_cache). One datagram per family to the discard port
+   * of the remote pod (nothing listens; the answer is an ICMP error) starts the resolution.
+   */
+  async #resolveOverlay(remote: PodHandle): Promise<void> {
+    for (const [v, dst] of [["4", remote.ip], ["6", `[${remote.ip6}]`]] as const) {
+      await run(this.node.ns, [BIN.socat, "-u", "STDIN", `UDP${v}-SENDTO:${dst}:9`], {
+        stdin: "x",
+      });
+    }
+    const want = [
+      `${NIC} ${ADDR.node2}`,
+      `${VXLAN.device} ${ADDR.vtep2}`,
+      `${VXLAN.device} ${ADDR6.vtep2}`,
+    ];
+    let pending: string[] = want;
+    for (let i = 0; i < 300 && pending.length; i++) {
+      if (i) await new Promise((resolve) => setTimeout(resolve, 10));
+      const out = await run(this.node.ns, [BIN.ip, "-j", "neigh", "show"]);
+      const known = (JSON.parse(out.stdout) as NeighJson[])
+        .filter((n) => !(n.state ?? ["NONE"]).some((s) => UNRESOLVED.has(s)))
+        .map((n) => `${n.dev} ${n.dst}`);
+      pending = want.filter((w) => !known.includes(w));
+    }
+    if (pending.length) throw new Error(`${this.node.ns.name}: unresolved: ${pending.join(", ")}`);
   }
 
   async #startTaps(): Promise<void> {
@@ -514,6 +645,15 @@ export async function waitLinksReady(ns: Netns, timeoutMs = 3000): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${ns.name}: links not ready after ${timeoutMs} ms: ${pending.join(", ")}`);
+}
+
+/** Neighbour states in which a packet to it would wait or be dropped. */
+const UNRESOLVED = new Set(["NONE", "INCOMPLETE", "FAILED"]);
+
+interface NeighJson {
+  dst: string;
+  dev: string;
+  state?: string[];
 }
 
 interface LinkJson {

@@ -1,6 +1,6 @@
 /**
- * Each topology comes up, carries a UDP datagram from every pod to the far end, and leaves nothing
- * behind. Needs root.
+ * Each topology comes up dual-stack, carries a UDP datagram from every pod to the far end over
+ * IPv4 and over IPv6, and leaves nothing behind. Needs root.
  */
 import { BIN, createNetns, deleteNetns, exists, run, uniquePrefix } from "./netns.ts";
 import { descendants } from "./process.ts";
@@ -8,7 +8,7 @@ import { requireKernelTests } from "./require_root.ts";
 import { assertEquals, assertTrue } from "./testing.ts";
 import { startReceiver } from "./talkers/receiver.ts";
 import { runSocatTalker } from "./talkers/socat.ts";
-import { createTopology, leftovers, TOPOLOGY_KINDS, VXLAN } from "./topology.ts";
+import { createTopology, leftovers, type Topology, TOPOLOGY_KINDS, VXLAN } from "./topology.ts";
 
 for (const kind of TOPOLOGY_KINDS) {
   Deno.test({
@@ -37,27 +37,11 @@ for (const kind of TOPOLOGY_KINDS) {
           assertTrue(link.stdout.includes(`dstport ${VXLAN.port}`), link.stdout);
         }
 
-        const before = await nicTxPackets(topo.node.ns.name);
-        const rx = await startReceiver(topo.far.ns, "udp", 40100);
-        try {
-          for (const p of topo.pods) {
-            const r = await runSocatTalker({
-              ns: p.ns,
-              protocol: "udp",
-              dst: topo.far.ip,
-              port: 40100,
-              priority: 1,
-              pod: p.id,
-              count: 1,
-            });
-            assertEquals(r.sent, 1, r.stderr);
-          }
-          assertEquals(await rx.waitRecords(2, 3000), 2);
-        } finally {
-          await rx.stop();
-        }
-        const after = await nicTxPackets(topo.node.ns.name);
-        assertTrue(after - before >= 2, `nic0 tx packets ${before} -> ${after}`);
+        assertEquals(
+          topo.pods.map((p) => p.ip6),
+          ["fd00:10:244:1::10", "fd00:10:244:1::11"],
+        );
+        for (const family of [4, 6] as const) await viaNic(topo, family);
       } finally {
         await topo.destroy();
       }
@@ -70,6 +54,37 @@ for (const kind of TOPOLOGY_KINDS) {
       await topo.destroy(); // idempotent
     },
   });
+}
+
+/**
+ * A UDP datagram and a TCP connection from every pod reach the far end over family, through node1's
+ * nic0. TCP needs the far end's answers to come back: ext has no route to the pod subnets, so on
+ * the NAT kinds that proves MASQUERADE of that family.
+ */
+async function viaNic(topo: Topology, family: 4 | 6): Promise<void> {
+  const before = await nicTxPackets(topo.node.ns.name);
+  for (const protocol of ["udp", "tcp"] as const) {
+    const rx = await startReceiver(topo.far.ns, protocol, 40100, undefined, { family });
+    try {
+      for (const p of topo.pods) {
+        const r = await runSocatTalker({
+          ns: p.ns,
+          protocol,
+          dst: family === 6 ? topo.far.ip6 : topo.far.ip,
+          port: 40100,
+          priority: 1,
+          pod: p.id,
+          count: 1,
+        });
+        assertEquals(r.sent, 1, `${protocol}/IPv${family} from ${p.name}: ${r.stderr}`);
+      }
+      assertEquals(await rx.waitRecords(2, 3000), 2, `${protocol}/IPv${family}`);
+    } finally {
+      await rx.stop();
+    }
+  }
+  const after = await nicTxPackets(topo.node.ns.name);
+  assertTrue(after - before >= 4, `IPv${family}: nic0 tx packets ${before} -> ${after}`);
 }
 
 async function nicTxPackets(nsName: string): Promise<number> {

@@ -2,9 +2,12 @@
 /*
  * e2e observer: tc egress on the node's NIC, after tsn-proxy's restorer. It records what each test
  * talker's packets carry when they leave the node: skb->priority, skb->tstamp and its clock type.
- * It parses Ethernet/IPv4/UDP|TCP and, for VXLAN (outer UDP dport 4789), the inner
- * Ethernet/IPv4/UDP|TCP; the talker is identified by the (inner) L4 destination port, which NAT
- * keeps. Always returns TC_ACT_UNSPEC so it never changes the packet's fate.
+ * It parses Ethernet/IPv4|IPv6/UDP|TCP (IPv6 without extension headers: the talkers send none)
+ * and, for VXLAN (outer UDP dport 4789), the inner Ethernet/IPv4|IPv6/UDP|TCP; the talker is
+ * identified by the (inner) L4 destination port, which NAT keeps. A UDP packet carrying a talker
+ * record is judged against that record, i.e. against what its own sender wrote into it; other
+ * packets against the port's expectation. Always returns TC_ACT_UNSPEC so it never changes the
+ * packet's fate.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,6 +18,7 @@
 #define TC_ACT_UNSPEC (-1)
 #define ETH_HLEN_ 14
 #define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 #define VXLAN_PORT 4789
@@ -35,36 +39,54 @@ struct {
 	__type(value, struct observer_stats);
 } observer_stats SEC(".maps");
 
-/* One parsed IPv4 L4 header. */
+/* One parsed L4 header. */
 struct observer_l4 {
 	__u32 l4_off;      /* offset of the L4 header from the packet start */
 	__u32 payload_off; /* offset of the L4 payload */
 	__u32 payload_len; /* L4 payload length per the IP header */
 	__u16 dport;       /* host order */
 	__u8 proto;
+	__u8 family;       /* 4 or 6 */
 };
 
-/* Parses Ethernet + IPv4 + UDP/TCP at off. Returns -1 when it is not a first-fragment IPv4 UDP/TCP. */
+/*
+ * Parses Ethernet + IPv4|IPv6 + UDP/TCP at off. Returns -1 when it is not a first-fragment IPv4
+ * UDP/TCP packet or an IPv6 packet whose first next header is UDP/TCP.
+ */
 static __always_inline int observer_parse(struct __sk_buff *skb, __u32 off, struct observer_l4 *out)
 {
 	struct ethhdr eth;
-	struct iphdr ip;
 	__u32 ihl, tot;
 
 	if (bpf_skb_load_bytes(skb, off, &eth, sizeof(eth)))
 		return -1;
-	if (eth.h_proto != bpf_htons(ETH_P_IP_))
-		return -1;
 	off += ETH_HLEN_;
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (eth.h_proto == bpf_htons(ETH_P_IP_)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+			return -1;
+		ihl = ip.ihl * 4;
+		tot = bpf_ntohs(ip.tot_len);
+		if (ihl < sizeof(ip) || tot < ihl || (ip.frag_off & bpf_htons(0x1fff)))
+			return -1;
+		out->proto = ip.protocol;
+		out->family = 4;
+	} else if (eth.h_proto == bpf_htons(ETH_P_IPV6_)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+			return -1;
+		/* Treated like IPv4's: tot counts the header, so the L4 lengths below hold for both. */
+		ihl = sizeof(ip6);
+		tot = ihl + bpf_ntohs(ip6.payload_len);
+		out->proto = ip6.nexthdr;
+		out->family = 6;
+	} else {
 		return -1;
-	ihl = ip.ihl * 4;
-	tot = bpf_ntohs(ip.tot_len);
-	if (ihl < sizeof(ip) || tot < ihl || (ip.frag_off & bpf_htons(0x1fff)))
-		return -1;
-	out->proto = ip.protocol;
+	}
 	out->l4_off = off + ihl;
-	if (ip.protocol == IPPROTO_UDP_) {
+	if (out->proto == IPPROTO_UDP_) {
 		struct udphdr udp;
 
 		if (bpf_skb_load_bytes(skb, out->l4_off, &udp, sizeof(udp)))
@@ -74,7 +96,7 @@ static __always_inline int observer_parse(struct __sk_buff *skb, __u32 off, stru
 		out->payload_len = tot - ihl >= sizeof(udp) ? tot - ihl - sizeof(udp) : 0;
 		return 0;
 	}
-	if (ip.protocol == IPPROTO_TCP_) {
+	if (out->proto == IPPROTO_TCP_) {
 		struct tcphdr tcp;
 		__u32 doff;
 
@@ -115,6 +137,18 @@ static __always_inline __u8 expected_type(__u8 clock)
 
 #define OBS_ADD(st, field) __sync_fetch_and_add(&(st)->field, 1)
 
+/* Counts a packet's priority against what it should carry. */
+static __always_inline void observer_judge_priority(struct observer_stats *st, __u32 priority,
+						    __u32 expected)
+{
+	if (priority == expected)
+		OBS_ADD(st, prio_right);
+	else if (!priority)
+		OBS_ADD(st, prio_zero);
+	else
+		OBS_ADD(st, prio_wrong);
+}
+
 SEC("tc")
 int observer_tc(struct __sk_buff *skb)
 {
@@ -152,18 +186,17 @@ int observer_tc(struct __sk_buff *skb)
 	__sync_fetch_and_add(&st->payload_bytes, l4.payload_len);
 	if (encapsulated)
 		OBS_ADD(st, encapsulated);
+	if (l4.family == 6)
+		OBS_ADD(st, ipv6);
 	st->last_priority = priority;
 	st->last_tstamp = tstamp;
 	st->last_tstamp_type = tstamp_type;
 
-	if (priority == exp->priority)
-		OBS_ADD(st, prio_right);
-	else if (!priority)
-		OBS_ADD(st, prio_zero);
-	else
-		OBS_ADD(st, prio_wrong);
-
 	if (l4.proto == IPPROTO_UDP_ && (exp->flags & OBSERVER_EXPECT_RECORD)) {
+		/*
+		 * A packet whose record cannot be read gets no verdict at all: it is an error of the
+		 * test (records_bad), never a packet that merely missed its metadata.
+		 */
 		if (l4.payload_len < sizeof(rec) ||
 		    bpf_skb_load_bytes(skb, l4.payload_off, &rec, sizeof(rec)) ||
 		    rec.magic != OBSERVER_RECORD_MAGIC || rec.pod != exp->pod) {
@@ -172,6 +205,12 @@ int observer_tc(struct __sk_buff *skb)
 		}
 		OBS_ADD(st, records);
 		st->last_record = rec;
+		/*
+		 * Each packet against what its own sender wrote, so packets of one talker that swap
+		 * their metadata show up; the port's expectation is the ceiling (a namespace clamp).
+		 */
+		observer_judge_priority(st, priority,
+					rec.priority < exp->priority ? rec.priority : exp->priority);
 		if (!rec.txtime) {
 			if (tstamp)
 				OBS_ADD(st, tstamp_invented);
@@ -186,6 +225,7 @@ int observer_tc(struct __sk_buff *skb)
 		}
 		return TC_ACT_UNSPEC;
 	}
+	observer_judge_priority(st, priority, exp->priority);
 	if (tstamp) {
 		if (tstamp_type == BPF_SKB_CLOCK_MONOTONIC)
 			OBS_ADD(st, tstamp_mono);

@@ -41,13 +41,17 @@ struct observer_key {
 /* What the test expects for one talker (map observer_ports). */
 struct observer_expect {
 	__u32 pod;      /* pod id the records must carry */
-	__u32 priority; /* skb->priority expected at the NIC */
+	__u32 priority; /* skb->priority expected at the NIC (the ceiling for record packets) */
 	enum observer_expect_flags flags; /* OBSERVER_EXPECT_* bits */
 };
 
 /*
  * Per-talker counters (map observer_stats), bumped atomically. Classes, per packet:
- *   priority: prio_right (== expected), else prio_zero (0), else prio_wrong;
+ *   priority: prio_right (== expected), else prio_zero (0), else prio_wrong; expected is
+ *     min(record.priority, observer_expect.priority) for a packet with a valid record (the port's
+ *     expectation is a ceiling, e.g. a namespace clamp), observer_expect.priority for packets
+ *     without records; a packet that should carry a record but does not (records_bad) gets no
+ *     priority or txtime verdict;
  *   txtime (record packets whose record carries a txtime): txtime_right (value and clock type),
  *     type_wrong (value right, clock type wrong), txtime_missing (tstamp 0), txtime_wrong (other);
  *   tstamp where none is expected: tstamp_invented for any non-zero tstamp on a record packet, and
@@ -55,7 +59,7 @@ struct observer_expect {
  *     on other packets (TCP's EDT delivery times are normal).
  */
 struct observer_stats {
-	__u64 packets;         /* IPv4 packets to the port seen at the hook */
+	__u64 packets;         /* IPv4 and IPv6 packets to the port seen at the hook */
 	__u64 payload_bytes;   /* their L4 payload bytes */
 	__u64 records;         /* record packets carrying a valid record for the expected pod */
 	__u64 records_bad;     /* record expected but short, bad magic or another pod */
@@ -69,6 +73,7 @@ struct observer_stats {
 	__u64 tstamp_invented;
 	__u64 tstamp_mono;
 	__u64 encapsulated;    /* of packets, seen inside VXLAN */
+	__u64 ipv6;            /* of packets, IPv6 (inside VXLAN: the inner header's family) */
 	__u64 last_priority;   /* last packet's skb->priority, for diagnostics */
 	__u64 last_tstamp;     /* last packet's skb->tstamp */
 	__u64 last_tstamp_type; /* last packet's __sk_buff.tstamp_type */

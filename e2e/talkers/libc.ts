@@ -8,6 +8,7 @@
 /** Linux constants used by the talkers. */
 export const LINUX = {
   AF_INET: 2,
+  AF_INET6: 10,
   SOCK_DGRAM: 2,
   SOCK_RAW: 3,
   IPPROTO_RAW: 255,
@@ -44,13 +45,15 @@ export function addressOf(buf: Uint8Array): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
 }
 
-/** How a {@linkcode TxtimeSocket} sends: UDP datagrams, or whole IPv4 packets it writes itself. */
+/** How a {@linkcode TxtimeSocket} sends: UDP datagrams, or whole IP packets it writes itself. */
 export type SocketKind = "udp" | "raw";
 
 /**
- * A UDP/IPv4 socket with SO_PRIORITY and optional SO_TXTIME, sending one record per datagram; or,
- * with kind "raw", an IPPROTO_RAW socket (IP_HDRINCL) whose payload is the whole IPv4 packet, as
- * applications with their own IP stack send.
+ * A UDP socket with SO_PRIORITY and optional SO_TXTIME, sending one record per datagram; or, with
+ * kind "raw", an IPPROTO_RAW socket whose payload is the whole IP packet, as applications with
+ * their own IP stack send. The family follows `dst`: AF_INET for a dotted address, AF_INET6 for an
+ * IPv6 one (an AF_INET6 IPPROTO_RAW socket implies IPV6_HDRINCL: the kernel adds nothing to the
+ * header, not even the source address or the payload length).
  */
 export class TxtimeSocket {
   #lib = Deno.dlopen("libc.so.6", SYMBOLS);
@@ -76,16 +79,14 @@ export class TxtimeSocket {
   ) {
     const s = this.#lib.symbols;
     this.#payload = new Uint8Array(size);
+    const sa = sockaddr(dst, port);
+    const family = sa.length === 16 ? LINUX.AF_INET : LINUX.AF_INET6;
     this.#fd = kind === "raw"
-      ? s.socket(LINUX.AF_INET, LINUX.SOCK_RAW, LINUX.IPPROTO_RAW)
-      : s.socket(LINUX.AF_INET, LINUX.SOCK_DGRAM, 0);
+      ? s.socket(family, LINUX.SOCK_RAW, LINUX.IPPROTO_RAW)
+      : s.socket(family, LINUX.SOCK_DGRAM, 0);
     if (this.#fd < 0) this.#fail("socket");
     try {
-      const prio = new Uint8Array(4);
-      new DataView(prio.buffer).setInt32(0, priority, true);
-      if (s.setsockopt(this.#fd, LINUX.SOL_SOCKET, LINUX.SO_PRIORITY, prio, 4) < 0) {
-        this.#fail("setsockopt(SO_PRIORITY)");
-      }
+      this.setPriority(priority);
       if (clockid !== null) {
         // struct sock_txtime { clockid_t clockid; __u32 flags; }
         const txt = new Uint8Array(8);
@@ -94,13 +95,7 @@ export class TxtimeSocket {
           this.#fail("setsockopt(SO_TXTIME)");
         }
       }
-      // struct sockaddr_in: family (host order), port and address (network order), zero[8].
-      const sa = new Uint8Array(16);
-      const sv = new DataView(sa.buffer);
-      sv.setUint16(0, LINUX.AF_INET, true);
-      sv.setUint16(2, port, false);
-      sa.set(parseIpv4(dst), 4);
-      if (s.connect(this.#fd, sa, 16) < 0) this.#fail("connect");
+      if (s.connect(this.#fd, sa, sa.length) < 0) this.#fail("connect");
     } catch (e) {
       this.close();
       throw e;
@@ -134,6 +129,16 @@ export class TxtimeSocket {
     return this.#payload;
   }
 
+  /** Sets SO_PRIORITY for the datagrams sent from now on. */
+  setPriority(priority: number): void {
+    const prio = new Uint8Array(4);
+    new DataView(prio.buffer).setInt32(0, priority, true);
+    const s = this.#lib.symbols;
+    if (s.setsockopt(this.#fd, LINUX.SOL_SOCKET, LINUX.SO_PRIORITY, prio, 4) < 0) {
+      this.#fail("setsockopt(SO_PRIORITY)");
+    }
+  }
+
   /** Now on clockid, in ns. */
   now(clockid: number): bigint {
     if (this.#lib.symbols.clock_gettime(clockid, this.#ts) < 0) this.#fail("clock_gettime");
@@ -163,6 +168,48 @@ export class TxtimeSocket {
     if (this.#fd >= 0) this.#lib.symbols.close(this.#fd);
     this.#lib.close();
   }
+}
+
+/**
+ * struct sockaddr_in (16 bytes) for a dotted IPv4 address, struct sockaddr_in6 (28 bytes: family,
+ * port, flowinfo 0, address, scope 0) for an IPv6 one: family in host order, port and address in
+ * network order.
+ */
+export function sockaddr(ip: string, port: number): Uint8Array {
+  const v6 = ip.includes(":");
+  const sa = new Uint8Array(v6 ? 28 : 16);
+  const sv = new DataView(sa.buffer);
+  sv.setUint16(0, v6 ? LINUX.AF_INET6 : LINUX.AF_INET, true);
+  sv.setUint16(2, port, false);
+  if (v6) sa.set(parseIpv6(ip), 8);
+  else sa.set(parseIpv4(ip), 4);
+  return sa;
+}
+
+/**
+ * The 16 network-order bytes of an IPv6 address in hex-group form (one `::` allowed, no zone, no
+ * dotted tail); throws on anything else.
+ *
+ * @example
+ * ```ts
+ * import { parseIpv6 } from "./libc.ts";
+ * console.log(parseIpv6("fd00:10:244:1::10")[15]); // 16
+ * ```
+ */
+export function parseIpv6(ip: string): Uint8Array {
+  const halves = ip.split("::");
+  const groups = (h: string | undefined) => (h ? h.split(":") : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  const ok = halves.length <= 2 && (halves.length === 2 ? missing >= 1 : missing === 0) &&
+    [...head, ...tail].every((g) => /^[0-9a-f]{1,4}$/i.test(g));
+  if (!ok) throw new Error(`not an IPv6 address: ${ip}`);
+  const words = [...head, ...Array<string>(Math.max(0, missing)).fill("0"), ...tail];
+  const out = new Uint8Array(16);
+  const v = new DataView(out.buffer);
+  words.forEach((w, i) => v.setUint16(i * 2, Number.parseInt(w, 16)));
+  return out;
 }
 
 /** The 4 network-order bytes of a dotted IPv4 address; throws on anything else. */

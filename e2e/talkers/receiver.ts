@@ -1,6 +1,7 @@
 /**
  * A socat receiver at the far end that counts the bytes (and so the 32-byte records) it gets:
- * `socat -u UDP4-RECV:PORT,... STDOUT` or `socat -u TCP4-LISTEN:PORT,reuseaddr,fork STDOUT`.
+ * `socat -u UDP4-RECV:PORT,... STDOUT` or `socat -u TCP4-LISTEN:PORT,reuseaddr,fork STDOUT`, and
+ * `UDP6-RECV` / `TCP6-LISTEN` (IPv6 only, `ipv6only=1`) for family 6.
  *
  * @module
  */
@@ -32,8 +33,13 @@ export interface Receiver {
 
 /** More options of {@linkcode startReceiver}. */
 export interface ReceiverOptions {
-  /** UDP: join this IPv4 multicast group on the interface that holds the local address `on`. */
+  /**
+   * UDP: join this multicast group; IPv4: on the interface that holds the local address `on`;
+   * IPv6: on the interface named `on`.
+   */
   join?: { group: string; on: string };
+  /** The address family it listens on; default 4. */
+  family?: 4 | 6;
 }
 
 /** Starts a receiver in ns and waits until it listens (throws after timeoutMs). */
@@ -45,13 +51,19 @@ export async function startReceiver(
   opts: ReceiverOptions = {},
 ): Promise<Receiver> {
   if (opts.join && protocol !== "udp") throw new Error("startReceiver: multicast needs UDP");
-  const join = opts.join ? `,ip-add-membership=${opts.join.group}:${opts.join.on}` : "";
+  const v = opts.family ?? 4;
+  const join = !opts.join
+    ? ""
+    : v === 4
+    ? `,ip-add-membership=${opts.join.group}:${opts.join.on}`
+    : `,ipv6-join-group=[${opts.join.group}]:${opts.join.on}`;
   // UDP has no flow control: a receiver starved of CPU on a busy machine drops datagrams once its
   // buffer is full (VXLAN-decapsulated skbs are large), so it gets 16 MiB by SO_RCVBUFFORCE
   // (SOL_SOCKET 1, option 33), which socat applies before bind.
+  const only6 = v === 6 ? ",ipv6only=1" : "";
   const address = protocol === "udp"
-    ? `UDP4-RECV:${port},reuseaddr,setsockopt-listen=1:33:x00008000${join}`
-    : `TCP4-LISTEN:${port},reuseaddr,fork`;
+    ? `UDP${v}-RECV:${port},reuseaddr${only6},setsockopt-listen=1:33:x00008000${join}`
+    : `TCP${v}-LISTEN:${port},reuseaddr${only6},fork`;
   const proc = spawnIn(ns, [BIN.socat, "-u", address, "STDOUT"]);
   const rx: Receiver = {
     port,

@@ -6,6 +6,7 @@
  *   read; records are written in pipe-atomic batches (multiples of 32 bytes, at most PIPE_BUF), so
  *   every 32-byte read is exactly one record and every datagram carries one.
  * - TCP: `socat -u STDIN TCP4:IP:PORT,so-priority=N`, a byte stream of records (txtime 0).
+ * - To an IPv6 address: `UDP6-SENDTO:[IP]:PORT` and `TCP6:[IP]:PORT`.
  *
  * @module
  */
@@ -60,11 +61,12 @@ export function socatTalkerArgs(
   o: Pick<SocatTalkerOptions, "protocol" | "dst" | "port" | "priority">,
 ): string[] {
   const prio = o.priority === null ? "" : `,so-priority=${o.priority}`;
+  const [v, host] = o.dst.includes(":") ? ["6", `[${o.dst}]`] : ["4", o.dst];
   if (o.protocol === "udp") {
-    const target = `UDP4-SENDTO:${o.dst}:${o.port}${prio}`;
+    const target = `UDP${v}-SENDTO:${host}:${o.port}${prio}`;
     return [BIN.socat, "-u", "-b", String(RECORD_SIZE), "STDIN", target];
   }
-  return [BIN.socat, "-u", "STDIN", `TCP4:${o.dst}:${o.port}${prio}`];
+  return [BIN.socat, "-u", "STDIN", `TCP${v}:${host}:${o.port}${prio}`];
 }
 
 /** Runs socat in the pod until it has sent count records and exited. */

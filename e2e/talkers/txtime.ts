@@ -36,6 +36,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
     "--interval-us",
     String(a.intervalUs),
     ...(a.aheadUs === undefined ? [] : ["--ahead-us", String(a.aheadUs)]),
+    ...(a.altPriority === undefined ? [] : ["--alt-priority", String(a.altPriority)]),
   ];
 }
 
@@ -43,9 +44,11 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
 export function rawSenderArgv(a: RawSenderArgs): string[] {
   const flags: Record<string, string | number> = {
     dst: a.dst,
+    ...(a.src === undefined ? {} : { src: a.src }),
     sport: a.sport,
     dport: a.dport,
-    "ip-id": a.ipId,
+    ...(a.ipId === undefined ? {} : { "ip-id": a.ipId }),
+    ...(a.flowLabel === undefined ? {} : { "flow-label": a.flowLabel }),
     count: a.count,
     priority: a.priority,
     clock: a.clock,

@@ -18,7 +18,7 @@ import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
 
 /** Parsed command line of the sender. */
 export interface SenderArgs {
-  /** Destination IPv4 address. */
+  /** Destination address, IPv4 or IPv6 (the socket's family). */
   dst: string;
   /** Destination UDP port. */
   port: number;
@@ -26,6 +26,8 @@ export interface SenderArgs {
   count: number;
   /** SO_PRIORITY. */
   priority: number;
+  /** SO_PRIORITY of every odd-numbered datagram instead (each record names its own). */
+  altPriority?: number;
   /** Clock of the txtime, or none (no SO_TXTIME). */
   clock: TxClock;
   /** Pod id written into the records. */
@@ -40,7 +42,7 @@ export interface SenderArgs {
 export const TXTIME_AHEAD_NS = 5_000_000n;
 
 const USAGE = "usage: txtime_sender.ts --dst IP --port N --count N --priority P " +
-  "--clock tai|mono|none --pod ID [--interval-us N] [--ahead-us N]";
+  "--clock tai|mono|none --pod ID [--interval-us N] [--ahead-us N] [--alt-priority P]";
 
 /** Parses argv; throws with a usage line on anything unexpected. */
 export function parseSenderArgs(argv: readonly string[]): SenderArgs {
@@ -76,6 +78,7 @@ export function parseSenderArgs(argv: readonly string[]): SenderArgs {
     "pod",
     "interval-us",
     "ahead-us",
+    "alt-priority",
   ]);
   for (const k of raw.keys()) if (!known.has(k)) throw new Error(`unknown --${k}\n${USAGE}`);
   return {
@@ -87,6 +90,7 @@ export function parseSenderArgs(argv: readonly string[]): SenderArgs {
     pod: int("pod", 0, 0xffffffff),
     intervalUs: int("interval-us", 0, 1_000_000, 0),
     ...(raw.has("ahead-us") ? { aheadUs: int("ahead-us", 0, 10_000_000) } : {}),
+    ...(raw.has("alt-priority") ? { altPriority: int("alt-priority", 0, 0xffffffff) } : {}),
   };
 }
 
@@ -113,10 +117,12 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const txtime = clockid === null ? null : sock.now(clockid) + ahead;
+      const priority = args.altPriority !== undefined && seq % 2 ? args.altPriority : args.priority;
+      if (args.altPriority !== undefined) sock.setPriority(priority);
       encodeRecord({
         pod: args.pod,
         seq,
-        priority: args.priority,
+        priority,
         txtime: txtime ?? 0n,
         clock: args.clock,
       }, sock.payload);

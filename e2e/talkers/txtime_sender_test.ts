@@ -42,6 +42,22 @@ Deno.test("txtime_sender: parses the documented command line", () => {
   ]);
   assertEquals(d.clock, "none");
   assertEquals(d.intervalUs, 0);
+  assertEquals(d.altPriority, undefined);
+  const alt = parseSenderArgs([
+    "--dst",
+    "fd00:10:244:2::10",
+    "--port",
+    "1",
+    "--count",
+    "2",
+    "--priority",
+    "5",
+    "--alt-priority",
+    "3",
+    "--pod",
+    "0",
+  ]);
+  assertEquals([alt.dst, alt.priority, alt.altPriority], ["fd00:10:244:2::10", 5, 3]);
 });
 
 Deno.test("txtime_sender: rejects bad command lines", () => {

@@ -31,7 +31,7 @@ export const MAPS = {
     name: "observer_stats",
     type: "Hash",
     keySize: 2,
-    valueSize: 168,
+    valueSize: 176,
     maxEntries: 256,
     flags: 0,
     key: "ObserverKey",
@@ -163,7 +163,7 @@ export const ObserverRecord = {
   },
 } as const;
 
-/** struct observer_stats (168 bytes) */
+/** struct observer_stats (176 bytes) */
 export interface ObserverStats {
   /** __u64 packets, offset 0 */
   packets: bigint;
@@ -193,18 +193,20 @@ export interface ObserverStats {
   tstampMono: bigint;
   /** __u64 encapsulated, offset 104 */
   encapsulated: bigint;
-  /** __u64 last_priority, offset 112 */
+  /** __u64 ipv6, offset 112 */
+  ipv6: bigint;
+  /** __u64 last_priority, offset 120 */
   lastPriority: bigint;
-  /** __u64 last_tstamp, offset 120 */
+  /** __u64 last_tstamp, offset 128 */
   lastTstamp: bigint;
-  /** __u64 last_tstamp_type, offset 128 */
+  /** __u64 last_tstamp_type, offset 136 */
   lastTstampType: bigint;
-  /** struct observer_record last_record, offset 136 */
+  /** struct observer_record last_record, offset 144 */
   lastRecord: ObserverRecord;
 }
 /** Byte layout and codec of struct observer_stats. */
 export const ObserverStats = {
-  size: 168,
+  size: 176,
   fields: {
     packets: { offset: 0, size: 8, type: "u64" },
     payloadBytes: { offset: 8, size: 8, type: "u64" },
@@ -220,16 +222,17 @@ export const ObserverStats = {
     tstampInvented: { offset: 88, size: 8, type: "u64" },
     tstampMono: { offset: 96, size: 8, type: "u64" },
     encapsulated: { offset: 104, size: 8, type: "u64" },
-    lastPriority: { offset: 112, size: 8, type: "u64" },
-    lastTstamp: { offset: 120, size: 8, type: "u64" },
-    lastTstampType: { offset: 128, size: 8, type: "u64" },
-    lastRecord: { offset: 136, size: 32, type: "ObserverRecord" },
+    ipv6: { offset: 112, size: 8, type: "u64" },
+    lastPriority: { offset: 120, size: 8, type: "u64" },
+    lastTstamp: { offset: 128, size: 8, type: "u64" },
+    lastTstampType: { offset: 136, size: 8, type: "u64" },
+    lastRecord: { offset: 144, size: 32, type: "ObserverRecord" },
   },
   /** Writes `value` into `out` at byte `at`, padding zeroed, and returns `out`. */
-  encode: (value: ObserverStats, out: Uint8Array = new Uint8Array(168), at = 0): Uint8Array => {
-    checkRoom("ObserverStats.encode", out, at, 168);
-    out.fill(0, at, at + 168);
-    const view = new DataView(out.buffer, out.byteOffset + at, 168);
+  encode: (value: ObserverStats, out: Uint8Array = new Uint8Array(176), at = 0): Uint8Array => {
+    checkRoom("ObserverStats.encode", out, at, 176);
+    out.fill(0, at, at + 176);
+    const view = new DataView(out.buffer, out.byteOffset + at, 176);
     view.setBigUint64(0, value.packets, true);
     view.setBigUint64(8, value.payloadBytes, true);
     view.setBigUint64(16, value.records, true);
@@ -244,16 +247,17 @@ export const ObserverStats = {
     view.setBigUint64(88, value.tstampInvented, true);
     view.setBigUint64(96, value.tstampMono, true);
     view.setBigUint64(104, value.encapsulated, true);
-    view.setBigUint64(112, value.lastPriority, true);
-    view.setBigUint64(120, value.lastTstamp, true);
-    view.setBigUint64(128, value.lastTstampType, true);
-    ObserverRecord.encode(value.lastRecord, out, at + 136);
+    view.setBigUint64(112, value.ipv6, true);
+    view.setBigUint64(120, value.lastPriority, true);
+    view.setBigUint64(128, value.lastTstamp, true);
+    view.setBigUint64(136, value.lastTstampType, true);
+    ObserverRecord.encode(value.lastRecord, out, at + 144);
     return out;
   },
   /** Reads the struct at byte `at` of `bytes`; byte arrays are copied. */
   decode: (bytes: Uint8Array, at = 0): ObserverStats => {
-    checkRoom("ObserverStats.decode", bytes, at, 168);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 168);
+    checkRoom("ObserverStats.decode", bytes, at, 176);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, 176);
     return {
       packets: view.getBigUint64(0, true),
       payloadBytes: view.getBigUint64(8, true),
@@ -269,10 +273,11 @@ export const ObserverStats = {
       tstampInvented: view.getBigUint64(88, true),
       tstampMono: view.getBigUint64(96, true),
       encapsulated: view.getBigUint64(104, true),
-      lastPriority: view.getBigUint64(112, true),
-      lastTstamp: view.getBigUint64(120, true),
-      lastTstampType: view.getBigUint64(128, true),
-      lastRecord: ObserverRecord.decode(bytes, at + 136),
+      ipv6: view.getBigUint64(112, true),
+      lastPriority: view.getBigUint64(120, true),
+      lastTstamp: view.getBigUint64(128, true),
+      lastTstampType: view.getBigUint64(136, true),
+      lastRecord: ObserverRecord.decode(bytes, at + 144),
     };
   },
 } as const;
