@@ -10,6 +10,7 @@ import { type AttachedProxy, attachProxy } from "./proxy.ts";
 import { type Family, runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
 import type { TopologyKind } from "./topology.ts";
 import { run as nsRun } from "./netns.ts";
+import { onOneCpu } from "./process.ts";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import { matrixTalkers } from "./matrix_talkers.ts";
 
@@ -44,50 +45,54 @@ async function run(
   let proxy: AttachedProxy | undefined;
   let recordsLeft = -1, restored = 0n, rejected = 0n, otherCpu = 0n, store = "";
   const family = opts.family ?? 4;
-  const { rows } = await runScenario({
-    kind,
-    family,
-    taps,
-    talkers: TALKERS,
-    hooks: {
-      async beforeTraffic(topo) {
-        if (opts.rps) {
-          const cpus = ((1 << navigator.hardwareConcurrency) - 1).toString(16);
-          const writes = topo.pods.map((p) =>
-            `echo ${cpus} > /sys/class/net/${p.hostIfname}/queues/rx-0/rps_cpus`
+  const go = () =>
+    runScenario({
+      kind,
+      family,
+      taps,
+      talkers: TALKERS,
+      hooks: {
+        async beforeTraffic(topo) {
+          if (opts.rps) {
+            // Every packet to CPU 1 while the talkers run on CPU 0 (onOneCpu below): each one
+            // changes CPU between saver and restorer, whatever the flow hashes are.
+            const cpus = "2";
+            const writes = topo.pods.map((p) =>
+              `echo ${cpus} > /sys/class/net/${p.hostIfname}/queues/rx-0/rps_cpus`
+            );
+            // sysfs shows the netns it was mounted in: mount a fresh one in a private mount ns.
+            await nsRun(topo.node.ns, [
+              "unshare",
+              "-m",
+              "sh",
+              "-c",
+              `mount -t sysfs none /sys && ${writes.join(" && ")}`,
+            ]);
+          }
+          proxy = attachProxy(topo, {
+            strategy,
+            optedIn: ["a", "b"],
+            ...(opts.store === undefined ? {} : { store: opts.store }),
+          });
+        },
+        afterTraffic() {
+          const s = proxy!.stats();
+          recordsLeft = proxy!.liveTalkerRecords();
+          restored = s.counters.restored;
+          otherCpu = s.counters.restoredOtherCpu;
+          store = s.state.store;
+          rejected = s.counters.rejectedFingerprint + s.counters.rejectedStale;
+          const c = s.counters;
+          console.log(
+            `${kind} ${strategy} IPv${family}: saved ${c.saved} restored ${c.restored} ` +
+              `missed ${c.missed} rejected fingerprint/stale/origin ${c.rejectedFingerprint}/` +
+              `${c.rejectedStale}/${c.rejectedOrigin}`,
           );
-          // sysfs shows the netns it was mounted in: mount a fresh one in a private mount ns.
-          await nsRun(topo.node.ns, [
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            `mount -t sysfs none /sys && ${writes.join(" && ")}`,
-          ]);
-        }
-        proxy = attachProxy(topo, {
-          strategy,
-          optedIn: ["a", "b"],
-          ...(opts.store === undefined ? {} : { store: opts.store }),
-        });
+          proxy!.down();
+        },
       },
-      afterTraffic() {
-        const s = proxy!.stats();
-        recordsLeft = s.records;
-        restored = s.counters.restored;
-        otherCpu = s.counters.restoredOtherCpu;
-        store = s.state.store;
-        rejected = s.counters.rejectedFingerprint + s.counters.rejectedStale;
-        const c = s.counters;
-        console.log(
-          `${kind} ${strategy} IPv${family}: saved ${c.saved} restored ${c.restored} ` +
-            `missed ${c.missed} rejected fingerprint/stale/origin ${c.rejectedFingerprint}/` +
-            `${c.rejectedStale}/${c.rejectedOrigin}`,
-        );
-        proxy!.down();
-      },
-    },
-  });
+    });
+  const { rows } = await (opts.rps ? onOneCpu(go) : go());
   for (const r of rows) {
     equal(r.stats.ipv6, family === 6 ? r.packets : 0, `${r.talker}: IPv6 packets`);
   }

@@ -18,13 +18,16 @@ import {
   type AttachPodOptions,
   type DatapathStats,
   down,
+  listRecords,
+  PinLayout,
   readStats,
   removePodAttachment,
   type StoreName,
+  STORES,
   type TrackerState,
   up,
 } from "@tsn-proxy/bpf/datapath";
-import { withNetns } from "@tsn-proxy/bpf/libbpf";
+import { BpfMap, monotonicNs, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { Topology } from "./topology.ts";
 
@@ -34,6 +37,8 @@ export interface AttachedProxy {
   readonly trackers: readonly TrackerState[];
   /** The datapath's stats right now. */
   stats(): DatapathStats;
+  /** Records still applicable (younger than the age bound) of TCP and UDP packets. */
+  liveTalkerRecords(): number;
   /** Removes everything (idempotent). */
   down(): void;
 }
@@ -89,6 +94,18 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
   const proxy: AttachedProxy = {
     trackers: state.trackers,
     stats: () => readStats(stateFile),
+    liveTalkerRecords() {
+      // Pods also send kernel control packets with a priority (MLD, ND: TC_PRIO_CONTROL) that
+      // never leave through the NIC; only TCP/UDP records are a talker's.
+      const pins = new PinLayout(bpffs);
+      using records = BpfMap.fromPinned(pins.records);
+      using buckets = BpfMap.fromPinned(pins.buckets);
+      const now = monotonicNs();
+      return listRecords(STORES[state.store], { records, buckets }).filter((h) =>
+        now - h.record.savedNs <= BigInt(state.maxAgeNs) &&
+        (h.record.origin.proto === 6 || h.record.origin.proto === 17)
+      ).length;
+    },
     down() {
       if (isDown) return;
       isDown = true;
