@@ -28,6 +28,25 @@ import { fileURLToPath } from "node:url";
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * Flags for running a bundle (or a lone script with no imports but node: built-ins): no config,
+ * no lock, and neither remote modules nor npm packages can be resolved, so it cannot reach the
+ * network whatever the cache holds. Used by the shipped launchers and every test helper that runs
+ * such a file in a netns or a node image.
+ *
+ * @example
+ * ```ts
+ * import { SELF_CONTAINED_RUN } from "./build.ts";
+ * console.log(["deno", "run", ...SELF_CONTAINED_RUN, "-A", "plugin.js"].join(" "));
+ * ```
+ */
+export const SELF_CONTAINED_RUN: readonly string[] = [
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--no-npm",
+];
+
 /** File names inside a built plugin directory. */
 export const PLUGIN_FILES = {
   launcher: "tsn-proxy",
@@ -87,7 +106,8 @@ export async function buildPlugin(
   const launcher = join(outDir, PLUGIN_FILES.launcher);
   await writeExecutable(
     launcher,
-    template.replaceAll("@PAYLOAD@", PLUGIN_FILES.payload).replaceAll("@BUNDLE@", "plugin.js"),
+    template.replaceAll("@PAYLOAD@", PLUGIN_FILES.payload).replaceAll("@BUNDLE@", "plugin.js")
+      .replaceAll("@SELF_CONTAINED_RUN@", SELF_CONTAINED_RUN.join(" ")),
   );
   return launcher;
 }
@@ -99,7 +119,9 @@ case "$0" in */*) here=\${0%/*} ;; *) here=. ;; esac
 export TSN_PROXY_BPF_OBJECT="\${TSN_PROXY_BPF_OBJECT:-$here/${AGENT_FILES.object}}"
 export TSN_PROXY_PLUGIN_DIR="\${TSN_PROXY_PLUGIN_DIR:-$here/${AGENT_FILES.plugin}}"
 export DENO_DIR="\${DENO_DIR:-\${TMPDIR:-/tmp}/tsn-proxy-deno}" DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
-exec "$here/${AGENT_FILES.plugin}/${PLUGIN_FILES.deno}" run --quiet --no-config --no-lock -A \\
+exec "$here/${AGENT_FILES.plugin}/${PLUGIN_FILES.deno}" run --quiet ${
+  SELF_CONTAINED_RUN.join(" ")
+} -A \\
   "$here/${AGENT_FILES.bundle}" "$@"
 `;
 

@@ -18,5 +18,5 @@ case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
 payload="$here/@PAYLOAD@"
 # Deno wants a cache dir; the plugin must not write into the (often read-only) CNI bin dir.
 export DENO_DIR="${TMPDIR:-/tmp}/tsn-proxy-deno" DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
-exec "$payload/deno" run --quiet --no-config --no-lock --no-remote --no-npm \
+exec "$payload/deno" run --quiet @SELF_CONTAINED_RUN@ \
   --allow-read --allow-write --allow-env --allow-net "$payload/@BUNDLE@"

@@ -5,6 +5,7 @@
  */
 
 import { type Netns, nsCommand } from "../netns.ts";
+import { denoRunArgv } from "../deno_run.ts";
 import { exec } from "../process.ts";
 import type { SenderArgs, SenderResult } from "./txtime_sender.ts";
 
@@ -12,11 +13,7 @@ const SENDER = new URL("./txtime_sender.ts", import.meta.url).pathname;
 
 /** The sender's argv (deno run of txtime_sender.ts), to run in a netns. */
 export function txtimeSenderArgv(a: SenderArgs): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-lock",
+  return denoRunArgv(
     SENDER,
     "--dst",
     a.dst,
@@ -33,7 +30,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
     "--interval-us",
     String(a.intervalUs),
     ...(a.aheadUs === undefined ? [] : ["--ahead-us", String(a.aheadUs)]),
-  ];
+  );
 }
 
 /** Runs the sender in ns (killed after timeoutMs) and parses its JSON result line. */
