@@ -66,15 +66,31 @@ export const AGENT_FILES = {
   plugin: "tsnproxy.d/plugin",
 } as const;
 
-async function bundle(entry: string, out: string): Promise<void> {
+/**
+ * `deno bundle` of entry into out (its folder created), from deno.lock and the local cache.
+ *
+ * @example
+ * ```ts ignore
+ * await bundle(`${ROOT}/cni/main.ts`, "/tmp/plugin.js");
+ * ```
+ */
+export async function bundle(entry: string, out: string): Promise<void> {
+  await Deno.mkdir(dirname(out), { recursive: true });
   const res = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", out, entry],
+    args: ["bundle", "--quiet", "--frozen", "--platform", "deno", "-o", out, entry],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!res.success) {
-    throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(res.stderr)}`);
+    const stderr = new TextDecoder().decode(res.stderr);
+    // The bundler (esbuild, an npm package of Deno's own) and the locked packages come from the
+    // cache that `./dev setup` fills; offline, a missing one shows up as a failed download.
+    const hint = /error sending request|Failed loading|not found in cache|lockfile is out of date/
+        .test(stderr)
+      ? "\nrun `./dev setup` (with the network) to install the bundler and the locked packages"
+      : "";
+    throw new Error(`deno bundle ${entry} failed:\n${stderr}${hint}`);
   }
 }
 
