@@ -25,18 +25,26 @@ const STEPS: Step[] = [
   { name: "kernel tests", cmd: ["deno", "task", "test:kernel"] },
 ];
 
-/** Test counts found in a runner's output (Deno's summary lines and `go test -v` results). */
-export function countTests(raw: string): { passed: number; failed: number } {
+/**
+ * Test counts found in a runner's output (Deno's summary lines and `go test -v` results). An
+ * ignored test counts as failed (`ignored` says how many of those): no test skips silently, and a
+ * kernel test that cannot run must fail with its reason instead (bpf/libbpf/testutil.ts).
+ */
+export function countTests(raw: string): { passed: number; failed: number; ignored: number } {
   // deno colours its summary even into a pipe when FORCE_COLOR is set; strip SGR codes first.
   const output = raw.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
-  let passed = 0, failed = 0;
-  for (const m of output.matchAll(/^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed/gm)) {
+  let passed = 0, failed = 0, ignored = 0;
+  const summary =
+    /^(?:ok|FAILED) \| (\d+) passed[^|]*\| (\d+) failed(?:[^|\n]*\| (\d+) ignored)?/gm;
+  for (const m of output.matchAll(summary)) {
     passed += Number(m[1]);
     failed += Number(m[2]);
+    ignored += Number(m[3] ?? 0);
   }
   passed += output.match(/^\s*--- PASS: /gm)?.length ?? 0;
   failed += output.match(/^\s*--- FAIL: /gm)?.length ?? 0;
-  return { passed, failed };
+  ignored += output.match(/^\s*--- SKIP: /gm)?.length ?? 0;
+  return { passed, failed: failed + ignored, ignored };
 }
 
 async function runStep(step: Step): Promise<{ ok: boolean; passed: number; failed: number }> {
@@ -57,7 +65,15 @@ async function runStep(step: Step): Promise<{ ok: boolean; passed: number; faile
     await Deno.stdout.write(chunk);
   }
   const status = await child.status;
-  return { ok: status.success, ...countTests(output) };
+  const counts = countTests(output);
+  if (counts.ignored) {
+    console.log(`=== ${step.name}: ${counts.ignored} ignored test(s) count as failed`);
+  }
+  return {
+    ok: status.success && counts.ignored === 0,
+    passed: counts.passed,
+    failed: counts.failed,
+  };
 }
 
 if (import.meta.main) {

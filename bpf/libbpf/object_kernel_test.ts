@@ -7,7 +7,7 @@ import { BpfError } from "./errors.ts";
 import { BpfMap, MapUpdateFlags, possibleCpus } from "./map.ts";
 import { BpfObject } from "./object.ts";
 import { BpfProgram } from "./program.ts";
-import { CORE_OBJECT, NEEDS_ROOT, TC_ONLY, tempBpffsDir, udpFrame } from "./testutil.ts";
+import { CORE_OBJECT, kernelTest, TC_ONLY, tempBpffsDir, udpFrame } from "./testutil.ts";
 import {
   MAPS,
   TsnConfig,
@@ -33,8 +33,7 @@ function counter(map: BpfMap, name: keyof TsnCounters): bigint {
   return sum;
 }
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "tsn_core: rodata config, load, pin, reopen pins, map CRUD/iteration, per-CPU counters",
   fn() {
     const dir = tempBpffsDir();
@@ -160,8 +159,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "pinMapsUnder shares node-wide maps between objects; reuseMaps takes a pinned map",
   fn() {
     const dir = tempBpffsDir();
@@ -203,8 +201,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "the fexit tracker is refused with EPERM on this host and the libbpf log is captured",
   fn() {
     using obj = BpfObject.open(CORE_OBJECT, {
@@ -240,8 +237,7 @@ int reads_past_packet(struct __sk_buff *skb)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "a program that reads out of packet bounds fails with the verifier log tail in the error",
   fn() {
     const tmp = Deno.makeTempDirSync({ prefix: "tsn-bad-bpf-" });
@@ -280,8 +276,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name:
     "BPF_PROG_TEST_RUN: tsn_saver returns TC_ACT_UNSPEC and saves a record with the rodata owner",
   fn() {

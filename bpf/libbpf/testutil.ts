@@ -36,15 +36,44 @@ export const TC_ONLY: Record<string, boolean> = {
 };
 
 /**
- * Kernel tests need root; without it they are reported as ignored.
+ * Why the kernel tests cannot run here (not root, no bpffs mount point), or null when they can.
+ * Kernel tests never skip: they fail with this reason (one policy with e2e/require_root.ts).
  *
  * @example
  * ```ts
- * import { NEEDS_ROOT } from "./testutil.ts";
- * Deno.test({ ...NEEDS_ROOT, name: "loads", fn() {} });
+ * import { kernelTestBlocker } from "./testutil.ts";
+ * console.log(kernelTestBlocker() ?? "kernel tests can run");
  * ```
  */
-export const NEEDS_ROOT = { ignore: Deno.uid() !== 0 } as const;
+export function kernelTestBlocker(): string | null {
+  if (Deno.uid() !== 0) return "kernel tests need root (BPF, netns, tc): run them with sudo";
+  try {
+    Deno.statSync("/sys/fs/bpf");
+  } catch {
+    return "no /sys/fs/bpf on this kernel (bpffs)";
+  }
+  return null;
+}
+
+/**
+ * Registers a kernel test that fails with the reason, never skips, when it cannot run here.
+ *
+ * @example
+ * ```ts ignore
+ * import { kernelTest } from "./testutil.ts";
+ * kernelTest({ name: "loads", fn() {} });
+ * ```
+ */
+export function kernelTest(def: Deno.TestDefinition): void {
+  Deno.test({
+    ...def,
+    fn(t) {
+      const why = kernelTestBlocker();
+      if (why) throw new Error(why);
+      return def.fn(t);
+    },
+  });
+}
 
 /**
  * A random suffix for test resource names.
