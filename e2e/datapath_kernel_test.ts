@@ -135,7 +135,7 @@ for (const kind of KINDS) {
       assertAllRestored(o, `skb-addr ${label}`);
     });
 
-    Deno.test(`skb-data on ${label}: never wrong, loses what FACTS.md predicts`, async () => {
+    Deno.test(`skb-data on ${label}: never wrong, loses what docs/kernel-facts.md predicts`, async () => {
       const o = await run(kind, "skb-data", taps);
       assertNothingWrong(o, `skb-data ${label}`);
       const udp = ["a-tai", "b-mono", "b-socat"].map((n) => row(o, n));
@@ -162,7 +162,7 @@ Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", asy
 });
 
 Deno.test("skb-addr with RPS moving packets across CPUs: every packet restored", async () => {
-  // FACTS.md: with RPS on the host veth 40-85 % of packets change CPU between saver and restorer;
+  // docs/kernel-facts.md: with RPS on the host veth 40-85 % of packets change CPU between saver and restorer;
   // the slot store must find their records in the saver CPU's table.
   if (navigator.hardwareConcurrency < 2) throw new Error("this test needs 2 or more CPUs");
   const o = await run("bridge-nat", "skb-addr", false, { rps: true });

@@ -3,7 +3,7 @@
  * Where records live between saver and restorer, behind three calls: put, take (consume) and peek.
  *
  * TSN_STORE_SLOTS: a direct-mapped table per CPU. The saver and restorer of a packet nearly always
- * run on the same CPU (FACTS.md: all of 1.86 M packets without RPS), and on one CPU they never
+ * run on the same CPU (docs/kernel-facts.md: every packet without RPS), and on one CPU they never
  * interleave (both run from __dev_queue_xmit() with bottom halves off), so the common case is a
  * per-CPU array lookup the verifier inlines: no lock, no allocation, no atomic. When RPS moved the
  * packet, the restorer looks in the other CPUs' tables (bpf_map_lookup_percpu_elem, 5.19+) and
