@@ -23,6 +23,9 @@ const STEPS: Step[] = [
   { name: "codegen tests", cmd: ["go", "test", "-v", "./..."], cwd: "tools/bpf2ts" },
   { name: "generated files fresh", cmd: ["deno", "task", "check:gen"] },
   { name: "kernel tests", cmd: ["deno", "task", "test:kernel"] },
+  // A fresh clone, empty caches, setup with the network, then the demo and datapath kernel tests
+  // without it: what a machine that ran the project before hides (committed work only).
+  { name: "offline newcomer check", cmd: ["tools/offline_check.sh"] },
 ];
 
 /**
