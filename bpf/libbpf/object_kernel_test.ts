@@ -8,7 +8,16 @@ import { BpfMap, MapUpdateFlags, possibleCpus } from "./map.ts";
 import { BpfObject } from "./object.ts";
 import { probeFexit } from "./probe.ts";
 import { BpfProgram } from "./program.ts";
-import { CORE_OBJECT, kernelTest, TC_ONLY, tempBpffsDir, udpFrame } from "./testutil.ts";
+import {
+  BAD_BOUNDS,
+  buildBadBounds,
+  CORE_OBJECT,
+  kernelTest,
+  prebuiltBpf,
+  TC_ONLY,
+  tempBpffsDir,
+  udpFrame,
+} from "./testutil.ts";
 import {
   MAPS,
   TsnConfig,
@@ -228,45 +237,13 @@ kernelTest({
   },
 });
 
-const BAD_PROGRAM = `
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-SEC("tc")
-int reads_past_packet(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data;
-
-	/* No bounds check against data_end: the verifier must refuse this. */
-	return *(volatile __u32 *)(data + 100);
-}
-
-char LICENSE[] SEC("license") = "GPL";
-`;
-
 kernelTest({
   name: "a program that reads out of packet bounds fails with the verifier log tail in the error",
   fn() {
     const tmp = Deno.makeTempDirSync({ prefix: "tsn-bad-bpf-" });
     try {
-      Deno.writeTextFileSync(`${tmp}/bad.bpf.c`, BAD_PROGRAM);
-      const arch = Deno.build.arch === "x86_64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
-      const cc = new Deno.Command("clang-19", {
-        args: [
-          "-target",
-          "bpf",
-          "-O2",
-          "-g",
-          `-I/usr/include/${arch}`,
-          "-c",
-          `${tmp}/bad.bpf.c`,
-          "-o",
-          `${tmp}/bad.bpf.o`,
-        ],
-        stderr: "piped",
-      }).outputSync();
-      ok(cc.success, new TextDecoder().decode(cc.stderr));
-      using obj = BpfObject.open(`${tmp}/bad.bpf.o`);
+      const bad = prebuiltBpf(BAD_BOUNDS) ?? buildBadBounds(`${tmp}/${BAD_BOUNDS}`);
+      using obj = BpfObject.open(bad);
       try {
         obj.load();
         throw new Error("the out-of-bounds program was accepted");
