@@ -173,9 +173,16 @@ export async function buildAll(distDir: string): Promise<{ plugin: string; agent
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { out: { type: "string", default: join(ROOT, "dist") } },
+    options: { out: { type: "string", default: join(ROOT, "dist") }, help: { type: "boolean" } },
     strict: true,
   });
+  if (values.help) {
+    console.log(
+      "usage: deno task build [--out DIR]\n\nBuilds the CNI plugin (DIR/cni/) and the " +
+        "agent with a copy of the plugin (DIR/tsnproxy/); DIR defaults to dist/.",
+    );
+    Deno.exit(0);
+  }
   const t0 = performance.now();
   const built = await buildAll(values.out!);
   console.log(
