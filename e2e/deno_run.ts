@@ -26,9 +26,7 @@ export function denoRunArgv(script: string, ...args: string[]): string[] {
 
 /** Advice for a child's stderr that shows a package missing from the cache or a stale lock, else "". */
 export function offlineHint(stderr: string): string {
-  return /--cached-only is specified|not found in cache|lockfile is out of date|--frozen/.test(
-      stderr,
-    )
+  return /--cached-only is specified|not found in cache|lockfile is out of date/.test(stderr)
     ? "tsn-proxy: Deno packages are missing from the local cache or deno.lock is stale: run " +
       "`./dev setup` (it installs them from deno.lock; nothing after it uses the network)"
     : "";
