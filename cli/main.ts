@@ -18,35 +18,39 @@ import { UsageError } from "./args.ts";
 /** A subcommand: takes its own argv, returns the exit code. */
 export type Command = (argv: string[]) => Promise<number>;
 
+/** A command of the table: its one-line summary and its lazily imported entry point. */
+export interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
 /** The command table: every command answers `--help` (cli/help_test.ts walks it). */
-export const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> =
-  {
-    datapath: {
-      summary: "load, attach, inspect and remove the BPF datapath (up|attach|detach|down|stats)",
-      load: async () => (await import("./datapath.ts")).datapathCommand,
-    },
-    agent: {
-      summary:
-        "run the node agent: datapath, CNI plugin install, conf entry, plugin socket, metrics",
-      load: async () => (await import("@tsn-proxy/agent")).agentCommand,
-    },
-    demo: {
-      summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
-      load: async () => (await import("./demo.ts")).demoCommand,
-    },
-    status: {
-      summary: "strategy, trackers, restorers, pod savers and counters (works with the agent down)",
-      load: async () => (await import("./status.ts")).statusCommand,
-    },
-    doctor: {
-      summary: "node pre-flight: kernel, BPF, TSN qdiscs, CNI config; exit 0 fit, 1 unfit",
-      load: async () => (await import("./doctor.ts")).doctorCommand,
-    },
-    manifest: {
-      summary: "print the Kubernetes manifest (namespace, RBAC, config, policy, DaemonSet)",
-      load: async () => (await import("@tsn-proxy/k8s")).manifestCommand,
-    },
-  };
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  datapath: {
+    summary: "load, attach, inspect and remove the BPF datapath (up|attach|detach|down|stats)",
+    load: async () => (await import("./datapath.ts")).datapathCommand,
+  },
+  agent: {
+    summary: "run the node agent: datapath, CNI plugin install, conf entry, plugin socket, metrics",
+    load: async () => (await import("@tsn-proxy/agent")).agentCommand,
+  },
+  demo: {
+    summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
+    load: async () => (await import("./demo.ts")).demoCommand,
+  },
+  status: {
+    summary: "strategy, trackers, restorers, pod savers and counters (works with the agent down)",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  doctor: {
+    summary: "node pre-flight: kernel, BPF, TSN qdiscs, CNI config; exit 0 fit, 1 unfit",
+    load: async () => (await import("./doctor.ts")).doctorCommand,
+  },
+  manifest: {
+    summary: "print the Kubernetes manifest (namespace, RBAC, config, policy, DaemonSet)",
+    load: async () => (await import("@tsn-proxy/k8s")).manifestCommand,
+  },
+};
 
 /** Usage text listing every command. */
 export function usage(): string {
