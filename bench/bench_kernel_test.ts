@@ -8,7 +8,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { BpfObject } from "@tsn-proxy/bpf/libbpf";
-import { BIN, exec, requireKernelTests } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/e2e";
 import { buildBenchObjects } from "./bpf/build.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, pickDatapaths, TRAFFIC, trafficOn } from "./matrix.ts";
@@ -52,8 +52,9 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "tsn-bench-quick-" });
     try {
       const main = new URL("./main.ts", import.meta.url).pathname;
-      const run = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--no-lock", main, "--quick", "--out", out],
+      const [deno, ...args] = denoRunArgv(main, "--quick", "--out", out) as [string, ...string[]];
+      const run = await new Deno.Command(deno, {
+        args,
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -41,5 +41,12 @@ export async function buildObjects(outDir = repoRoot()): Promise<string[]> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.length) {
+    console.log(
+      "usage: deno task build:bpf\n\nCompiles every BPF object of bpf/objects.ts " +
+        "with the pinned clang-19 (no options).",
+    );
+    Deno.exit(Deno.args.includes("--help") || Deno.args.includes("-h") ? 0 : 2);
+  }
   for (const out of await buildObjects()) console.log(`built ${out}`);
 }

@@ -40,6 +40,13 @@ export async function staleGenerated(): Promise<string[]> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.length) {
+    console.log(
+      "usage: deno task check:gen\n\nRebuilds the BPF objects and bindings into a " +
+        "scratch dir and fails when a committed one differs (no options).",
+    );
+    Deno.exit(Deno.args.includes("--help") || Deno.args.includes("-h") ? 0 : 2);
+  }
   const stale = await staleGenerated();
   if (stale.length) {
     console.error(

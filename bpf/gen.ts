@@ -36,5 +36,12 @@ export async function generateBindings(objectRoot = repoRoot(), outDir = repoRoo
 }
 
 if (import.meta.main) {
+  if (Deno.args.length) {
+    console.log(
+      "usage: deno task gen\n\nWrites the TypeScript bindings of the compiled BPF " +
+        "objects with bpf2ts (no options; `deno task gen` builds the objects first).",
+    );
+    Deno.exit(Deno.args.includes("--help") || Deno.args.includes("-h") ? 0 : 2);
+  }
   for (const out of await generateBindings()) console.log(`generated ${out}`);
 }

@@ -4,4 +4,4 @@
  * compiled objects and generated bindings fresh.
  */
 export { BPF_OBJECTS, type BpfObjectSource } from "./objects.ts";
-export { CLANG, CLANG_MAJOR, clangArgs } from "./toolchain.ts";
+export { CLANG, CLANG_MAJOR, clangArgs, PREBUILT_BPF_ENV, prebuiltBpf } from "./toolchain.ts";

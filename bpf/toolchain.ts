@@ -36,3 +36,31 @@ export function clangArgs(
     out,
   ];
 }
+
+/**
+ * Where kernel tests find BPF objects compiled elsewhere, on a machine without clang (the lab's
+ * guests: lab/guest_tests_vm_kernel_test.ts compiles them on the host and hands them over).
+ */
+export const PREBUILT_BPF_ENV = "TSN_PREBUILT_BPF_DIR";
+
+/**
+ * The prebuilt copy of object `name` when {@link PREBUILT_BPF_ENV} names a folder, else null
+ * (compile it here). A folder without it is an error, not a reason to skip.
+ *
+ * @example
+ * ```ts
+ * import { prebuiltBpf } from "./toolchain.ts";
+ * prebuiltBpf("bad_bounds.bpf.o"); // null unless TSN_PREBUILT_BPF_DIR is set
+ * ```
+ */
+export function prebuiltBpf(name: string): string | null {
+  const dir = Deno.env.get(PREBUILT_BPF_ENV);
+  if (!dir) return null;
+  const path = `${dir}/${name}`;
+  try {
+    Deno.statSync(path);
+  } catch {
+    throw new Error(`${PREBUILT_BPF_ENV}=${dir} has no ${name}`);
+  }
+  return path;
+}

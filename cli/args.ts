@@ -17,6 +17,12 @@ export class UsageError extends Error {
   }
 }
 
+/** True when argv asks for help (`--help` or `-h` before any `--`): print usage, exit 0. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
 /** Linux interface names: 1..15 bytes (IFNAMSIZ - 1), no '/', ':', whitespace, not "." or "..". */
 export function checkIfname(name: string): string {
   if (

@@ -34,10 +34,31 @@ import {
   up,
 } from "@tsn-proxy/bpf/datapath";
 import { isBpfError } from "@tsn-proxy/bpf/libbpf";
-import { checkIfname, parseIfnames, parseUint, required, UsageError } from "./args.ts";
+import { checkIfname, parseIfnames, parseUint, required, UsageError, wantsHelp } from "./args.ts";
 import { formatStats } from "./datapath_format.ts";
 
 const SUBCOMMANDS = ["up", "attach", "detach", "down", "stats"] as const;
+type Subcommand = typeof SUBCOMMANDS[number];
+
+/** Usage of each `tsnproxy datapath` subcommand (`tsnproxy datapath SUB --help`). */
+export const DATAPATH_USAGE: Readonly<Record<Subcommand, string>> = {
+  up: "tsnproxy datapath up --strategy NAME --bpffs DIR --restore-on IF[,IF...] " +
+    "[--max-age-ms N] [--cleanup] [--allow-missing] [--state FILE]\n" +
+    "  load the core for a strategy, pin it under DIR, attach restorers to the TSN interfaces",
+  attach: "tsnproxy datapath attach --bpffs DIR --netns PATH --ifname IF [--id ID] " +
+    "[--max-priority N] [--state FILE]\n  attach a saver to a pod's interface",
+  detach: "tsnproxy datapath detach --bpffs DIR (--id ID | --netns PATH --ifname IF) " +
+    "[--state FILE]\n  remove one pod's saver",
+  down: "tsnproxy datapath down --bpffs DIR [--state FILE]\n  remove everything `up` made",
+  stats: "tsnproxy datapath stats --bpffs DIR [--json] [--state FILE]\n  counters and records",
+};
+
+/** Usage of `tsnproxy datapath`. */
+export function datapathUsage(): string {
+  return `usage:\n${SUBCOMMANDS.map((s) => `  ${DATAPATH_USAGE[s]}`).join("\n")}\n\n` +
+    "Every subcommand takes --state FILE (default: one file per bpffs dir under " +
+    "/run/tsn-proxy/datapath/).";
+}
 
 /** The state file of a datapath when `--state` is not given. */
 export function defaultStateFile(bpffs: string): string {
@@ -64,8 +85,16 @@ export function datapathCommand(argv: string[]): Promise<number> {
 /** The synchronous body of `tsnproxy datapath` (setns-safe: no await between attach steps). */
 export function datapath(argv: string[]): number {
   const [sub, ...rest] = argv;
-  if (!SUBCOMMANDS.includes(sub as typeof SUBCOMMANDS[number])) {
+  if (!SUBCOMMANDS.includes(sub as Subcommand)) {
+    if (wantsHelp(argv)) {
+      console.log(datapathUsage());
+      return 0;
+    }
     throw new UsageError(`expected one of ${SUBCOMMANDS.join(", ")}, got "${sub ?? ""}"`);
+  }
+  if (wantsHelp(rest)) {
+    console.log(`usage: ${DATAPATH_USAGE[sub as Subcommand]}`);
+    return 0;
   }
   const { values } = parseArgs({
     args: rest,

@@ -63,7 +63,7 @@ import {
   startAgent,
   uninstallAgent,
 } from "../e2e/cni_fixture.ts";
-import { parseUint, UsageError } from "./args.ts";
+import { parseUint, UsageError, wantsHelp } from "./args.ts";
 import {
   DEMO_PODS,
   type DemoCell,
@@ -515,8 +515,23 @@ export async function runDemo(
   }
 }
 
+/** Usage of `tsnproxy demo`. */
+export const DEMO_USAGE = `usage: tsnproxy demo [--strategy NAME] [--duration S] [--json]
+       tsnproxy demo --taprio [--strategy NAME] [--kernel 6.1|6.12] [--json]
+
+A simulated node in network namespaces: the same pods' traffic without and with tsn-proxy.
+  --strategy NAME    skb-addr (default) or skb-data
+  --duration S       seconds of traffic per run (default 2, 1..30)
+  --json             machine-readable result on stdout
+  --taprio           the same story on a taprio NIC, in a kernel-lab guest (QEMU)
+  --kernel 6.1|6.12  the guest's kernel with --taprio (default 6.12)`;
+
 /** Entry point of `tsnproxy demo`. */
 export async function demoCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    console.log(DEMO_USAGE);
+    return 0;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

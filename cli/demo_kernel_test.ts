@@ -21,7 +21,7 @@ async function traces(prefix: string, distDir?: string): Promise<string[]> {
     if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
     try {
       const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).replaceAll("\0", " ");
-      if (cmd.includes(prefix)) out.push(`process ${e.name}: ${cmd.slice(0, 200)}`);
+      if (cmd.includes(prefix)) out.push(`process ${e.name}: ${cmd.slice(0, 400)}`);
     } catch { /* exited */ }
   }
   return out;

@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
 import { probeClock } from "@tsn-proxy/agent/clock";
-import { parseIfnames, UsageError } from "./args.ts";
+import { parseIfnames, UsageError, wantsHelp } from "./args.ts";
 import {
   type Check,
   type DoctorFacts,
@@ -84,8 +84,21 @@ function existsFile(path: string): boolean {
   }
 }
 
+/** Usage of `tsnproxy doctor`. */
+export const DOCTOR_USAGE =
+  `usage: tsnproxy doctor [--config FILE] [--strategy NAME] [--restore-on IF[,IF]]
+                      [--cni-conf-dir DIR] [--netns PATH] [--json]
+
+Is this node fit for tsn-proxy? Kernel, BTF, bpffs, TCX, a test load of the datapath and the
+tracker, the TSN interfaces' qdiscs, the CNI config. Exit 0 fit, 1 unfit, 2 bad usage.
+Settings come from the agent config (--config, or ${DEFAULT_CONFIG}); flags override it.`;
+
 /** Entry point of `tsnproxy doctor`. */
 export async function doctorCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    console.log(DOCTOR_USAGE);
+    return 0;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -23,7 +23,7 @@ const EPERM = {
   message: "bpf_object__load: EPERM (Operation not permitted)",
 } as const;
 
-/** This project's CI host (FACTS.md): 6.18, BTF, TCX, fexit refused with EPERM. */
+/** The 6.18 CI host (docs/kernel-facts.md): BTF, TCX, fexit refused with EPERM. */
 function host(over: Partial<KernelFacts> = {}): KernelFacts {
   return {
     release: "6.18.44-fc-v657",

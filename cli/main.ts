@@ -18,7 +18,14 @@ import { UsageError } from "./args.ts";
 /** A subcommand: takes its own argv, returns the exit code. */
 export type Command = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+/** A command of the table: its one-line summary and its lazily imported entry point. */
+export interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+/** The command table: every command answers `--help` (cli/help_test.ts walks it). */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   datapath: {
     summary: "load, attach, inspect and remove the BPF datapath (up|attach|detach|down|stats)",
     load: async () => (await import("./datapath.ts")).datapathCommand,
@@ -48,7 +55,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 /** Usage text listing every command. */
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: tsnproxy <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+  return `usage: tsnproxy <command> [options]\n\ncommands:\n${lines.join("\n")}\n\n` +
+    "tsnproxy <command> --help shows a command's options.\n";
 }
 
 /** Runs `tsnproxy` with `argv`; returns the exit code instead of exiting (tests call this). */

@@ -16,19 +16,26 @@ import { UsageError } from "./args.ts";
 import { doctorCommand } from "./doctor.ts";
 import { statusCommand } from "./status.ts";
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+/** The shipped commands, by name (tests walk it: each answers --help). */
+export const SHIPPED_COMMANDS: Readonly<Record<string, (argv: string[]) => Promise<number>>> = {
   agent: agentCommand,
   status: statusCommand,
   doctor: doctorCommand,
 };
 
+const SHIPPED_USAGE = "usage: tsnproxy agent|status|doctor [options]; tsnproxy COMMAND --help";
+
 /** Runs a shipped command; returns the exit code. */
 export async function shipped(argv: string[]): Promise<number> {
   // `tsnproxy --config FILE` (no command word) is the agent, as agent/main.ts has it.
+  if (argv[0] === "help" || argv[0] === "--help" || argv[0] === "-h") {
+    console.log(SHIPPED_USAGE);
+    return 0;
+  }
   const [name = "", ...rest] = argv[0]?.startsWith("-") ? ["agent", ...argv] : argv;
-  const command = COMMANDS[name];
+  const command = SHIPPED_COMMANDS[name];
   if (!command) {
-    console.error(`usage: tsnproxy agent|status|doctor [options] (got "${name}")`);
+    console.error(`${SHIPPED_USAGE} (got "${name}")`);
     return 2;
   }
   try {

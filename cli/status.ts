@@ -41,7 +41,7 @@ import { TsnConfig, TsnConfigFlags, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_cor
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/agent/clock";
-import { UsageError } from "./args.ts";
+import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 
 /** The agent's default state dir (agent config `stateDir`). */
@@ -540,8 +540,21 @@ export function formatClock(c: NonNullable<NodeStatus["clock"]>): string[] {
   return lines;
 }
 
+/** Usage of `tsnproxy status`. */
+export const STATUS_USAGE = `usage: tsnproxy status [--json] [--state-dir DIR | --bpffs DIR]
+
+What tsn-proxy does on this node, from the datapath's state file and pins (works with the agent
+down). Exit 0 when the datapath is up and intact, 1 when not, 2 on bad usage.
+  --state-dir DIR  the agent's state dir (default /var/run/tsn-proxy)
+  --bpffs DIR      the datapath pinned there
+  --json           machine-readable output`;
+
 /** Entry point of `tsnproxy status`. */
 export async function statusCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    console.log(STATUS_USAGE);
+    return 0;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

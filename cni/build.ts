@@ -28,6 +28,25 @@ import { fileURLToPath } from "node:url";
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * Flags for running a bundle (or a lone script with no imports but node: built-ins): no config,
+ * no lock, and neither remote modules nor npm packages can be resolved, so it cannot reach the
+ * network whatever the cache holds. Used by the shipped launchers and every test helper that runs
+ * such a file in a netns or a node image.
+ *
+ * @example
+ * ```ts
+ * import { SELF_CONTAINED_RUN } from "./build.ts";
+ * console.log(["deno", "run", ...SELF_CONTAINED_RUN, "-A", "plugin.js"].join(" "));
+ * ```
+ */
+export const SELF_CONTAINED_RUN: readonly string[] = [
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--no-npm",
+];
+
 /** File names inside a built plugin directory. */
 export const PLUGIN_FILES = {
   launcher: "tsn-proxy",
@@ -47,15 +66,31 @@ export const AGENT_FILES = {
   plugin: "tsnproxy.d/plugin",
 } as const;
 
-async function bundle(entry: string, out: string): Promise<void> {
+/**
+ * `deno bundle` of entry into out (its folder created), from deno.lock and the local cache.
+ *
+ * @example
+ * ```ts ignore
+ * await bundle(`${ROOT}/cni/main.ts`, "/tmp/plugin.js");
+ * ```
+ */
+export async function bundle(entry: string, out: string): Promise<void> {
+  await Deno.mkdir(dirname(out), { recursive: true });
   const res = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", out, entry],
+    args: ["bundle", "--quiet", "--frozen", "--platform", "deno", "-o", out, entry],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!res.success) {
-    throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(res.stderr)}`);
+    const stderr = new TextDecoder().decode(res.stderr);
+    // The bundler (esbuild, an npm package of Deno's own) and the locked packages come from the
+    // cache that `./dev setup` fills; offline, a missing one shows up as a failed download.
+    const hint = /error sending request|Failed loading|not found in cache|lockfile is out of date/
+        .test(stderr)
+      ? "\nrun `./dev setup` (with the network) to install the bundler and the locked packages"
+      : "";
+    throw new Error(`deno bundle ${entry} failed:\n${stderr}${hint}`);
   }
 }
 
@@ -88,7 +123,8 @@ export async function buildPlugin(
   await writeExecutable(
     launcher,
     template.replaceAll("@PAYLOAD@", PLUGIN_FILES.payload).replaceAll("@BUNDLE@", "plugin.js")
-      .replace("@PRIVATE_CACHE@", PRIVATE_CACHE_SH),
+      .replace("@PRIVATE_CACHE@", PRIVATE_CACHE_SH)
+      .replaceAll("@SELF_CONTAINED_RUN@", SELF_CONTAINED_RUN.join(" ")),
   );
   return launcher;
 }
@@ -120,7 +156,9 @@ ${PRIVATE_CACHE_SH}
 # An explicit DENO_DIR is the caller's choice (the image sets one in its private emptyDir).
 DENO_DIR=\${DENO_DIR:-$(private_cache /run/tsn-proxy-deno)}
 export DENO_DIR DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
-exec "$here/${AGENT_FILES.plugin}/${PLUGIN_FILES.deno}" run --quiet --no-config --no-lock -A \\
+exec "$here/${AGENT_FILES.plugin}/${PLUGIN_FILES.deno}" run --quiet ${
+  SELF_CONTAINED_RUN.join(" ")
+} -A \\
   "$here/${AGENT_FILES.bundle}" "$@"
 `;
 
@@ -156,9 +194,16 @@ export async function buildAll(distDir: string): Promise<{ plugin: string; agent
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { out: { type: "string", default: join(ROOT, "dist") } },
+    options: { out: { type: "string", default: join(ROOT, "dist") }, help: { type: "boolean" } },
     strict: true,
   });
+  if (values.help) {
+    console.log(
+      "usage: deno task build [--out DIR]\n\nBuilds the CNI plugin (DIR/cni/) and the " +
+        "agent with a copy of the plugin (DIR/tsnproxy/); DIR defaults to dist/.",
+    );
+    Deno.exit(0);
+  }
   const t0 = performance.now();
   const built = await buildAll(values.out!);
   console.log(

@@ -4,7 +4,14 @@
  */
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { AGENT_FILES, buildAgent, buildPlugin, PLUGIN_FILES, ROOT } from "./build.ts";
+import {
+  AGENT_FILES,
+  buildAgent,
+  buildPlugin,
+  PLUGIN_FILES,
+  ROOT,
+  SELF_CONTAINED_RUN,
+} from "./build.ts";
 import { readLine } from "./protocol.ts";
 
 async function run(
@@ -151,7 +158,7 @@ current-context: t
 `,
     );
     const out = await new Deno.Command(join(payload, "plugin", PLUGIN_FILES.deno), {
-      args: ["run", "--quiet", "--no-config", "--no-lock", "-A", probe, kubeconfig],
+      args: ["run", "--quiet", ...SELF_CONTAINED_RUN, "-A", probe, kubeconfig],
       env: { DENO_DIR: join(build, "deno-dir") },
       cwd: "/",
     }).output();

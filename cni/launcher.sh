@@ -21,5 +21,5 @@ payload="$here/@PAYLOAD@"
 @PRIVATE_CACHE@
 DENO_DIR=$(private_cache "${TSN_PROXY_DENO_CACHE:-/run/tsn-proxy-cni}")
 export DENO_DIR DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
-exec "$payload/deno" run --quiet --no-config --no-lock --no-remote --no-npm \
+exec "$payload/deno" run --quiet @SELF_CONTAINED_RUN@ \
   --allow-read --allow-write --allow-env --allow-net "$payload/@BUNDLE@"

@@ -158,7 +158,7 @@ function matrix(family: Family, kind: TopologyKind, taps: boolean): void {
       // LL_RESERVED_SPACE), so ip6_finish_output2() finds too little for the VXLAN device and
       // skb_expand_head() replaces the sk_buff (a forwarded skb has no socket, so it is not
       // is_skb_wmem()): a new address before any tc hook on the way out. Only a clone tracker
-      // can follow it, and fexit does not load on this host (FACTS.md). With the pods' headroom
+      // can follow it, and fexit does not load on this host (docs/kernel-facts.md). With the pods' headroom
       // raised to the VXLAN device's (a VXLAN port on cni0 propagates it to the veths) the same
       // run restored 150/150. TCP keeps its sk_buffs: tcp_stream_alloc_skb() reserves
       // MAX_TCP_HEADER. Talkers whose records are all alike (socat UDP: no txtime, one flow
@@ -182,7 +182,7 @@ function matrix(family: Family, kind: TopologyKind, taps: boolean): void {
     });
   }
 
-  Deno.test(`skb-data on ${label}: never wrong, loses what FACTS.md predicts`, async () => {
+  Deno.test(`skb-data on ${label}: never wrong, loses what docs/kernel-facts.md predicts`, async () => {
     const o = await run(kind, "skb-data", taps, { family });
     assertNothingWrong(o, `skb-data ${label}`);
     const udp = ["a-tai", "b-mono", "b-socat"].map((n) => row(o, n));
@@ -209,7 +209,7 @@ Deno.test("skb-addr with the LRU store restores every packet on bridge-nat", asy
 
 for (const store of ["buckets", "lru"] as const) {
   Deno.test(`skb-addr (${store}) with RPS moving packets across CPUs: every packet restored`, async () => {
-    // FACTS.md: with RPS on the host veth 40-85 % of packets change CPU between saver and
+    // docs/kernel-facts.md: with RPS on the host veth 40-85 % of packets change CPU between saver and
     // restorer; the store must find their records wherever they were saved.
     if (navigator.hardwareConcurrency < 2) throw new Error("this test needs 2 or more CPUs");
     const o = await run("bridge-nat", "skb-addr", false, { rps: true, store });

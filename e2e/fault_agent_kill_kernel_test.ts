@@ -153,7 +153,7 @@ Deno.test("agent SIGKILLed under traffic and mid-ADD: restoration goes on, the n
     const orphanNs = await createNetns(`${bench.topo.prefix}-orphan`);
     try {
       await ipBatch(orphanNs, ["link add eth0 type dummy"]).catch(async () => {
-        // No dummy netdev on this kernel (FACTS.md): a veth pair inside the netns will do.
+        // No dummy netdev on this kernel (docs/kernel-facts.md): a veth pair inside the netns will do.
         await ipBatch(orphanNs, ["link add eth0 type veth peer name eth0p", "link set eth0p up"]);
       });
       await ipBatch(orphanNs, ["link set eth0 up"]);

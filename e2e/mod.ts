@@ -7,6 +7,7 @@
 
 export * from "./netns.ts";
 export * from "./process.ts";
+export * from "./deno_run.ts";
 export * from "./topology.ts";
 export * from "./observer.ts";
 export * from "./observer_codec.ts";

@@ -5,12 +5,14 @@
  *
  * @module
  */
+import { offlineHint } from "./deno_run.ts";
 
 /** Raised when a command exits non-zero (or is killed) and the caller did not allow it. */
 export class CommandError extends Error {
   /** @param cmd the argv that ran; @param code its exit code; @param stderr what it printed. */
   constructor(readonly cmd: readonly string[], readonly code: number, readonly stderr: string) {
-    super(`command failed (${code}): ${cmd.join(" ")}\n${stderr.trim()}`);
+    const hint = offlineHint(stderr);
+    super(`command failed (${code}): ${cmd.join(" ")}\n${stderr.trim()}${hint ? `\n${hint}` : ""}`);
     this.name = "CommandError";
   }
 }

@@ -3,7 +3,7 @@
  * floods another pod on the same node (delivered locally: its records are never consumed) while a
  * pod that did not opt in and an opted-in pod send to the NIC. The slab recycles sk_buffs and data
  * buffers within microseconds, so the keys of those leftover records come back on the NIC-bound
- * packets; every such lookup must be refused by the fingerprint. FACTS.md measured 15-27 % of the
+ * packets; every such lookup must be refused by the fingerprint. docs/kernel-facts.md: 15-27 % of the
  * second pod's packets leaving with the first pod's priority and txtime when the map had no guard.
  */
 import { equal, ok } from "node:assert/strict";

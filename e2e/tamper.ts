@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CLANG, CLANG_MAJOR, clangArgs } from "@tsn-proxy/bpf";
+import { CLANG, CLANG_MAJOR, clangArgs, prebuiltBpf } from "@tsn-proxy/bpf";
 import { REPO_ROOT } from "./bpf/build.ts";
 import { BIN, exists, type Netns } from "./netns.ts";
 import { toBpftoolHex } from "./observer_codec.ts";
@@ -51,6 +51,17 @@ export function encodeTamperAction(a: TamperAction): Uint8Array {
   return out;
 }
 
+/** The tamper program's object file name (a prebuilt copy has it too: bpf/toolchain.ts). */
+export const TAMPER_OBJECT = "tamper.bpf.o";
+
+/** Compiles e2e/bpf/tamper.bpf.c to `out` with the project's clang; returns out. */
+export async function buildTamper(out: string): Promise<string> {
+  const src = { source: "e2e/bpf/tamper.bpf.c", includes: ["bpf/include", "e2e/bpf"] };
+  await exec([CLANG, ...clangArgs(src, out)], { cwd: REPO_ROOT, timeoutMs: 60_000 });
+  await exec([`llvm-strip-${CLANG_MAJOR}`, "-g", out]);
+  return out;
+}
+
 /** Compiles, loads, pins (under bpffsDir/tamper) and attaches it at tc egress `pref` (default 50). */
 export async function installTamper(
   opts: { ns: Netns; ifname: string; bpffsDir: string; pref?: number },
@@ -69,10 +80,7 @@ export async function installTamper(
     return destroying;
   };
   try {
-    const obj = `${tmp}/tamper.bpf.o`;
-    const src = { source: "e2e/bpf/tamper.bpf.c", includes: ["bpf/include", "e2e/bpf"] };
-    await exec([CLANG, ...clangArgs(src, obj)], { cwd: REPO_ROOT, timeoutMs: 60_000 });
-    await exec([`llvm-strip-${CLANG_MAJOR}`, "-g", obj]);
+    const obj = prebuiltBpf(TAMPER_OBJECT) ?? await buildTamper(`${tmp}/${TAMPER_OBJECT}`);
     await Deno.mkdir(dir, { recursive: true });
     await exec([BIN.bpftool, "prog", "loadall", obj, `${dir}/prog`, "pinmaps", `${dir}/maps`]);
     attached = true;

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
 import { CniRuntime, type NetworkList, type RuntimeConf } from "../e2e/cni_driver.ts";
 import { type CniNode, prepareNode } from "../e2e/cni_fixture.ts";
 import { createNetns, deleteNetns, type Netns, nsCommand } from "../e2e/netns.ts";
@@ -83,8 +84,7 @@ export async function startFakeApi(
       "run",
       "--allow-net",
       "--allow-read",
-      "--no-config",
-      "--no-lock",
+      ...SELF_CONTAINED_RUN,
       new URL("./testdata/fake_apiserver.ts", import.meta.url).pathname,
       "0",
       ...(dsStatusFile ? [dsStatusFile] : []),

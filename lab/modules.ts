@@ -41,7 +41,7 @@ export const BASE_MODULES: readonly string[] = [
   "nft_masq",
 ];
 
-/** Extra modules per kernel (named in FACTS.md: fscache for 9p on 6.1, mqprio's library on 6.12). */
+/** Extra modules per kernel (docs/kernel-facts.md: fscache for 9p on 6.1, mqprio's library on 6.12). */
 export const KERNEL_MODULES: Readonly<Record<KernelId, readonly string[]>> = {
   "6.1": ["fscache", "netfs"],
   "6.12": ["sch_mqprio_lib", "netfs"],

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BIN, exec, type Netns, nsCommand } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, type Netns, nsCommand } from "@tsn-proxy/e2e";
 import type { FloodResult } from "./sender.ts";
 
 /** Which program floods, and how many copies run at once. */
@@ -71,12 +71,7 @@ export function senderArgv(tool: FloodTool, s: FloodSpec): string[] {
       `UDP4-SENDTO:${s.dst}:${s.port},so-priority=${s.priority}`,
     ];
   }
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-lock",
-    "--quiet",
+  return denoRunArgv(
     SENDER,
     "--proto",
     s.proto,
@@ -92,7 +87,7 @@ export function senderArgv(tool: FloodTool, s: FloodSpec): string[] {
     String(s.durationMs),
     "--max-packets",
     String(s.maxPackets),
-  ];
+  );
 }
 
 /** Runs `tool.procs` senders in `ns` at once and waits for all of them. */

@@ -343,6 +343,10 @@ function startStopwatch(durationMs: number): Stopwatch {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   try {
     const result = flood(parseFloodArgs(Deno.args));
     console.log(JSON.stringify(result));

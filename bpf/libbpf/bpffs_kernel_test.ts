@@ -11,10 +11,9 @@ import {
   unpin,
 } from "./bpffs.ts";
 import { BpfObject } from "./object.ts";
-import { CORE_OBJECT, NEEDS_ROOT, randomSuffix, TC_ONLY, tempBpffsDir } from "./testutil.ts";
+import { CORE_OBJECT, kernelTest, randomSuffix, TC_ONLY, tempBpffsDir } from "./testutil.ts";
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "ensureBpffsDir creates nested dirs on bpffs, refuses its root and other filesystems",
   fn() {
     const dir = tempBpffsDir();

@@ -60,6 +60,11 @@ export const LIBBPF_SYMBOLS = {
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
   bpf_map_get_next_key: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  bpf_prog_load: {
+    parameters: ["i32", "buffer", "buffer", "buffer", "usize", "buffer"],
+    result: "i32",
+  },
+  libbpf_find_vmlinux_btf_id: { parameters: ["buffer", "i32"], result: "i32" },
   bpf_prog_test_run_opts: { parameters: ["i32", "buffer"], result: "i32" },
   bpf_link_create: { parameters: ["i32", "i32", "u32", "pointer"], result: "i32" },
   bpf_link_detach: { parameters: ["i32"], result: "i32" },

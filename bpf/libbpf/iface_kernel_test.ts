@@ -4,10 +4,9 @@
 import { equal, throws } from "node:assert/strict";
 import { BpfError } from "./errors.ts";
 import { ifindex, ifname } from "./iface.ts";
-import { NEEDS_ROOT } from "./testutil.ts";
+import { kernelTest } from "./testutil.ts";
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "ifindex() of an unknown name throws ENODEV; ifname() of an unknown index is undefined",
   fn() {
     throws(

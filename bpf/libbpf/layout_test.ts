@@ -1,6 +1,7 @@
 /**
  * Checks the hand-written struct layouts against the installed libbpf headers: compiles a small C
- * program with clang that prints sizeof/offsetof, then compares. Skipped if clang is missing.
+ * program with clang that prints sizeof/offsetof, then compares. Fails, naming what to install,
+ * when clang or the headers are missing (`./dev setup` installs clang-19 and libbpf-dev).
  */
 import { deepStrictEqual, equal } from "node:assert/strict";
 import { dirname } from "node:path";
@@ -33,6 +34,11 @@ const HAVE_HEADERS = (() => {
     return false;
   }
 })();
+
+/** Fails the test, saying what is missing: a layout check that cannot compile checks nothing. */
+function needs(have: boolean, what: string): void {
+  if (!have) throw new Error(`this check needs ${what}: run ./dev setup`);
+}
 
 const C_SOURCE = `
 #include <stdio.h>
@@ -80,8 +86,8 @@ function measure(): Record<string, number> {
 
 Deno.test({
   name: "struct layouts match /usr/include/bpf (libbpf 1.1.2) as compiled by clang",
-  ignore: CC === undefined || !HAVE_HEADERS,
   fn() {
+    needs(CC !== undefined && HAVE_HEADERS, "clang and /usr/include/bpf (libbpf-dev)");
     const c = measure();
     const at = (k: string) => {
       const v = c[k];
@@ -145,8 +151,8 @@ const HAVE_VMLINUX = (() => {
 
 Deno.test({
   name: "union bpf_attr.link_create.tcx offsets match the kernel's vmlinux.h (TCX order attach)",
-  ignore: CC === undefined || !HAVE_VMLINUX,
   fn() {
+    needs(CC !== undefined && HAVE_VMLINUX, "clang and bpf/include/vmlinux.h");
     const dir = Deno.makeTempDirSync({ prefix: "tsn-layout-" });
     try {
       const checks = [

@@ -18,7 +18,7 @@ import {
   CORE_OBJECT,
   createNetns,
   deleteNetns,
-  NEEDS_ROOT,
+  kernelTest,
   sh,
   TC_ONLY,
   tempBpffsDir,
@@ -69,8 +69,7 @@ function vethPair(ns: TestNetns): void {
   sh("ip", "-n", ns.name, "link", "set", "veth1", "up");
 }
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "TCX: attach the restorer in a netns, pin, reopen from the pin, info, traffic, detach",
   fn() {
     const dir = tempBpffsDir();
@@ -126,8 +125,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "legacy clsact: hook create (EEXIST ok), attach, query, traffic, detach, destroy",
   fn() {
     const ns = createNetns();
@@ -176,8 +174,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "tracing link: attach tp_btf cleanup, pin, reopen, info, detach (unpin + close)",
   fn() {
     const dir = tempBpffsDir();

@@ -68,3 +68,4 @@ export { currentNetnsInode, netnsPath, type NotPromise, withNetns } from "./netn
 export { ifindex, ifname } from "./iface.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
 export { monotonicNs } from "./clock.ts";
+export { kernelKeepsTxtimes, probeFexit, type ProbeOutcome } from "./probe.ts";

@@ -5,10 +5,9 @@ import { equal, notEqual, throws } from "node:assert/strict";
 import { BpfError } from "./errors.ts";
 import { ifindex, ifname } from "./iface.ts";
 import { currentNetnsInode, withNetns } from "./netns.ts";
-import { createNetns, deleteNetns, NEEDS_ROOT } from "./testutil.ts";
+import { createNetns, deleteNetns, kernelTest } from "./testutil.ts";
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "withNetns switches this thread and restores the original namespace, also on throw",
   fn() {
     const ns = createNetns();
@@ -40,8 +39,7 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...NEEDS_ROOT,
+kernelTest({
   name: "withNetns refuses async functions after restoring, and bad namespace paths",
   async fn() {
     const ns = createNetns();

@@ -8,12 +8,14 @@ import { ifindex } from "./iface.ts";
 import { withNetns } from "./netns.ts";
 import { BpfObject } from "./object.ts";
 import { attachTcx, tcxQuery } from "./tcx.ts";
-import { CORE_OBJECT, createNetns, deleteNetns, NEEDS_ROOT, sh, TC_ONLY } from "./testutil.ts";
+import { CORE_OBJECT, createNetns, deleteNetns, kernelTest, sh, TC_ONLY } from "./testutil.ts";
 
-Deno.test({
-  ignore: NEEDS_ROOT.ignore || !kernelHasTcx(),
+kernelTest({
   name: "TCX order: appended by default, first with { first: true }; stale revision refused",
   fn() {
+    if (!kernelHasTcx()) {
+      throw new Error("this kernel has no TCX (no BPF_TCX_EGRESS in its BTF; TCX needs 6.6+)");
+    }
     const ns = createNetns();
     try {
       sh("ip", "-n", ns.name, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1");

@@ -5,7 +5,8 @@
  * Not part of the public API.
  */
 
-import { ensureBpffsDir } from "./bpffs.ts";
+import { bpffsMounts, ensureBpffsDir } from "./bpffs.ts";
+export { prebuiltBpf } from "../toolchain.ts";
 
 /**
  * The compiled BPF core used by the kernel tests.
@@ -36,15 +37,44 @@ export const TC_ONLY: Record<string, boolean> = {
 };
 
 /**
- * Kernel tests need root; without it they are reported as ignored.
+ * Why the kernel tests cannot run here (not root, no bpffs mount point), or null when they can.
+ * Kernel tests never skip: they fail with this reason (one policy with e2e/require_root.ts).
  *
  * @example
  * ```ts
- * import { NEEDS_ROOT } from "./testutil.ts";
- * Deno.test({ ...NEEDS_ROOT, name: "loads", fn() {} });
+ * import { kernelTestBlocker } from "./testutil.ts";
+ * console.log(kernelTestBlocker() ?? "kernel tests can run");
  * ```
  */
-export const NEEDS_ROOT = { ignore: Deno.uid() !== 0 } as const;
+export function kernelTestBlocker(): string | null {
+  if (Deno.uid() !== 0) return "kernel tests need root (BPF, netns, tc): run them with sudo";
+  try {
+    Deno.statSync("/sys/fs/bpf");
+  } catch {
+    return "no /sys/fs/bpf on this kernel (bpffs)";
+  }
+  return null;
+}
+
+/**
+ * Registers a kernel test that fails with the reason, never skips, when it cannot run here.
+ *
+ * @example
+ * ```ts ignore
+ * import { kernelTest } from "./testutil.ts";
+ * kernelTest({ name: "loads", fn() {} });
+ * ```
+ */
+export function kernelTest(def: Deno.TestDefinition): void {
+  Deno.test({
+    ...def,
+    fn(t) {
+      const why = kernelTestBlocker();
+      if (why) throw new Error(why);
+      return def.fn(t);
+    },
+  });
+}
 
 /**
  * A random suffix for test resource names.
@@ -89,8 +119,8 @@ export function sh(cmd: string, ...args: string[]): string {
  * ```
  */
 export function tempBpffsDir(): string {
-  const mounted = new Deno.Command("mountpoint", { args: ["-q", "/sys/fs/bpf"] }).outputSync();
-  if (!mounted.success) sh("mount", "-t", "bpf", "bpf", "/sys/fs/bpf");
+  // From /proc/self/mounts, not mountpoint(1): the lab's guests have no util-linux.
+  if (!bpffsMounts().includes("/sys/fs/bpf")) sh("mount", "-t", "bpf", "bpf", "/sys/fs/bpf");
   return ensureBpffsDir(`/sys/fs/bpf/tsn-test-${randomSuffix()}`);
 }
 
@@ -174,4 +204,23 @@ export function udpFrame(): Uint8Array {
   v.setUint16(udp + 4, 64 - udp);
   for (let i = udp + 8; i < 64; i++) f[i] = i;
   return f;
+}
+
+/** The object of testdata/bad_bounds.bpf.c: a program the verifier must refuse. */
+export const BAD_BOUNDS = "bad_bounds.bpf.o";
+
+/**
+ * Compiles testdata/bad_bounds.bpf.c to `out` with clang-19 (Debian's UAPI headers); returns out.
+ *
+ * @example
+ * ```ts ignore
+ * import { BAD_BOUNDS, buildBadBounds } from "./testutil.ts";
+ * buildBadBounds(`/tmp/${BAD_BOUNDS}`);
+ * ```
+ */
+export function buildBadBounds(out: string): string {
+  const arch = Deno.build.arch === "x86_64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
+  const src = new URL("./testdata/bad_bounds.bpf.c", import.meta.url).pathname;
+  sh("clang-19", "-target", "bpf", "-O2", "-g", `-I/usr/include/${arch}`, "-c", src, "-o", out);
+  return out;
 }

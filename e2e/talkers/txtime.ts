@@ -6,6 +6,7 @@
  */
 
 import { type Netns, nsCommand } from "../netns.ts";
+import { denoRunArgv } from "../deno_run.ts";
 import { exec } from "../process.ts";
 import type { SenderArgs, SenderResult } from "./txtime_sender.ts";
 import type { RawSenderArgs } from "./raw_sender.ts";
@@ -15,11 +16,7 @@ const RAW_SENDER = new URL("./raw_sender.ts", import.meta.url).pathname;
 
 /** The sender's argv (deno run of txtime_sender.ts), to run in a netns. */
 export function txtimeSenderArgv(a: SenderArgs): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-lock",
+  return denoRunArgv(
     SENDER,
     "--dst",
     a.dst,
@@ -37,7 +34,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
     String(a.intervalUs),
     ...(a.aheadUs === undefined ? [] : ["--ahead-us", String(a.aheadUs)]),
     ...(a.altPriority === undefined ? [] : ["--alt-priority", String(a.altPriority)]),
-  ];
+  );
 }
 
 /** The raw sender's argv (deno run of raw_sender.ts), to run in a netns. */
@@ -56,14 +53,10 @@ export function rawSenderArgv(a: RawSenderArgs): string[] {
     "payload-pod": a.payloadPod,
     "payload-priority": a.payloadPriority,
   };
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-lock",
+  return denoRunArgv(
     RAW_SENDER,
     ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
-  ];
+  );
 }
 
 /** Runs the txtime sender in ns (killed after timeoutMs) and parses its JSON result line. */

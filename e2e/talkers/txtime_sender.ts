@@ -147,6 +147,10 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   try {
     const result = await sendRecords(parseSenderArgs(Deno.args));
     console.log(JSON.stringify(result));

@@ -62,9 +62,14 @@ export async function kindE2e(
         strategy: { type: "string", default: "skb-addr" },
         keep: { type: "boolean", default: false },
         name: { type: "string", default: KIND.cluster },
+        help: { type: "boolean", short: "h" },
       },
       strict: true,
     }));
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
     getStrategy(values.strategy);
   } catch (e) {
     const msg = e instanceof UnknownStrategyError ? e.message : (e as Error).message;

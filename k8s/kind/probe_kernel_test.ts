@@ -8,6 +8,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
 import { createNetns, deleteNetns, exists, ipBatch, nsCommand, sysctl } from "../../e2e/netns.ts";
 import { exec, type Proc, sleep, spawn } from "../../e2e/process.ts";
 import { requireKernelTests } from "../../e2e/require_root.ts";
@@ -47,8 +48,7 @@ Deno.test("the bundled probe and talker: setup, a pod's records at tsn0 and the 
         Deno.execPath(),
         "run",
         "-A",
-        "--no-config",
-        "--no-lock",
+        ...SELF_CONTAINED_RUN,
         join(dir, KIND.probeJs),
         "--port",
         String(port),

@@ -19,6 +19,7 @@
  * @module
  */
 import type { IPod } from "kubernetes-models/v1/Pod";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
 import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "../../e2e/scenario.ts";
 import { TAPRIO, TAPRIO_COUNT } from "../../lab/vm/checks.ts";
 
@@ -83,7 +84,7 @@ export function talkerArgv(t: ResolvedTalker, dst: string = KIND.farEnd): string
     "--pod",
     String(t.podId),
   ];
-  const run = [KIND.deno, "run", "-A", "--no-config", "--no-lock", KIND.talkerJs];
+  const run = [KIND.deno, "run", "-A", ...SELF_CONTAINED_RUN, KIND.talkerJs];
   if (t.tool === "socat") return [...run, "socat", "--protocol", t.protocol, ...common];
   return [
     ...run,
@@ -171,8 +172,7 @@ export function probePod(node: string): IPod {
           KIND.deno,
           "run",
           "-A",
-          "--no-config",
-          "--no-lock",
+          ...SELF_CONTAINED_RUN,
           KIND.probeJs,
           "--port",
           String(KIND.probePort),

@@ -13,6 +13,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { bundle } from "@tsn-proxy/cni/build";
 import { OBSERVER_OBJ, REPO_ROOT } from "../../e2e/bpf/build.ts";
 import { KIND } from "./scenario.ts";
 
@@ -22,19 +23,6 @@ const HERE = new URL(".", import.meta.url).pathname;
 export function observerObjectFor(bundle: string): string {
   const root = new URL("../../", `file://${bundle}`).pathname.replace(/\/$/, "");
   return join(root, OBSERVER_OBJ);
-}
-
-async function bundle(entry: string, out: string): Promise<void> {
-  await Deno.mkdir(dirname(out), { recursive: true });
-  const res = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", out, entry],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!res.success) {
-    throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(res.stderr)}`);
-  }
 }
 
 /** Writes the context into dir (created); returns dir. */

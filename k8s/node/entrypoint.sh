@@ -31,7 +31,7 @@ log() { echo "tsn-proxy entrypoint: $*" >&2; }
 
 helper() {
   DENO_DIR=$WORK/deno DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 \
-    "$DENO" run --quiet --no-config --no-lock --allow-read --allow-env --allow-net "$HELPER" "$@"
+    "$DENO" run --quiet --no-config --no-lock --no-remote --no-npm --allow-read --allow-env --allow-net "$HELPER" "$@"
 }
 
 mkdir -p "$WORK" || exit 1

@@ -30,7 +30,9 @@ scenario_cmd() {
   esac
   [ -f "$file" ] || return 1
   case "$file" in
-  *.ts) echo "deno run -A --no-lock $file" ;;
+  # The share's deno.json lists only the shared members and none of them uses npm packages
+  # (lab/share.ts): nothing to lock, nothing to fetch; --cached-only makes any attempt fail at once.
+  *.ts) echo "deno run -A --cached-only --frozen $file" ;;
   *.sh) echo "sh $file" ;;
   *) echo "$file" ;;
   esac

@@ -1,0 +1,66 @@
+/**
+ * The host's kernel tests on another kernel: one QEMU boot of Debian's 6.12 runs the kernel tests
+ * of bpf/ and the observer baseline with `deno test` inside the guest (scenario deno-test), where
+ * fexit loads and taprio exists, unlike on the 6.18 host. Their expectations come from probes of
+ * the kernel they run on (docs/kernel-facts.md), so the same files must pass here and there.
+ */
+import assert from "node:assert/strict";
+import { PREBUILT_BPF_ENV } from "@tsn-proxy/bpf";
+import { buildTamper, TAMPER_OBJECT } from "@tsn-proxy/e2e";
+import { BAD_BOUNDS, buildBadBounds } from "../bpf/libbpf/testutil.ts";
+import { KERNELS, LabError, runLab } from "./mod.ts";
+import { repoRoot } from "./util.ts";
+import { VM_REPO_PATHS } from "./suite.ts";
+
+/** The test files the guest runs (repository paths): bpf/'s kernel tests and the baseline. */
+export async function guestTestFiles(): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(`${repoRoot()}/${dir}`)) {
+      if (e.isDirectory) await walk(`${dir}/${e.name}`);
+      else if (e.name.endsWith("_kernel_test.ts")) files.push(`${dir}/${e.name}`);
+    }
+  };
+  await walk("bpf");
+  return [...files.sort(), "e2e/observer_kernel_test.ts"];
+}
+
+Deno.test("kernel tests of bpf/ and the observer baseline pass in the 6.12 guest", async () => {
+  const files = await guestTestFiles();
+  const dir = await Deno.makeTempDir({ prefix: "tsn-guest-tests-" });
+  try {
+    const list = `${dir}/deno-test.txt`;
+    await Deno.writeTextFile(list, files.join("\n") + "\n");
+    // The guest has no clang: what the tests compile is compiled here and found through
+    // PREBUILT_BPF_ENV, which the guest's deno-test scenario points at /lab/extra.
+    assert.equal(PREBUILT_BPF_ENV, "TSN_PREBUILT_BPF_DIR", "lab/guest/scenarios/deno-test.sh");
+    const prebuilt = {
+      [BAD_BOUNDS]: buildBadBounds(`${dir}/${BAD_BOUNDS}`),
+      [TAMPER_OBJECT]: await buildTamper(`${dir}/${TAMPER_OBJECT}`),
+    };
+    let r;
+    try {
+      r = await runLab({
+        kernel: "6.12",
+        scenarios: ["deno-test"],
+        repoPaths: VM_REPO_PATHS,
+        files: { "deno-test.txt": list, ...prebuilt },
+        timeoutMs: 480_000,
+        scenarioTimeoutMs: 420_000,
+      });
+    } catch (e) {
+      if (e instanceof LabError) console.log(e.log.split("\n").slice(-200).join("\n"));
+      throw e;
+    }
+    const s = r.results[0];
+    assert.ok(s, "no result from the guest");
+    const data = s.data as { release: string; passed: number; failed: number; ignored: number };
+    console.log(`6.12 guest: ${JSON.stringify(data)} in ${s.ms} ms`);
+    assert.equal(data.release, KERNELS["6.12"].release);
+    assert.deepEqual([data.failed, data.ignored], [0, 0]);
+    assert.ok(data.passed >= files.length, `only ${data.passed} tests passed`);
+    assert.equal(s.ok, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
