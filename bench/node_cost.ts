@@ -151,7 +151,7 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
     phase = "adds";
     take();
     const one = async (i: number, withProxy: boolean) => {
-      const ns = await createNetns(`${topo.prefix}-c${i}${withProxy ? "p" : "b"}`);
+      const ns = await createNetns(`${topo.prefix}-c${i}${withProxy ? "p" : "b"}`, { ipv6: false });
       live.add(ns);
       const rtConf = {
         containerId: `${topo.prefix}c${i}${withProxy ? "p" : "b"}`.padEnd(64, "0"),

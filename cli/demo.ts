@@ -244,7 +244,7 @@ async function addPods(
   const pods: RunPod[] = [];
   for (const [i, spec] of DEMO_PODS.entries()) {
     r.check();
-    const ns = await createNetns(`${r.prefix}-${spec.pod}`);
+    const ns = await createNetns(`${r.prefix}-${spec.pod}`, { ipv6: false });
     const pod: RunPod = {
       spec,
       id: i + 1,

@@ -18,13 +18,11 @@ import { onOneCpu } from "./process.ts";
 import { run } from "./netns.ts";
 import type { SenderResult } from "./talkers/txtime_sender.ts";
 import type { Topology } from "./topology.ts";
+import { ANY_PRIORITY } from "./talkers/record.ts";
 
 const IP_ID = 0x1234;
-/**
- * What case (b)'s records name as priority: identical datagrams cannot name each talker's own, so
- * they name none, and the observer's per-port expectation (its ceiling) decides.
- */
-const ANY_PRIORITY = 0xffff_ffff;
+// Case (b)'s identical datagrams cannot name each talker's own priority: their records name none
+// (ANY_PRIORITY) and the observer's per-port expectation decides.
 const COUNT = 3000;
 const FLOOD = 30_000;
 

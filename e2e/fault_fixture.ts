@@ -168,7 +168,7 @@ export class CniBench {
     name: string,
     o: { optIn?: boolean; namespace?: string; annotations?: Record<string, string> } = {},
   ): Promise<BenchPod> {
-    const ns = await createNetns(`${this.topo.prefix}-${name}`);
+    const ns = await createNetns(`${this.topo.prefix}-${name}`, { ipv6: false });
     const annotations = o.annotations ??
       (o.optIn === undefined ? undefined : { "tsn-proxy.io/enabled": String(o.optIn) });
     const pod: BenchPod = {

@@ -86,19 +86,29 @@ export async function sysctl(ns: Netns, settings: Record<string, string | number
  * address detection is off: a test assigns unique addresses itself, and DAD would keep each new
  * address tentative (unusable as a source) for about a second. Router solicitations are off too:
  * no router in these namespaces answers them. Throws, leaving nothing behind, when the name is
- * taken or the setup fails.
+ * taken or the setup fails. `ipv6: false` turns IPv6 off instead, for pods whose CNI plugins
+ * configure IPv4 only: the kernel's own MLD and ND packets (sent with TC_PRIO_CONTROL, so an
+ * opted-in pod's saver records them) would otherwise add to the node-wide counters a test reads.
  */
-export async function createNetns(name: string): Promise<Netns> {
+export async function createNetns(
+  name: string,
+  opts: { ipv6?: boolean } = {},
+): Promise<Netns> {
   const ns = netns(name);
   await exec([BIN.ip, "netns", "add", name]);
   try {
     await ipBatch(ns, ["link set lo up"]);
     // "default" before any link exists, so every link created in ns inherits it.
-    await sysctl(ns, {
-      "net.ipv6.conf.all.accept_dad": 0,
-      "net.ipv6.conf.default.accept_dad": 0,
-      "net.ipv6.conf.default.router_solicitations": 0,
-    });
+    await sysctl(
+      ns,
+      opts.ipv6 === false
+        ? { "net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1 }
+        : {
+          "net.ipv6.conf.all.accept_dad": 0,
+          "net.ipv6.conf.default.accept_dad": 0,
+          "net.ipv6.conf.default.router_solicitations": 0,
+        },
+    );
   } catch (e) {
     await deleteNetns(ns).catch(() => {});
     throw e;

@@ -52,7 +52,7 @@ export class TestNode {
 
   /** A pod netns and its runtime config (opted in through the annotation, as containerd does). */
   async pod(name: string, optIn = true): Promise<RuntimeConf> {
-    const ns = await createNetns(`${this.topo.prefix}-${name}`);
+    const ns = await createNetns(`${this.topo.prefix}-${name}`, { ipv6: false });
     this.pods.push(ns);
     return {
       containerId: `${this.topo.prefix}${name}`.padEnd(64, "0"),

@@ -272,7 +272,7 @@ current-context: fake
       const worker = async () => {
         while (next < o.pods) {
           const i = next++;
-          const ns = await createNetns(`${topo.prefix}-m${i}`);
+          const ns = await createNetns(`${topo.prefix}-m${i}`, { ipv6: false });
           pods.push(ns.name);
           const rtConf = {
             containerId: `${topo.prefix}m${i}`.padEnd(64, "0"),

@@ -13,6 +13,12 @@ export const RECORD_SIZE = ObserverRecord.size;
 /** "TSNP" read as a little-endian u32 (OBSERVER_RECORD_MAGIC, a #define: not in BTF). */
 export const RECORD_MAGIC = 0x504e5354;
 
+/**
+ * A record priority that names none: the observer judges such a packet by its port's expectation
+ * alone (e.g. a pod's default class, or datagrams several talkers send alike).
+ */
+export const ANY_PRIORITY = 0xffff_ffff;
+
 /** The clock a talker's txtime is on. */
 export type TxClock = "none" | "mono" | "tai";
 

@@ -14,7 +14,7 @@
 import { BIN, type Netns, spawnIn } from "../netns.ts";
 import { sleep } from "../process.ts";
 import type { Protocol } from "./receiver.ts";
-import { encodeRecordStream, RECORD_SIZE } from "./record.ts";
+import { ANY_PRIORITY, encodeRecordStream, RECORD_SIZE } from "./record.ts";
 
 /** Options of {@linkcode runSocatTalker}. */
 export interface SocatTalkerOptions {
@@ -74,7 +74,8 @@ export async function runSocatTalker(o: SocatTalkerOptions): Promise<SocatTalker
   if (!(o.count >= 1 && o.count <= 100_000)) throw new RangeError(`count ${o.count}`);
   const batch = Math.max(1, Math.min(128, o.batch ?? 16));
   const proc = spawnIn(o.ns, socatTalkerArgs(o), { stdin: "piped" });
-  const data = encodeRecordStream(o.pod, o.priority ?? 0, o.count);
+  // Without SO_PRIORITY the socket sets none; what the NIC should see is the test's to say.
+  const data = encodeRecordStream(o.pod, o.priority ?? ANY_PRIORITY, o.count);
   let written = 0;
   try {
     for (let i = 0; i < o.count && !proc.exited; i += batch) {
