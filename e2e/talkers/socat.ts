@@ -74,8 +74,9 @@ export async function runSocatTalker(o: SocatTalkerOptions): Promise<SocatTalker
   if (!(o.count >= 1 && o.count <= 100_000)) throw new RangeError(`count ${o.count}`);
   const batch = Math.max(1, Math.min(128, o.batch ?? 16));
   const proc = spawnIn(o.ns, socatTalkerArgs(o), { stdin: "piped" });
-  // Without SO_PRIORITY the socket sets none; what the NIC should see is the test's to say.
-  const data = encodeRecordStream(o.pod, o.priority ?? ANY_PRIORITY, o.count);
+  // Without SO_PRIORITY (or with 0, the default) the socket names none; what the NIC should see
+  // is the observer's port expectation.
+  const data = encodeRecordStream(o.pod, o.priority || ANY_PRIORITY, o.count);
   let written = 0;
   try {
     for (let i = 0; i < o.count && !proc.exited; i += batch) {

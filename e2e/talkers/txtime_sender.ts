@@ -14,7 +14,7 @@
  */
 
 import { LINUX, TxtimeSocket } from "./libc.ts";
-import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
+import { ANY_PRIORITY, CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
 
 /** Parsed command line of the sender. */
 export interface SenderArgs {
@@ -122,7 +122,9 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
       encodeRecord({
         pod: args.pod,
         seq,
-        priority,
+        // Priority 0 is the socket's default: it names none, and what the NIC should see (a pod's
+        // default class, a clamp, 0) is the observer's port expectation.
+        priority: priority || ANY_PRIORITY,
         txtime: txtime ?? 0n,
         clock: args.clock,
       }, sock.payload);
