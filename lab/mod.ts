@@ -184,6 +184,10 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
         lab_script: GUEST_RUNNER,
         lab_scenarios: opts.scenarios.join(","),
         lab_timeout: String(scenarioTimeoutS),
+        // QEMU's MADT lists no hotpluggable CPUs here ("Allowing 2 present CPUs plus 0 hotplug
+        // CPUs" with -smp 2,maxcpus=N), so the guest gets N present vCPUs and the kernel brings
+        // up only two of them (maxcpus=2): N possible, 2 running.
+        ...(opts.maxCpus === undefined ? {} : { maxcpus: "2" }),
       },
     });
     const found = problems(r.summary, opts.scenarios);

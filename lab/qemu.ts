@@ -33,7 +33,10 @@ export interface BootOptions {
   readonly accel: Accel;
   readonly memoryMb?: number;
   readonly cpus?: number;
-  /** Possible CPUs (`-smp cpus,maxcpus=N`): per-CPU maps and loops see N; only `cpus` run. */
+  /**
+   * Possible CPUs: QEMU gets N vCPUs (`-smp N`) and the caller's kernel command line keeps all but
+   * `cpus` of them down (`maxcpus=`): per-CPU maps and loops see N.
+   */
   readonly maxCpus?: number;
   /** Called with every cleaned serial line as it arrives. */
   readonly onLine?: (line: string) => void;
@@ -99,7 +102,7 @@ export function qemuArgs(o: {
   return [
     ...accel,
     "-smp",
-    o.maxCpus ? `${o.cpus},maxcpus=${o.maxCpus}` : String(o.cpus),
+    String(o.maxCpus ?? o.cpus),
     "-m",
     String(o.memoryMb),
     "-nographic",
