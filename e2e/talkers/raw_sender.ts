@@ -24,7 +24,7 @@
 import { parseArgs } from "node:util";
 import { LINUX, parseIpv4, parseIpv6, TxtimeSocket } from "./libc.ts";
 import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
-import { type SenderResult, TXTIME_AHEAD_NS } from "./txtime_sender.ts";
+import { pacedSend, type SenderResult, TXTIME_AHEAD_NS } from "./txtime_sender.ts";
 
 /** Parsed command line of the raw sender. */
 export interface RawSenderArgs {
@@ -231,30 +231,14 @@ export async function sendRaw(args: RawSenderArgs): Promise<SenderResult> {
   const packet = rawDatagram(args);
   const sock = new TxtimeSocket(args.dst, 0, args.priority, clockid, packet.length, "raw");
   sock.payload.set(packet);
-  const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
   try {
-    const start = performance.now();
-    for (let i = 0; i < args.count; i++) {
-      const wait = start + (i * args.intervalUs) / 1000 - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return await pacedSend(args.count, args.intervalUs, [LINUX.ENOBUFS, LINUX.EAGAIN], () => {
       const txtime = clockid === null ? null : sock.now(clockid) + TXTIME_AHEAD_NS;
-      let err = sock.send(txtime);
-      for (let retry = 0; retry < 2 && err !== 0; retry++) {
-        if (err !== LINUX.ENOBUFS && err !== LINUX.EAGAIN) break;
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        err = sock.send(txtime);
-      }
-      if (err === 0) {
-        result.sent++;
-      } else {
-        result.errors++;
-        result.lastErrno = err;
-      }
-    }
+      return () => sock.send(txtime);
+    });
   } finally {
     sock.close();
   }
-  return result;
 }
 
 if (import.meta.main) {

@@ -109,13 +109,9 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
   const clockid = args.clock === "none" ? null : CLOCK_ID[args.clock];
   const sock = new TxtimeSocket(args.dst, args.port, args.priority, clockid, RECORD_SIZE);
   const ahead = args.aheadUs === undefined ? TXTIME_AHEAD_NS : BigInt(args.aheadUs) * 1000n;
-  const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
   try {
-    const start = performance.now();
-    for (let seq = 0; seq < args.count; seq++) {
-      const due = start + (seq * args.intervalUs) / 1000;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // A stray ICMP error on the connected socket or a full queue: retried after a pause.
+    return await pacedSend(args.count, args.intervalUs, RETRYABLE, (seq) => {
       const txtime = clockid === null ? null : sock.now(clockid) + ahead;
       const priority = args.altPriority !== undefined && seq % 2 ? args.altPriority : args.priority;
       if (args.altPriority !== undefined) sock.setPriority(priority);
@@ -128,22 +124,50 @@ export async function sendRecords(args: SenderArgs): Promise<SenderResult> {
         txtime: txtime ?? 0n,
         clock: args.clock,
       }, sock.payload);
-      let err = sock.send(txtime);
-      // A stray ICMP error on the connected socket or a full queue: retry once after a pause.
-      for (let retry = 0; retry < 2 && err !== 0; retry++) {
-        if (err !== LINUX.ECONNREFUSED && err !== LINUX.ENOBUFS && err !== LINUX.EAGAIN) break;
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        err = sock.send(txtime);
-      }
-      if (err === 0) {
-        result.sent++;
-      } else {
-        result.errors++;
-        result.lastErrno = err;
-      }
-    }
+      return () => sock.send(txtime);
+    });
   } finally {
     sock.close();
+  }
+}
+
+const RETRYABLE = [LINUX.ECONNREFUSED, LINUX.ENOBUFS, LINUX.EAGAIN];
+
+/**
+ * Sends `count` datagrams `intervalUs` apart: `prepare(i)` fills datagram i and returns its send
+ * (0 or an errno), which is tried again after 1 ms, at most twice, on an errno of `retryOn`.
+ * Bounded by count and the retries.
+ *
+ * @example
+ * ```ts
+ * import { pacedSend } from "./txtime_sender.ts";
+ * const r = await pacedSend(3, 0, [], () => () => 0);
+ * console.log(r.sent); // 3
+ * ```
+ */
+export async function pacedSend(
+  count: number,
+  intervalUs: number,
+  retryOn: readonly number[],
+  prepare: (i: number) => () => number,
+): Promise<SenderResult> {
+  const result: SenderResult = { sent: 0, errors: 0, lastErrno: 0 };
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = start + (i * intervalUs) / 1000 - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const send = prepare(i);
+    let err = send();
+    for (let retry = 0; retry < 2 && err !== 0 && retryOn.includes(err); retry++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      err = send();
+    }
+    if (err === 0) {
+      result.sent++;
+    } else {
+      result.errors++;
+      result.lastErrno = err;
+    }
   }
   return result;
 }
