@@ -28,7 +28,7 @@ async function withNode(
 ) {
   const prefix = uniquePrefix();
   const node = await createNetns(`${prefix}-node`);
-  const pod = await createNetns(`${prefix}-pod`);
+  const pod = await createNetns(`${prefix}-pod`, { ipv6: false });
   const stateDir = await Deno.makeTempDir({ prefix: `${prefix}-state-` });
   try {
     await ipBatch(node, [

@@ -37,7 +37,7 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
   requireKernelTests();
   const prefix = uniquePrefix();
   const node = await createNetns(`${prefix}-node`);
-  const pod = await createNetns(`${prefix}-pod`);
+  const pod = await createNetns(`${prefix}-pod`, { ipv6: false });
   const stateDir = await Deno.makeTempDir({ prefix: `${prefix}-state-` });
   const bpffs = `/sys/fs/bpf/${prefix}`;
   const stateFile = join(stateDir, "datapath.json");

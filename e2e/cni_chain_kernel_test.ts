@@ -65,7 +65,7 @@ class Bench {
     name: string,
     opts: { args?: Record<string, string>; annotations?: Record<string, string> },
   ) {
-    const ns = await createNetns(`${this.topo.prefix}-${name}`);
+    const ns = await createNetns(`${this.topo.prefix}-${name}`, { ipv6: false });
     const pod: Pod = {
       name,
       id: this.pods.length + 1,
