@@ -3,8 +3,8 @@
  *
  * - kernel version, and what it means for txtimes (< 6.11 clears TAI txtimes on the veth: the
  *   proxy restores them; 6.11+ keeps them); BTF; bpffs; root;
- * - TCX (6.6+) or legacy tc; `bpf_map_lookup_percpu_elem` (5.19+, the slot store's cross-CPU
- *   path); a test load of the datapath (saver + restorer) and of the strategy's fexit tracker
+ * - TCX (6.6+) or legacy tc; `bpf_ktime_get_tai_ns` (6.1+, the saver's txtime horizon); a test
+ *   load of the datapath (saver + restorer) and of the strategy's fexit tracker
  *   (refusals such as EPERM are reported with what the strategy loses);
  * - each TSN interface: present, its qdiscs (taprio/mqprio/etf from `tc qdisc show`), TX queues;
  * - the clock behind the txtimes: the system clock's sync state and TAI offset (adjtimex), each

@@ -48,8 +48,8 @@ export interface KernelFacts {
   readonly bpffsMounts: readonly string[];
   /** BPF_TCX_EGRESS in the kernel's BTF (null: could not read BTF). */
   readonly tcx: boolean | null;
-  /** BPF_FUNC_map_lookup_percpu_elem in the kernel's BTF (null: could not read BTF). */
-  readonly percpuLookup: boolean | null;
+  /** BPF_FUNC_ktime_get_tai_ns in the kernel's BTF (null: could not read BTF). */
+  readonly taiHelper: boolean | null;
   /** The active lockdown mode (`none`, `integrity`, `confidentiality`), null when unknown. */
   readonly lockdown: string | null;
   /** Loading the saver and restorer of the core (null: not tried, e.g. not root). */
@@ -109,15 +109,15 @@ export function kernelCheck(release: string): Check {
       id: "kernel",
       verdict: "warn",
       detail: `cannot read the kernel version from "${release}"`,
-      fix: "check `uname -r`; tsn-proxy needs Linux 5.19 or later",
+      fix: "check `uname -r`; tsn-proxy needs Linux 6.1 or later",
     };
   }
-  if (!atLeast(v, 5, 19)) {
+  if (!atLeast(v, 6, 1)) {
     return {
       id: "kernel",
       verdict: "fail",
-      detail: `Linux ${v[0]}.${v[1]} is too old: the datapath needs 5.19+ ` +
-        "(typed skb tstamps 5.18, bpf_map_lookup_percpu_elem 5.19)",
+      detail: `Linux ${v[0]}.${v[1]} is too old: the datapath needs 6.1+ ` +
+        "(typed skb tstamps 5.18, bpf_ktime_get_tai_ns 6.1)",
       fix: "upgrade the node kernel (tested: Debian's 6.1 and 6.12, and 6.18)",
     };
   }
@@ -195,26 +195,27 @@ export function bpfChecks(k: KernelFacts): Check[] {
         },
     );
   }
-  if (k.percpuLookup === null) {
+  if (k.taiHelper === null) {
     out.push({
-      id: "percpu-lookup",
+      id: "tai-helper",
       verdict: "warn",
-      detail: "could not tell whether bpf_map_lookup_percpu_elem exists (BTF unreadable)",
-      fix: "see the btf check; the helper exists from Linux 5.19",
+      detail: "could not tell whether bpf_ktime_get_tai_ns exists (BTF unreadable)",
+      fix: "see the btf check; the helper exists from Linux 6.1",
     });
   } else {
     out.push(
-      k.percpuLookup
+      k.taiHelper
         ? {
-          id: "percpu-lookup",
+          id: "tai-helper",
           verdict: "ok",
-          detail: "bpf_map_lookup_percpu_elem present (5.19+): packets RPS moved to another CPU " +
-            "are still restored (the slot store's cross-CPU path)",
+          detail:
+            "bpf_ktime_get_tai_ns present (6.1+): a namespace's txtime horizon is judged on " +
+            "the txtime's own clock",
         }
         : {
-          id: "percpu-lookup",
+          id: "tai-helper",
           verdict: "fail",
-          detail: "no bpf_map_lookup_percpu_elem (needs 5.19+): the slot store cannot load",
+          detail: "no bpf_ktime_get_tai_ns (needs 6.1+): the saver cannot load",
           fix: "upgrade the kernel",
         },
     );

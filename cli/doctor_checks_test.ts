@@ -31,7 +31,7 @@ function host(over: Partial<KernelFacts> = {}): KernelFacts {
     btf: true,
     bpffsMounts: ["/sys/fs/bpf"],
     tcx: true,
-    percpuLookup: true,
+    taiHelper: true,
     lockdown: null,
     core: { ok: true },
     tracker: EPERM,
@@ -45,8 +45,9 @@ const byId = (checks: Check[], id: string) => {
   return c;
 };
 
-Deno.test("kernelCheck() draws the lines at 5.19 (unfit) and 6.11 (txtimes survive)", () => {
+Deno.test("kernelCheck() draws the lines at 6.1 (unfit below) and 6.11 (txtimes survive)", () => {
   equal(kernelCheck("5.15.0-91-generic").verdict, "fail");
+  equal(kernelCheck("6.0.19").verdict, "fail", "no bpf_ktime_get_tai_ns before 6.1");
   const old = kernelCheck("6.1.0-56-amd64");
   equal(old.verdict, "ok");
   match(old.detail, /clears TAI txtimes .* restores both/);
@@ -66,7 +67,7 @@ Deno.test("bpfChecks() on the CI host: root, BTF, bpffs, TCX, per-CPU lookup, th
     ["btf", "ok"],
     ["bpffs", "ok"],
     ["tcx", "ok"],
-    ["percpu-lookup", "ok"],
+    ["tai-helper", "ok"],
     ["core-load", "ok"],
   ]);
 });
@@ -77,7 +78,7 @@ Deno.test("bpfChecks() fails a node without BTF, bpffs or the helper, and explai
       btf: false,
       bpffsMounts: [],
       tcx: false,
-      percpuLookup: false,
+      taiHelper: false,
       core: { ok: false, code: "EINVAL", message: "bpf_object__load: EINVAL (Invalid argument)" },
     }),
   );
@@ -87,10 +88,10 @@ Deno.test("bpfChecks() fails a node without BTF, bpffs or the helper, and explai
   match(byId(c, "bpffs").fix!, /mount -t bpf/);
   equal(byId(c, "tcx").verdict, "info");
   match(byId(c, "tcx").detail, /legacy tc clsact/);
-  equal(byId(c, "percpu-lookup").verdict, "fail");
+  equal(byId(c, "tai-helper").verdict, "fail");
   equal(byId(c, "core-load").verdict, "fail");
   match(byId(c, "core-load").detail, /EINVAL/);
-  const notRoot = bpfChecks(host({ root: false, core: null, tcx: null, percpuLookup: null }));
+  const notRoot = bpfChecks(host({ root: false, core: null, tcx: null, taiHelper: null }));
   equal(byId(notRoot, "root").verdict, "fail");
   equal(byId(notRoot, "core-load").verdict, "fail");
   equal(byId(notRoot, "tcx").verdict, "warn");

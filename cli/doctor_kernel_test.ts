@@ -77,7 +77,7 @@ Deno.test("tsnproxy doctor matches probes of this kernel and reads a real netns 
       kernel.detail,
       atLeast(Deno.osRelease(), 6, 11) ? /survive it \(6\.11\+\)/ : /clears TAI txtimes/,
     );
-    for (const id of ["root", "btf", "bpffs", "tcx", "percpu-lookup", "core-load"]) {
+    for (const id of ["root", "btf", "bpffs", "tcx", "tai-helper", "core-load"]) {
       equal(check(r, id).verdict, "ok", `${id}: ${check(r, id).detail}`);
     }
     match(check(r, "tcx").detail, tcx ? /^TCX/ : /^no TCX/, `BTF says TCX: ${tcx}`);

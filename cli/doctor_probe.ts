@@ -69,11 +69,11 @@ export function probeKernel(strategy: Strategy): KernelFacts {
   const root = Deno.uid() === 0;
   const btf = exists("/sys/kernel/btf/vmlinux");
   let tcx: boolean | null = null;
-  let percpuLookup: boolean | null = null;
+  let taiHelper: boolean | null = null;
   if (btf) {
     try {
       tcx = kernelHasTcx();
-      percpuLookup = kernelEnum("bpf_func_id")?.has("BPF_FUNC_map_lookup_percpu_elem") ?? false;
+      taiHelper = kernelEnum("bpf_func_id")?.has("BPF_FUNC_ktime_get_tai_ns") ?? false;
     } catch {
       // libbpf cannot parse this kernel's BTF: both stay unknown.
     }
@@ -93,7 +93,7 @@ export function probeKernel(strategy: Strategy): KernelFacts {
     btf,
     bpffsMounts: mounts,
     tcx,
-    percpuLookup,
+    taiHelper,
     lockdown,
     core: root ? tryLoad(strategy, [PROGRAMS.tsnSaver.name, PROGRAMS.tsnRestorer.name]) : null,
     tracker: root && trackers.length ? tryLoad(strategy, trackers) : null,
