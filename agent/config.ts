@@ -206,15 +206,7 @@ export const POLICY_CHECK_INTERVAL_MS = 2000;
  * clamped to 0 (see policy.ts).
  */
 export function parsePolicyFile(text: string, file = "policy file"): Policy {
-  let doc: unknown;
-  try {
-    const parsed = parseDocument(text, { logLevel: "silent" });
-    const problem = parsed.errors[0] ?? parsed.warnings[0];
-    if (problem) throw problem;
-    doc = parsed.toJS();
-  } catch (e) {
-    throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
-  }
+  const doc = parseYaml(text, file);
   const r = new Reader(file);
   if (doc !== null && doc !== undefined && !isObject(doc)) {
     throw r.err("(document)", "must be a mapping with a policy key");
@@ -224,23 +216,28 @@ export function parsePolicyFile(text: string, file = "policy file"): Policy {
   return parsePolicy(o.policy, (field, problem) => r.err(`policy.${field}`, problem));
 }
 
+/**
+ * One YAML (or JSON) document as plain values. Warnings (an unresolved tag such as `!x`) fail it
+ * too, instead of being printed on stderr while the value is taken as a plain string.
+ */
+function parseYaml(text: string, file: string): unknown {
+  try {
+    const parsed = parseDocument(text, { logLevel: "silent" });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    return parsed.toJS();
+  } catch (e) {
+    throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
+  }
+}
+
 /** Parses and validates a config text (YAML, of which JSON is a subset). */
 export function parseConfig(
   text: string,
   file = "config",
   env: Readonly<Record<string, string | undefined>> = {},
 ): AgentConfig {
-  let doc: unknown;
-  try {
-    // Warnings (an unresolved tag such as `!x`) fail the config too, instead of being printed on
-    // stderr while the value is taken as a plain string.
-    const parsed = parseDocument(text, { logLevel: "silent" });
-    const problem = parsed.errors[0] ?? parsed.warnings[0];
-    if (problem) throw problem;
-    doc = parsed.toJS();
-  } catch (e) {
-    throw new ConfigError("(document)", `not valid YAML/JSON: ${(e as Error).message}`, file);
-  }
+  const doc = parseYaml(text, file);
   const r = new Reader(file);
   if (!isObject(doc)) throw r.err("(document)", "must be a mapping of fields");
   r.known(doc, "", TOP_KEYS);
