@@ -24,7 +24,7 @@
 import { parseArgs } from "node:util";
 import { LINUX, parseIpv4, parseIpv6, TxtimeSocket } from "./libc.ts";
 import { CLOCK_ID, encodeRecord, RECORD_SIZE, type TxClock } from "./record.ts";
-import { pacedSend, type SenderResult, TXTIME_AHEAD_NS } from "./txtime_sender.ts";
+import { pacedSend, senderMain, type SenderResult, TXTIME_AHEAD_NS } from "./txtime_sender.ts";
 
 /** Parsed command line of the raw sender. */
 export interface RawSenderArgs {
@@ -241,13 +241,4 @@ export async function sendRaw(args: RawSenderArgs): Promise<SenderResult> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    const result = await sendRaw(parseRawSenderArgs(Deno.args));
-    console.log(JSON.stringify(result));
-    Deno.exit(result.sent > 0 ? 0 : 1);
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await senderMain(USAGE, parseRawSenderArgs, sendRaw);

@@ -172,13 +172,21 @@ export async function pacedSend(
   return result;
 }
 
-if (import.meta.main) {
+/**
+ * A sender's command line: `--help` prints `usage`, otherwise one JSON result line; exit 0 when
+ * something was sent, 1 when nothing was, 2 on bad arguments or a failed socket.
+ */
+export async function senderMain<A>(
+  usage: string,
+  parse: (argv: readonly string[]) => A,
+  send: (args: A) => Promise<SenderResult>,
+): Promise<never> {
   if (Deno.args.includes("--help")) {
-    console.log(USAGE);
+    console.log(usage);
     Deno.exit(0);
   }
   try {
-    const result = await sendRecords(parseSenderArgs(Deno.args));
+    const result = await send(parse(Deno.args));
     console.log(JSON.stringify(result));
     Deno.exit(result.sent > 0 ? 0 : 1);
   } catch (e) {
@@ -186,3 +194,5 @@ if (import.meta.main) {
     Deno.exit(2);
   }
 }
+
+if (import.meta.main) await senderMain(USAGE, parseSenderArgs, sendRecords);
