@@ -32,9 +32,9 @@ import {
   type TalkerSpec,
   type Topology,
   waitListening,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS, type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
-import { type FloodTool, runFlood, toolName, UDP_PAYLOAD } from "./flood/launch.ts";
+import { type FloodTool, runFlood, toolName, UDP_PAYLOAD } from "@tsn-proxy/sim/flood";
 import { type Datapath, NONE, SENTINEL, type Traffic, trafficOn } from "./matrix.ts";
 import { linkCounters, udpArrivals, UdpSink } from "./net.ts";
 import { measureProgCosts, type ProgCostRow } from "./progcost.ts";

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { BIN, denoRunArgv, exec, type Netns, nsCommand } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, type Netns, nsCommand } from "@tsn-proxy/sim";
 import type { FloodResult } from "./sender.ts";
 
 /** Which program floods, and how many copies run at once. */
 export interface FloodTool {
-  /** `ffi`: bench/flood/sender.ts (sendmmsg); `socat`: socat -u /dev/zero UDP4-SENDTO. */
+  /** `ffi`: sim/flood/sender.ts (sendmmsg); `socat`: socat -u /dev/zero UDP4-SENDTO. */
   readonly kind: "ffi" | "socat";
   /** Processes in parallel (each its own socket and source port). */
   readonly procs: number;

@@ -1,5 +1,5 @@
 /**
- * Guard for the kernel tests: `deno run -A e2e/require_root.ts` exits 1 unless run as root with a
+ * Guard for the kernel tests: `deno run -A sim/require_root.ts` exits 1 unless run as root with a
  * bpffs mounted, so `deno task test:kernel` fails early with a reason instead of half-way.
  *
  * @module
