@@ -282,18 +282,6 @@ export function cniCode(e: unknown): number {
   throw e;
 }
 
-/** Expects `p` to fail with CNI error `code`. */
-export async function expectCniError(p: Promise<unknown>, code: number, what: string) {
-  try {
-    await p;
-  } catch (e) {
-    const got = cniCode(e);
-    if (got !== code) throw new Error(`${what}: expected CNI error ${code}, got ${got}: ${e}`);
-    return e as CniCallError;
-  }
-  throw new Error(`${what}: expected CNI error ${code}, got success`);
-}
-
 /** A program on a TCX hook. */
 export interface HookProg {
   readonly id: number;

@@ -18,7 +18,7 @@
  * exceeds its capacity; once traffic stops, no record is applicable after the age bound (100 ms).
  */
 import { equal, ok } from "node:assert/strict";
-import { runFlood } from "@tsn-proxy/bench";
+import { runFlood } from "@tsn-proxy/sim/flood";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import { since } from "./fault_fixture.ts";
 import { BIN, run, spawnIn } from "@tsn-proxy/sim/netns";

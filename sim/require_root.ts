@@ -16,9 +16,6 @@ export function kernelTestBlocker(): string | null {
   return null;
 }
 
-/** True when the kernel tests can run (root). */
-export const CAN_RUN_KERNEL_TESTS: boolean = kernelTestBlocker() === null;
-
 /** Throws the reason when the kernel tests cannot run: they fail, never skip. */
 export function requireKernelTests(): void {
   const why = kernelTestBlocker();

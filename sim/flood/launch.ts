@@ -50,7 +50,7 @@ export interface FloodOutcome {
 const SENDER = new URL("./sender.ts", import.meta.url).pathname;
 
 /** Payload bytes of a flood datagram: Ethernet 14 + IPv4 20 + UDP 8 + 22 = a 64-byte frame. */
-export const UDP_PAYLOAD = 22;
+const UDP_PAYLOAD = 22;
 
 /** argv of one sender process. */
 export function senderArgv(tool: FloodTool, s: FloodSpec): string[] {
