@@ -14,12 +14,12 @@
  *
  * @module
  */
+import { errorMessage } from "@tsn-proxy/agent/log";
 import { BpfError, BpfObject, kernelHasTcx, possibleCpus } from "@tsn-proxy/bpf/libbpf";
 import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import {
   BIN,
   createTopology,
-  installObserver,
   type Observer,
   type ObserverStats,
   type Proc,
@@ -27,10 +27,10 @@ import {
   resolveTalkers,
   runTalker,
   spawnIn,
-  startReceiver,
   type TalkerSpec,
   type Topology,
   waitListening,
+  watchTalkers,
 } from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS, type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
 import { type FloodTool, runFlood, toolName } from "@tsn-proxy/sim/flood";
@@ -254,8 +254,8 @@ export class HostRunner implements Runner {
           }
         } catch (e) {
           if (plan.signal?.aborted) throw e;
-          for (const t of plan.traffic) cellOf(arm, t).errors.push(`restoration: ${message(e)}`);
-          this.#log(`[${dp.id}] restoration ${arm} failed: ${message(e)}`);
+          for (const t of plan.traffic) cellOf(arm, t).errors.push(`restoration: ${firstLine(e)}`);
+          this.#log(`[${dp.id}] restoration ${arm} failed: ${firstLine(e)}`);
         }
       }
       if (plan.throughput) {
@@ -265,8 +265,8 @@ export class HostRunner implements Runner {
             await this.#throughput(topo, plan, t, FLOOD_BASE_PORT + i, (arm) => cellOf(arm, t));
           } catch (e) {
             if (plan.signal?.aborted) throw e;
-            for (const arm of arms) cellOf(arm, t).errors.push(`throughput: ${message(e)}`);
-            this.#log(`[${dp.id}] throughput ${t.id} failed: ${message(e)}`);
+            for (const arm of arms) cellOf(arm, t).errors.push(`throughput: ${firstLine(e)}`);
+            this.#log(`[${dp.id}] throughput ${t.id} failed: ${firstLine(e)}`);
           }
         }
       }
@@ -299,19 +299,9 @@ export class HostRunner implements Runner {
     let observer: Observer | undefined;
     let proxy: BenchProxy | undefined;
     try {
-      observer = await installObserver({
-        ns: topo.node.ns,
-        ifname: topo.node.nic,
-        bpffsDir: topo.bpffsDir,
-      });
-      for (const t of talkers) {
-        await observer.expect(t.port, {
-          pod: t.podId,
-          priority: t.priority,
-          record: t.protocol === "udp",
-        });
-        receivers.push(await startReceiver(topo.far.ns, t.protocol, t.port, undefined, join(topo)));
-      }
+      const watch = await watchTalkers(topo, talkers);
+      observer = watch.observer;
+      receivers.push(...watch.receivers);
       if (arm !== NONE) {
         proxy = attachBenchProxy(topo, arm, plan.store, plan.traffic.map(podOf));
       }
@@ -612,8 +602,9 @@ function fmtRate(rate: number, t: Traffic): string {
     : `${(rate / 1e6).toFixed(1)} MB/s`;
 }
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message.split("\n")[0] ?? "" : String(e);
+/** The first line of what a caught value says (reports keep one line per failure). */
+function firstLine(e: unknown): string {
+  return errorMessage(e).split("\n")[0] ?? "";
 }
 
 /** Lets packets still in flight (softirq backlog) reach the counters. */

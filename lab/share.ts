@@ -24,7 +24,8 @@
  * ```
  */
 import { lddClosure } from "./ldd.ts";
-import { cacheDir, exists, repoRoot, run, sha256Hex, withLock } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { cacheDir, repoRoot, run, sha256Hex, withLock } from "./util.ts";
 
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";
