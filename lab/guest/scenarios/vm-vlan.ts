@@ -14,7 +14,8 @@ import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import { ensureClsact } from "@tsn-proxy/sim/tc";
 import { ADDR, type Topology } from "@tsn-proxy/sim/topology";
 import { GUEST_SHARE } from "../../share.ts";
-import { checkVlan, VLAN, VLAN_COUNT } from "../../vm/checks.ts";
+import { checkVlan } from "../../vm/checks.ts";
+import { VLAN, VLAN_COUNT } from "../../vm/scenarios.ts";
 import type { ProxyOut, VlanResult } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
 
