@@ -25,7 +25,8 @@ export {
   runBench,
   stamp,
 } from "./bench.ts";
-export { HostRunner, type Log, restorationOf } from "./host_runner.ts";
+export { HostRunner, type Log } from "./host_runner.ts";
+export { restorationOf } from "./restoration_arm.ts";
 export { type AgentMemory, measureNodeCost, type NodeCost } from "./node_cost.ts";
 export {
   type Datapath,
