@@ -26,9 +26,9 @@ import {
 } from "@tsn-proxy/agent/clock";
 import { type DatapathStats, PinLayout } from "@tsn-proxy/bpf/datapath";
 import { BpfMap } from "@tsn-proxy/bpf/libbpf";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { runScenario, type TalkerRow } from "./scenario.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { runScenario, type TalkerRow } from "@tsn-proxy/sim/scenario";
 
 const COUNT = 200;
 const BOUND_NS = 1_000;

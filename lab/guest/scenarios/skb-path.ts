@@ -7,12 +7,12 @@
  * skb_expand_head and vlan_dev_hard_start_xmit.
  *
  *   deno run -A lab/main.ts --kernel 6.12 --scenario skb-path --repo bpf --repo strategies \
- *     --repo e2e --json
+ *     --repo sim --json
  *
  * Result: `{ runs: [{ label, events: [...], proxy }] }`; fails when the tracer saw nothing.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import { GUEST_SHARE } from "../../share.ts";
 import { VLAN } from "../../vm/checks.ts";
 import type { ProxyOut } from "../../vm/results.ts";

@@ -4,8 +4,8 @@
  * egress-qos-map), the route to the far end through it, MASQUERADE of the pods out of it, and
  * `br0.100` on ext's bridge answering for the far end.
  */
-import { BIN, ipBatch, run, waitLinksReady } from "../../../e2e/mod.ts";
-import { ADDR, type Topology } from "../../../e2e/topology.ts";
+import { BIN, ipBatch, run, waitLinksReady } from "@tsn-proxy/sim";
+import { ADDR, type Topology } from "@tsn-proxy/sim/topology";
 import { VLAN } from "../../vm/checks.ts";
 
 /** Adds the VLAN device `dev` to node1 and routes the far end through it. */
