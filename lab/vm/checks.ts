@@ -292,8 +292,10 @@ export function checkVlan(res: Omit<VlanResult, "failures">): string[] {
     const w = run.label;
     checkNothingWrong(c, run);
     // skb-data finds nothing on this path (measured on 6.1 and 6.12, both restorer positions):
-    // skb->data at the VLAN device and below differs from the pod's, while the sk_buff is the
-    // same (skb-addr restores every packet). Asserted like VXLAN's loss, so a change shows up.
+    // ip_forward()'s skb_cow() for the VLAN device's LL_RESERVED_SPACE (needed_headroom 4) calls
+    // pskb_expand_head(), which copies the packet into a new head (lab scenario skb-path).
+    // The sk_buff stays the same, so skb-addr restores every packet. The loss is asserted like
+    // VXLAN's, so a change shows up.
     const works = run.strategy === "skb-addr";
     const onVlan = run.restoreOn === VLAN.dev;
     if (run.strategy) {
