@@ -66,6 +66,16 @@ export {
 } from "./btf_kernel.ts";
 export { currentNetnsInode, netnsPath, type NotPromise, withNetns } from "./netns.ts";
 export { ifindex, ifname } from "./iface.ts";
+export {
+  createNetkit,
+  decodeLink,
+  getLink,
+  type LinkInfo,
+  type NetkitInfo,
+  type NetkitMode,
+  type NetkitScrub,
+  type NetkitSpec,
+} from "./rtnetlink.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
 export { monotonicNs } from "./clock.ts";
 export { kernelKeepsTxtimes, probeFexit, type ProbeOutcome } from "./probe.ts";
