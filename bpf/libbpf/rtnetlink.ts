@@ -13,7 +13,7 @@
  */
 
 import { libcInt } from "./call.ts";
-import { errno, libc } from "./ffi.ts";
+import { cString, errno, libc } from "./ffi.ts";
 import { BpfError } from "./errors.ts";
 
 /** Netlink and rtnetlink numbers (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h). */
@@ -420,16 +420,51 @@ export function rtnlRequest(build: (seq: number) => Uint8Array, what: string): N
 }
 
 /**
- * Creates a netkit pair in the calling thread's namespace (the peer in `peerNetnsFd`'s, if given).
+ * Creates a netkit pair in the calling thread's namespace, the peer in `peerNetns` (a path such
+ * as /run/netns/pod1) if given, else in the calling one.
  *
  * @example
  * ```ts ignore
  * import { createNetkit } from "./rtnetlink.ts";
- * createNetkit({ name: "nk0", peerName: "nk0p", mode: "l2" });
+ * createNetkit({ name: "nk0", peerName: "eth0", mode: "l2" }, "/run/netns/pod1");
  * ```
  */
-export function createNetkit(spec: NetkitSpec): void {
-  rtnlRequest((seq) => encodeNewNetkit(spec, seq), `netkit ${spec.name}/${spec.peerName}`);
+export function createNetkit(spec: Omit<NetkitSpec, "peerNetnsFd">, peerNetns?: string): void {
+  const what = `netkit ${spec.name}/${spec.peerName}`;
+  const O_RDONLY_CLOEXEC = 0o2000000;
+  const fd = peerNetns === undefined
+    ? undefined
+    : libcInt("open", () => libc().open(cString(peerNetns), O_RDONLY_CLOEXEC), {
+      detail: peerNetns,
+    });
+  try {
+    const full = fd === undefined ? spec : { ...spec, peerNetnsFd: fd };
+    rtnlRequest((seq) => encodeNewNetkit(full, seq), what);
+  } finally {
+    if (fd !== undefined) libc().close(fd);
+  }
+}
+
+/**
+ * Deletes a device (and a pair's other end) by name in the calling thread's namespace.
+ *
+ * @example
+ * ```ts ignore
+ * import { deleteLink } from "./rtnetlink.ts";
+ * deleteLink("nk0");
+ * ```
+ */
+export function deleteLink(name: string): void {
+  rtnlRequest(
+    (seq) =>
+      encodeNlMessage(
+        NL.RTM_DELLINK,
+        NL.F_REQUEST | NL.F_ACK,
+        seq,
+        ifinfomsg(0, [{ type: NL.IFLA_IFNAME, str: name }]),
+      ),
+    `delete link ${name}`,
+  );
 }
 
 /**
@@ -448,4 +483,66 @@ export function getLink(which: { ifindex: number } | { name: string }): LinkInfo
   const m = answers.find((a) => a.type === NL.RTM_NEWLINK);
   if (!m) throw new Error(`rtnetlink get link ${what}: no answer`);
   return decodeLink(m.payload);
+}
+
+/** Whether a pod still needs its saver, judged from its interface. */
+export interface PodLinkVerdict {
+  /** IFLA_INFO_KIND of the pod's device (null: none reported). */
+  readonly kind: string | null;
+  /** netkit mode and the scrub its own transmits get (null: the kernel does not say). */
+  readonly netkit?: { readonly mode: string | null; readonly scrub: NetkitScrub | null };
+  readonly saverNeeded: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Judges a pod's own device (the pod side of the pair, read in the pod's netns): a netkit device
+ * applies its own scrub setting in netkit_xmit() (netkit_prep_forward()); with scrub none the
+ * kernel keeps priority and mark across the crossing. Every other case (veth, netkit with default
+ * scrub, a kernel that does not report scrub) zeroes the priority. Even with scrub none,
+ * ip_forward() sets the priority from the IP TOS when the node forwards the packet with
+ * `net.ipv4.ip_forward_update_priority` = 1 (the default): pass `forwardUpdatesPriority` as the
+ * node's setting (undefined: unknown, taken as 1).
+ *
+ * @example
+ * ```ts
+ * import { podLinkVerdict } from "./rtnetlink.ts";
+ * podLinkVerdict({ ifindex: 2, name: "eth0", kind: "veth" }).saverNeeded; // true
+ * ```
+ */
+export function podLinkVerdict(
+  link: LinkInfo,
+  opts: { forwardUpdatesPriority?: boolean } = {},
+): PodLinkVerdict {
+  const kind = link.kind ?? null;
+  if (kind !== "netkit" || !link.netkit) {
+    return {
+      kind,
+      saverNeeded: true,
+      reason: `${kind ?? "the device"}: the crossing into the node zeroes the priority`,
+    };
+  }
+  const scrub = link.netkit.scrub ?? null;
+  const netkit = { mode: link.netkit.mode ?? null, scrub };
+  if (scrub === "none" && opts.forwardUpdatesPriority === false) {
+    return {
+      kind,
+      netkit,
+      saverNeeded: false,
+      reason: "netkit with scrub none and net.ipv4.ip_forward_update_priority 0: the kernel " +
+        "keeps the priority; the saver is not needed",
+    };
+  }
+  return {
+    kind,
+    netkit,
+    saverNeeded: true,
+    reason: scrub === "none"
+      ? "netkit with scrub none keeps the priority, but ip_forward() sets it from the TOS " +
+        "(net.ipv4.ip_forward_update_priority 1 or unknown) on routed paths; the saver is needed"
+      : scrub === "default"
+      ? "netkit with scrub default: netkit_xmit() zeroes the priority; the saver is needed"
+      : "netkit scrub not reported by this kernel (before IFLA_NETKIT_SCRUB): netkit_xmit() " +
+        "always zeroes the priority; the saver is needed",
+  };
 }

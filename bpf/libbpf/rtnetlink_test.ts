@@ -1,4 +1,4 @@
-import { deepStrictEqual, equal, throws } from "node:assert/strict";
+import { deepStrictEqual, equal, match, throws } from "node:assert/strict";
 import {
   decodeAttrs,
   decodeLink,
@@ -10,6 +10,7 @@ import {
   NL,
   type NlAttr,
   nlError,
+  podLinkVerdict,
 } from "./rtnetlink.ts";
 
 const u32At = (b: Uint8Array | undefined) =>
@@ -139,4 +140,34 @@ Deno.test("decoders refuse truncated input; nlError reads an ACK and an errno", 
   const e = new Uint8Array(20);
   new DataView(e.buffer).setInt32(0, -17, true);
   equal(nlError(e), 17);
+});
+
+Deno.test("podLinkVerdict: only netkit scrub none without ip_forward's TOS update makes the saver unneeded", () => {
+  const nk = (scrub: "none" | "default" | undefined, forwardUpdatesPriority = false) =>
+    podLinkVerdict({
+      ifindex: 2,
+      name: "eth0",
+      kind: "netkit",
+      netkit: {
+        primary: false,
+        mode: "l3",
+        policy: "pass",
+        peerPolicy: "pass",
+        scrub,
+        peerScrub: undefined,
+      },
+    }, { forwardUpdatesPriority });
+  deepStrictEqual([nk("none").saverNeeded, nk("none").netkit], [false, {
+    mode: "l3",
+    scrub: "none",
+  }]);
+  match(nk("none").reason, /not needed/);
+  equal(nk("none", true).saverNeeded, true);
+  match(nk("none", true).reason, /ip_forward\(\) sets it from the TOS/);
+  equal(nk("default").saverNeeded, true);
+  match(nk("default").reason, /scrub default/);
+  equal(nk(undefined).saverNeeded, true);
+  match(nk(undefined).reason, /not reported by this kernel/);
+  const veth = podLinkVerdict({ ifindex: 3, name: "eth0", kind: "veth" });
+  deepStrictEqual([veth.kind, veth.saverNeeded, veth.netkit], ["veth", true, undefined]);
 });
