@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { DEFAULT_STORE, type StoreName, STORES } from "@tsn-proxy/bpf/datapath";
-import { kernelTestBlocker } from "@tsn-proxy/e2e";
-import type { FloodTool } from "./flood/launch.ts";
-import { toolName } from "./flood/launch.ts";
+import { kernelTestBlocker } from "@tsn-proxy/sim";
+import type { FloodTool } from "@tsn-proxy/sim/flood";
+import { toolName } from "@tsn-proxy/sim/flood";
 import { HostRunner, type Log } from "./host_runner.ts";
 import { type KernelOutcome, type KernelPlan, measureKernel } from "./kernel_run.ts";
 import { measureLabKernel } from "./lab_runner.ts";

@@ -8,7 +8,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { BpfObject } from "@tsn-proxy/bpf/libbpf";
-import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/sim";
 import { buildBenchObjects } from "./bpf/build.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, pickDatapaths, TRAFFIC, trafficOn } from "./matrix.ts";

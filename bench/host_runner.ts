@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { DEFAULT_STORE, type StoreName } from "@tsn-proxy/bpf/datapath";
 import { BpfError, BpfObject, kernelHasTcx, possibleCpus } from "@tsn-proxy/bpf/libbpf";
 import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import {
@@ -32,9 +31,9 @@ import {
   type TalkerSpec,
   type Topology,
   waitListening,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS, type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
-import { type FloodTool, runFlood, toolName, UDP_PAYLOAD } from "./flood/launch.ts";
+import { type FloodTool, runFlood, toolName } from "@tsn-proxy/sim/flood";
 import { type Datapath, NONE, SENTINEL, type Traffic, trafficOn } from "./matrix.ts";
 import { linkCounters, udpArrivals, UdpSink } from "./net.ts";
 import { measureProgCosts, type ProgCostRow } from "./progcost.ts";
@@ -621,9 +620,3 @@ function message(e: unknown): string {
 function settle(): Promise<void> {
   return new Promise((r) => setTimeout(r, 50));
 }
-
-/** The default store, re-exported for callers that build plans. */
-export const BENCH_DEFAULT_STORE: StoreName = DEFAULT_STORE;
-
-/** Payload of the flood datagrams (for the report). */
-export const FLOOD_UDP_PAYLOAD = UDP_PAYLOAD;

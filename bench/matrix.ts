@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TopologyKind } from "@tsn-proxy/e2e";
+import type { TopologyKind } from "@tsn-proxy/sim";
 
 /** The no-proxy baseline arm. */
 export const NONE = "none";

@@ -67,7 +67,6 @@ export {
   writeReport,
   wrongByStrategy,
 } from "./report.ts";
-export { type FloodTool, runFlood, toolName } from "./flood/launch.ts";
 export {
   measureTaprio,
   TAPRIO_TCG_SCALE,

@@ -29,7 +29,7 @@ import {
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
-import type { Topology } from "@tsn-proxy/e2e";
+import type { Topology } from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS } from "./bpf/build.ts";
 import { armOf } from "./matrix.ts";
 
@@ -60,7 +60,7 @@ export function strategyLabel(name: string, trackers: readonly TrackerState[]): 
 
 /**
  * Loads the datapath of `arm` (a strategy name, or `<name>/no-tracker`: the same strategy with
- * its trackers left out, as e2e/proxy.ts does) into node1 of `topo` and attaches savers to the
+ * its trackers left out, as sim/proxy.ts does) into node1 of `topo` and attaches savers to the
  * `optedIn` pods.
  */
 export function attachBenchProxy(

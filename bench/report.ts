@@ -596,7 +596,7 @@ export function renderReport(res: BenchResults): string {
       ? [
         `Kernel ${res.nodeCost.kernel}; ${res.nodeCost.pods} pods per chain, alternating (which ` +
         "chain goes first flips every pair), each ADD followed by its DEL, timed as the runtime " +
-        "sees it (e2e/cni_driver.ts: libcni's order, nsenter into the node). The agent runs with " +
+        "sees it (sim/cni_driver.ts: libcni's order, nsenter into the node). The agent runs with " +
         "the DaemonSet's capabilities and appended itself to the conflist " +
         `(${res.nodeCost.chain.join(" + ")}); opted-in pods get a saver attached during their ` +
         `ADD. Memory from /proc/PID/status, ${res.nodeCost.agent.samples} samples 100 ms apart: ` +

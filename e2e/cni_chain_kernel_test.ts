@@ -11,7 +11,12 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { CniCallError, CniRuntime, type NetworkList, type RuntimeConf } from "./cni_driver.ts";
+import {
+  CniCallError,
+  CniRuntime,
+  type NetworkList,
+  type RuntimeConf,
+} from "@tsn-proxy/sim/cni_driver";
 import {
   type AgentHandle,
   agentHttp,
@@ -19,14 +24,14 @@ import {
   prepareNode,
   startAgent,
   uninstallAgent,
-} from "./cni_fixture.ts";
-import { BIN, createNetns, deleteNetns, exists, type Netns } from "./netns.ts";
-import { exec } from "./process.ts";
-import { installObserver, type Observer } from "./observer.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { startReceiver } from "./talkers/receiver.ts";
-import { runSocatTalker } from "./talkers/socat.ts";
-import { createTopology, type Topology, waitLinksReady } from "./topology.ts";
+} from "@tsn-proxy/sim/cni_fixture";
+import { BIN, createNetns, deleteNetns, exists, type Netns } from "@tsn-proxy/sim/netns";
+import { exec } from "@tsn-proxy/sim/process";
+import { installObserver, type Observer } from "@tsn-proxy/sim/observer";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import { runSocatTalker } from "@tsn-proxy/sim/talkers/socat";
+import { createTopology, type Topology, waitLinksReady } from "@tsn-proxy/sim/topology";
 
 const COUNT = 100;
 const ANNOTATIONS = "io.kubernetes.cri.pod-annotations";

@@ -18,11 +18,11 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CniRuntime, type NetworkList } from "../e2e/cni_driver.ts";
-import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "../e2e/cni_fixture.ts";
-import { createNetns, deleteNetns, nsCommand } from "../e2e/netns.ts";
-import { type Proc, sleep, spawn } from "../e2e/process.ts";
-import { createTopology } from "../e2e/topology.ts";
+import { CniRuntime, type NetworkList } from "@tsn-proxy/sim/cni_driver";
+import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "@tsn-proxy/sim/cni_fixture";
+import { createNetns, deleteNetns, nsCommand } from "@tsn-proxy/sim/netns";
+import { type Proc, sleep, spawn } from "@tsn-proxy/sim/process";
+import { createTopology } from "@tsn-proxy/sim/topology";
 import { startFakeApi } from "./_testnode.ts";
 import { AGENT_CAPABILITIES } from "./manifest.ts";
 

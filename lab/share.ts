@@ -125,7 +125,7 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
-    // Keep the modification time: build steps compare it (e2e/bpf/build.ts rebuilds an object
+    // Keep the modification time: build steps compare it (sim/bpf/build.ts rebuilds an object
     // older than its sources, which a guest without clang and a read-only share cannot do).
     if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;

@@ -15,10 +15,12 @@
  * ```
  */
 export {
+  coreConfig,
   coreObjectPath,
   DEFAULT_MAX_AGE_NS,
   DEFAULT_STORE,
   NO_CLAMP,
+  openCore,
   STORE_MAPS,
   type StoreName,
   storeName,

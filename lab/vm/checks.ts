@@ -341,7 +341,12 @@ export function checkVlan(res: Omit<VlanResult, "failures">): string[] {
 export const TAPRIO_COUNT = 100;
 
 /** The taprio of vm-taprio (`tc qdisc replace dev nic0 ARGS`). */
-export const TAPRIO = {
+export const TAPRIO: {
+  readonly handle: string;
+  readonly args: readonly string[];
+  readonly classOf: Readonly<Record<"a-prio1" | "b-prio2" | "c-best-effort", string>>;
+  readonly bestEffort: string;
+} = {
   handle: "100",
   args: [
     "parent",
@@ -433,7 +438,13 @@ export const ETF_COUNT = 100;
  * each lost 10-57 % on a loaded host), so the txtime is 500 ms ahead and etf may send it from
  * 50 ms after it was queued: the test is whether etf gets a valid txtime, not its precision.
  */
-export const ETF = {
+export const ETF: {
+  readonly priority: number;
+  readonly aheadUs: number;
+  readonly deltaNs: number;
+  readonly mqprio: readonly string[];
+  readonly etf: readonly string[];
+} = {
   priority: 3,
   aheadUs: 500_000,
   deltaNs: 450_000_000,

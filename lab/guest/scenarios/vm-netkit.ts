@@ -1,17 +1,19 @@
 /**
  * VM suite, netkit pods (kernels with netkit: 6.12 in the lab): the datapath matrix's talkers on
- * routed-nat pods whose interface is a netkit pair (l3, then l2 mode, default scrub), with a CNI
- * stand-in on each pair's BPF_NETKIT_PEER hook and a probe placed before it that counts what a
- * saver at that hook would see. Per mode: no proxy, then the real loader (e2e/proxy.ts: saver on
- * the pod's netkit device's TCX egress, restorer on nic0) with skb-addr and with skb-data. First a
- * throwaway pair with scrub none, to see whether the kernel honours (reports) it.
+ * routed-nat pods whose interface is a netkit pair, with a CNI stand-in on each pair's
+ * BPF_NETKIT_PEER hook and a probe placed before it that counts what a saver at that hook would
+ * see. Runs (lab/vm/checks.ts NETKIT_RUNS): l3 and l2 pairs with default scrub, without the proxy
+ * and with the real loader (sim/proxy.ts: saver on the pod's netkit device's TCX egress, restorer on
+ * nic0) for skb-addr and skb-data, and pairs created with scrub none, without the proxy, with the
+ * node's ip_forward_update_priority 1 and 0. First a throwaway pair with scrub none, to see
+ * whether the kernel reports (honours) it.
  * Result: lab/vm/results.ts NetkitResult; checks: lab/vm/checks.ts checkNetkit.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import { matrixTalkers } from "../../../e2e/matrix_talkers.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { matrixTalkers } from "@tsn-proxy/sim/matrix_talkers";
 import { checkNetkit, NETKIT_COUNT, NETKIT_RUNS, netkitLabel } from "../../vm/checks.ts";
-import { sysctl } from "../../../e2e/netns.ts";
+import { sysctl } from "@tsn-proxy/sim/netns";
 import type { NetkitResult, PeerSeenOut, ProxyOut } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
 import {

@@ -7,12 +7,12 @@
  * tag was written.
  * Result: lab/vm/results.ts VlanResult; checks: lab/vm/checks.ts checkVlan.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { BIN, exec, ipBatch, run, waitLinksReady } from "../../../e2e/mod.ts";
-import { fromBpftoolBytes } from "../../../e2e/observer_codec.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import { ensureClsact } from "../../../e2e/tc.ts";
-import { ADDR, type Topology } from "../../../e2e/topology.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { BIN, exec, ipBatch, run, waitLinksReady } from "@tsn-proxy/sim";
+import { fromBpftoolBytes } from "@tsn-proxy/sim/observer_codec";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { ensureClsact } from "@tsn-proxy/sim/tc";
+import { ADDR, type Topology } from "@tsn-proxy/sim/topology";
 import { GUEST_SHARE } from "../../share.ts";
 import { checkVlan, VLAN, VLAN_COUNT } from "../../vm/checks.ts";
 import type { ProxyOut, VlanResult } from "../../vm/results.ts";

@@ -19,9 +19,9 @@ import {
   podLinkVerdict,
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
-import { BIN, exec, ipBatch, waitLinksReady } from "../../../e2e/mod.ts";
-import { fromBpftoolBytes } from "../../../e2e/observer_codec.ts";
-import { ADDR, ADDR6, type Topology } from "../../../e2e/topology.ts";
+import { BIN, exec, ipBatch, waitLinksReady } from "@tsn-proxy/sim";
+import { fromBpftoolBytes } from "@tsn-proxy/sim/observer_codec";
+import { ADDR, ADDR6, type Topology } from "@tsn-proxy/sim/topology";
 import type { NetkitLinkOut, PeerSeenOut } from "../../vm/results.ts";
 import { GUEST_SHARE } from "../../share.ts";
 
@@ -50,7 +50,7 @@ export function linkOut(
 /**
  * Replaces every pod's veth of a routed-nat topology by a netkit pair in `mode`: the primary keeps
  * the host veth's name in the node, the peer is the pod's eth0; then the same addresses and routes
- * as e2e's routed pods. Scrub "default" leaves the attributes out (as Cilium does); "none" asks
+ * as sim's routed pods. Scrub "default" leaves the attributes out (as Cilium does); "none" asks
  * for scrub none on both sides.
  */
 export async function netkitPods(

@@ -4,7 +4,7 @@
  * Each datagram is one 32-byte record (./record.ts). Run it inside a pod:
  *
  * ```sh
- * nsenter --net=/run/netns/POD deno run -A e2e/talkers/txtime_sender.ts \
+ * nsenter --net=/run/netns/POD deno run -A sim/talkers/txtime_sender.ts \
  *   --dst 192.0.2.2 --port 41000 --count 200 --priority 5 --clock tai --pod 1 --interval-us 200
  * ```
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The test-only tamper program's configuration (e2e/bpf/tamper.bpf.c, e2e/tamper.ts). */
+/* The test-only tamper program's configuration (sim/bpf/tamper.bpf.c, sim/tamper.ts). */
 #ifndef TSN_E2E_TAMPER_H
 #define TSN_E2E_TAMPER_H
 

@@ -1,7 +1,7 @@
 /**
  * `tsnproxy demo`: the main job on one machine. A simulated Kubernetes node in network namespaces
  * whose primary CNI is Debian's real `bridge` + `host-local` plugins, driven as a runtime drives
- * them (libcni's order and environment, e2e/cni_driver.ts); a NIC veth to an external "TSN
+ * them (libcni's order and environment, sim/cni_driver.ts); a NIC veth to an external "TSN
  * bridge" namespace with MASQUERADE out of it; two time-sensitive pods (SO_PRIORITY 1 and 2, TAI
  * txtimes, opted in with the `tsn-proxy.io/enabled` annotation) and a best-effort pod that did not
  * opt in. The same traffic runs twice:
@@ -50,11 +50,11 @@ import {
   startReceiver,
   type Topology,
   waitLinksReady,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { ANNOTATIONS_CAPABILITY, ENABLED_ANNOTATION } from "@tsn-proxy/cni";
 import { type DatapathStats, readStats } from "@tsn-proxy/bpf/datapath";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
-import { CniRuntime, type NetworkList, type RuntimeConf } from "../e2e/cni_driver.ts";
+import { CniRuntime, type NetworkList, type RuntimeConf } from "@tsn-proxy/sim/cni_driver";
 import {
   type AgentHandle,
   buildDist,
@@ -62,8 +62,8 @@ import {
   prepareNode,
   startAgent,
   uninstallAgent,
-} from "../e2e/cni_fixture.ts";
-import { parseUint, UsageError, wantsHelp } from "./args.ts";
+} from "@tsn-proxy/sim/cni_fixture";
+import { parseUint, UsageError, wantsHelp } from "@tsn-proxy/cli/args";
 import {
   DEMO_PODS,
   type DemoCell,
@@ -72,7 +72,7 @@ import {
   formatDemo,
   txtimeKeptByKernel,
 } from "./demo_format.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "@tsn-proxy/cli/progress";
 import { KERNEL_IDS, type KernelId } from "@tsn-proxy/lab";
 import {
   formatTaprio,

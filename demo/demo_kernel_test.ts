@@ -5,7 +5,7 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { exists, leftovers, requireKernelTests, spawn } from "@tsn-proxy/e2e";
+import { exists, leftovers, requireKernelTests, spawn } from "@tsn-proxy/sim";
 import { type DemoResult, runDemo } from "./demo.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

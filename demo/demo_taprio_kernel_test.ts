@@ -6,8 +6,8 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { spawn } from "@tsn-proxy/e2e";
-import { minRestored } from "../lab/vm/checks.ts";
+import { spawn } from "@tsn-proxy/sim";
+import { minRestored } from "@tsn-proxy/lab/checks";
 import { TAPRIO_PODS, type TaprioDemoResult } from "./demo_taprio.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { BIN, denoRunArgv, exec, type Netns, nsCommand } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, type Netns, nsCommand } from "@tsn-proxy/sim";
 import type { FloodResult } from "./sender.ts";
 
 /** Which program floods, and how many copies run at once. */
 export interface FloodTool {
-  /** `ffi`: bench/flood/sender.ts (sendmmsg); `socat`: socat -u /dev/zero UDP4-SENDTO. */
+  /** `ffi`: sim/flood/sender.ts (sendmmsg); `socat`: socat -u /dev/zero UDP4-SENDTO. */
   readonly kind: "ffi" | "socat";
   /** Processes in parallel (each its own socket and source port). */
   readonly procs: number;
@@ -50,7 +50,7 @@ export interface FloodOutcome {
 const SENDER = new URL("./sender.ts", import.meta.url).pathname;
 
 /** Payload bytes of a flood datagram: Ethernet 14 + IPv4 20 + UDP 8 + 22 = a 64-byte frame. */
-export const UDP_PAYLOAD = 22;
+const UDP_PAYLOAD = 22;
 
 /** argv of one sender process. */
 export function senderArgv(tool: FloodTool, s: FloodSpec): string[] {

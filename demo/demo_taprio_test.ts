@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
-import results61 from "../lab/vm/testdata/results-6.1.json" with { type: "json" };
-import results612 from "../lab/vm/testdata/results-6.12.json" with { type: "json" };
-import { UsageError } from "./args.ts";
+import results61 from "@tsn-proxy/lab/testdata/results-6.1.json" with { type: "json" };
+import results612 from "@tsn-proxy/lab/testdata/results-6.12.json" with { type: "json" };
+import { UsageError } from "@tsn-proxy/cli/args";
 import { demoCommand, taprioCommand } from "./demo.ts";
 import {
   formatTaprio,
@@ -13,7 +13,7 @@ import {
   type TaprioDemoResult,
   taprioVerdict,
 } from "./demo_taprio.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "@tsn-proxy/cli/progress";
 
 /** The recorded vm-taprio result object of a kernel (lab/vm/testdata). */
 function recorded(all: readonly unknown[]): Record<string, unknown> {

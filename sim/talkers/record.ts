@@ -1,7 +1,7 @@
 /**
- * The talkers' 32-byte record (struct observer_record in e2e/bpf/observer.h): every test datagram
+ * The talkers' 32-byte record (struct observer_record in sim/bpf/observer.h): every test datagram
  * carries one, and TCP talkers stream them back to back. Its layout comes from the codec bpf2ts
- * generates (e2e/bpf/gen/observer.ts): magic, pod id, seq, the priority and txtime the talker set,
+ * generates (sim/bpf/gen/observer.ts): magic, pod id, seq, the priority and txtime the talker set,
  * and the txtime's clock.
  *
  * @module

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Structures shared by the e2e observer (observer.bpf.c) and its userspace side (e2e/observer.ts).
- * A code generator reads their BTF from the compiled object; until it is wired, e2e/observer_codec.ts
+ * Structures shared by the e2e observer (observer.bpf.c) and its userspace side (sim/observer.ts).
+ * A code generator reads their BTF from the compiled object; until it is wired, sim/observer_codec.ts
  * mirrors these layouts by hand, so change both together.
  */
 #ifndef TSN_E2E_OBSERVER_H

@@ -1,7 +1,7 @@
 /**
  * Builds the e2e observer (observer.bpf.c -> obj/observer.bpf.o) with the project's pinned
  * toolchain and flags (bpf/toolchain.ts, bpf/objects.ts), so the result is byte-identical to
- * `deno task build:bpf`. `deno run -A e2e/bpf/build.ts [--force]`.
+ * `deno task build:bpf`. `deno run -A sim/bpf/build.ts [--force]`.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { exec } from "../process.ts";
 /** The repository root. */
 export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** The observer's source, relative to the repo root. */
-export const OBSERVER_SRC = "e2e/bpf/observer.bpf.c";
+export const OBSERVER_SRC = "sim/bpf/observer.bpf.c";
 
 const entry = BPF_OBJECTS.find((o) => o.source === OBSERVER_SRC);
 if (!entry) throw new Error(`${OBSERVER_SRC} is not in bpf/objects.ts`);
@@ -20,7 +20,7 @@ const OBSERVER = entry;
 
 /** The observer's object, relative to the repo root. */
 export const OBSERVER_OBJ: string = OBSERVER.object;
-const INPUTS = [OBSERVER_SRC, "e2e/bpf/observer.h", "bpf/include/vmlinux.h"];
+const INPUTS = [OBSERVER_SRC, "sim/bpf/observer.h", "bpf/include/vmlinux.h"];
 
 async function mtime(rel: string): Promise<number> {
   try {

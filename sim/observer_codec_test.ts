@@ -63,7 +63,7 @@ Deno.test("observer codec: bpftool byte lists", () => {
   assertThrows(() => fromBpftoolBytes(["zz"]), Error);
 });
 
-Deno.test("observer codec: agrees with the generated bindings (e2e/bpf/gen/observer.ts)", () => {
+Deno.test("observer codec: agrees with the generated bindings (sim/bpf/gen/observer.ts)", () => {
   assertEquals(gen.MAPS.observerStats.valueSize, OBSERVER_STATS_SIZE);
   assertEquals(gen.MAPS.observerPorts.valueSize, OBSERVER_EXPECT_SIZE);
   assertEquals(gen.MAPS.observerPorts.keySize, OBSERVER_KEY_SIZE);

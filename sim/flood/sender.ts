@@ -11,7 +11,7 @@
  * one JSON line (`FloodResult`) and exits 0 when it sent something.
  *
  * ```sh
- * nsenter --net=/run/netns/POD deno run -A bench/flood/sender.ts --proto udp --dst 192.0.2.2 \
+ * nsenter --net=/run/netns/POD deno run -A sim/flood/sender.ts --proto udp --dst 192.0.2.2 \
  *   --port 45000 --priority 5 --clock none --duration-ms 2000 --max-packets 2000000
  * ```
  *
@@ -19,7 +19,7 @@
  */
 import { parseArgs } from "node:util";
 // The file itself, not @tsn-proxy/e2e: every sender process loads only what it runs.
-import { parseIpv4 } from "../../e2e/talkers/libc.ts";
+import { parseIpv4 } from "../talkers/libc.ts";
 
 export { parseIpv4 };
 

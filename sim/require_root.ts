@@ -1,5 +1,5 @@
 /**
- * Guard for the kernel tests: `deno run -A e2e/require_root.ts` exits 1 unless run as root with a
+ * Guard for the kernel tests: `deno run -A sim/require_root.ts` exits 1 unless run as root with a
  * bpffs mounted, so `deno task test:kernel` fails early with a reason instead of half-way.
  *
  * @module
@@ -15,9 +15,6 @@ export function kernelTestBlocker(): string | null {
   }
   return null;
 }
-
-/** True when the kernel tests can run (root). */
-export const CAN_RUN_KERNEL_TESTS: boolean = kernelTestBlocker() === null;
 
 /** Throws the reason when the kernel tests cannot run: they fail, never skip. */
 export function requireKernelTests(): void {

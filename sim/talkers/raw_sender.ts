@@ -8,10 +8,10 @@
  * checksums: the packets a fingerprint of the payload and that anchor word cannot tell apart.
  *
  * ```sh
- * nsenter --net=/run/netns/POD deno run -A e2e/talkers/raw_sender.ts --dst 192.0.2.2 \
+ * nsenter --net=/run/netns/POD deno run -A sim/talkers/raw_sender.ts --dst 192.0.2.2 \
  *   --sport 40000 --dport 41000 --ip-id 4660 --count 200 --priority 5 --clock tai \
  *   --payload-pod 3 --payload-priority 0
- * nsenter --net=/run/netns/POD deno run -A e2e/talkers/raw_sender.ts --dst 2001:db8::2 \
+ * nsenter --net=/run/netns/POD deno run -A sim/talkers/raw_sender.ts --dst 2001:db8::2 \
  *   --src fd00:10:244:1::10 --sport 40000 --dport 41000 --flow-label 4660 --count 200 \
  *   --priority 5 --clock tai --payload-pod 3 --payload-priority 0
  * ```

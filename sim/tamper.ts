@@ -1,5 +1,5 @@
 /**
- * A test-only saboteur on the node's NIC (e2e/bpf/tamper.bpf.c): per UDP destination port it sets
+ * A test-only saboteur on the node's NIC (sim/bpf/tamper.bpf.c): per UDP destination port it sets
  * a priority, clears or shifts the tstamp, changes its clock type or invents one, the way a broken
  * proxy would. It runs before the observer (lower tc pref), so tests can prove the observer counts
  * each damage in its own class. Compiled into a temporary directory on install, never committed.
@@ -14,7 +14,7 @@ import { toBpftoolHex } from "./observer_codec.ts";
 import { exec } from "./process.ts";
 import { attachEgress, detachEgress } from "./tc.ts";
 
-/** enum tamper_flags (e2e/bpf/tamper.h). */
+/** enum tamper_flags (sim/bpf/tamper.h). */
 export const TAMPER = {
   SET_PRIORITY: 1,
   CLEAR_TSTAMP: 2,
@@ -54,9 +54,9 @@ export function encodeTamperAction(a: TamperAction): Uint8Array {
 /** The tamper program's object file name (a prebuilt copy has it too: bpf/toolchain.ts). */
 export const TAMPER_OBJECT = "tamper.bpf.o";
 
-/** Compiles e2e/bpf/tamper.bpf.c to `out` with the project's clang; returns out. */
+/** Compiles sim/bpf/tamper.bpf.c to `out` with the project's clang; returns out. */
 export async function buildTamper(out: string): Promise<string> {
-  const src = { source: "e2e/bpf/tamper.bpf.c", includes: ["bpf/include", "e2e/bpf"] };
+  const src = { source: "sim/bpf/tamper.bpf.c", includes: ["bpf/include", "sim/bpf"] };
   await exec([CLANG, ...clangArgs(src, out)], { cwd: REPO_ROOT, timeoutMs: 60_000 });
   await exec([`llvm-strip-${CLANG_MAJOR}`, "-g", out]);
   return out;

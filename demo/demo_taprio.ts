@@ -20,7 +20,7 @@ import {
   runLab,
   VM_REPO_PATHS,
 } from "@tsn-proxy/lab";
-import { Progress } from "./progress.ts";
+import { Progress } from "@tsn-proxy/cli/progress";
 
 /** The lab scenario this runs. */
 export const TAPRIO_SCENARIO = "vm-taprio";

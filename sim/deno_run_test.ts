@@ -3,11 +3,11 @@ import { denoRunArgv, offlineHint } from "./deno_run.ts";
 import { CommandError, exec } from "./process.ts";
 
 Deno.test("denoRunArgv() runs a workspace script from the lock and the cache only", () => {
-  const argv = denoRunArgv("/repo/e2e/talkers/txtime_sender.ts", "--dst", "10.0.0.2");
+  const argv = denoRunArgv("/repo/sim/talkers/txtime_sender.ts", "--dst", "10.0.0.2");
   equal(argv[0], Deno.execPath());
   ok(argv.includes("--cached-only") && argv.includes("--frozen"), argv.join(" "));
   ok(!argv.includes("--no-lock"), "--no-lock re-resolves the workspace's npm packages");
-  equal(argv.indexOf("/repo/e2e/talkers/txtime_sender.ts"), argv.length - 3);
+  equal(argv.indexOf("/repo/sim/talkers/txtime_sender.ts"), argv.length - 3);
 });
 
 Deno.test("a child missing an npm package fails at once and the error names ./dev setup", async () => {

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { denoRunArgv } from "./deno_run.ts";
- * const argv = denoRunArgv("/repo/e2e/talkers/txtime_sender.ts", "--help");
+ * const argv = denoRunArgv("/repo/sim/talkers/txtime_sender.ts", "--help");
  * console.log(argv.includes("--cached-only")); // true
  * ```
  *
