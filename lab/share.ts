@@ -52,6 +52,8 @@ export interface LabBpfObject {
 export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
   { name: "fexit_skb_clone", source: "lab/bpf/fexit_skb_clone.bpf.c" },
   { name: "vlan_pcp", source: "lab/bpf/vlan_pcp.bpf.c" },
+  { name: "skb_path", source: "lab/bpf/skb_path.bpf.c" },
+  { name: "netkit_cni", source: "lab/bpf/netkit_cni.bpf.c" },
 ];
 
 /** Options of {@link prepareShare}. */
