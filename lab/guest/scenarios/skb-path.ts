@@ -14,7 +14,7 @@
 import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
 import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import { GUEST_SHARE } from "../../share.ts";
-import { VLAN } from "../../vm/checks.ts";
+import { VLAN } from "../../vm/scenarios.ts";
 import type { ProxyOut } from "../../vm/results.ts";
 import { proxyOut } from "../vm/common.ts";
 import { addVlan } from "../vm/vlan.ts";

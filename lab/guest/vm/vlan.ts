@@ -6,7 +6,7 @@
  */
 import { BIN, ipBatch, run, waitLinksReady } from "@tsn-proxy/sim";
 import { ADDR, type Topology } from "@tsn-proxy/sim/topology";
-import { VLAN } from "../../vm/checks.ts";
+import { VLAN } from "../../vm/scenarios.ts";
 
 /** Adds the VLAN device `dev` to node1 and routes the far end through it. */
 export async function addVlan(topo: Topology, dev: string = VLAN.dev): Promise<void> {
