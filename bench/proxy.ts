@@ -8,15 +8,11 @@
  */
 import { join } from "node:path";
 import {
-  attachPod,
+  Datapath,
   type DatapathStats,
-  down,
   PinLayout,
-  readStats,
-  removePodAttachment,
   type StoreName,
   type TrackerState,
-  up,
 } from "@tsn-proxy/bpf/datapath";
 import {
   attachTcx,
@@ -75,11 +71,12 @@ export function attachBenchProxy(
   const { strategy: strategyName, trackers } = armOf(arm);
   const registered = getStrategy(strategyName);
   const strategy = trackers ? registered : { ...registered, trackers: [] };
+  const datapath = Datapath.open({ stateFile, bpffs });
   let state;
   try {
     state = withNetns(
       topo.node.ns.path,
-      () => up({ strategy, bpffs, restoreOn: [topo.node.nic], stateFile, store }),
+      () => datapath.up({ strategy, restoreOn: [topo.node.nic], store }),
     );
   } catch (e) {
     Deno.removeSync(stateDir, { recursive: true });
@@ -95,15 +92,12 @@ export function attachBenchProxy(
     label: trackers ? strategyLabel(strategyName, state.trackers) : `${strategyName} (no tracker)`,
     restorerPin: pins.restorer,
     saverPins,
-    stats: () => readStats(stateFile),
+    stats: () => datapath.stats(),
     down() {
       if (isDown) return;
       isDown = true;
       try {
-        withNetns(
-          topo.node.ns.path,
-          () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-        );
+        withNetns(topo.node.ns.path, () => datapath.down());
       } finally {
         Deno.removeSync(stateDir, { recursive: true });
       }
@@ -113,7 +107,7 @@ export function attachBenchProxy(
     for (const name of optedIn) {
       const pod = topo.pod(name);
       const id = `${topo.prefix}-${name}`;
-      attachPod({ stateFile, id, netns: pod.ns.path, ifname: pod.ifname });
+      datapath.attach({ id, netns: pod.ns.path, ifname: pod.ifname });
       saverPins.set(name, pins.podSaver(id));
     }
   } catch (e) {

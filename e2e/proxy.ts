@@ -14,18 +14,14 @@
  */
 import { join } from "node:path";
 import {
-  attachPod,
   type AttachPodOptions,
+  Datapath,
   type DatapathStats,
-  down,
   listRecords,
   PinLayout,
-  readStats,
-  removePodAttachment,
   type StoreName,
   STORES,
   type TrackerState,
-  up,
 } from "@tsn-proxy/bpf/datapath";
 import { BpfMap, monotonicNs, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
@@ -79,21 +75,20 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
   const registered = getStrategy(opts.strategy);
   const strategy = opts.trackers === false ? { ...registered, trackers: [] } : registered;
   const restoreOn = opts.restoreOn ?? [topo.node.nic];
+  const datapath = Datapath.open({ stateFile, bpffs });
   const state = withNetns(
     topo.node.ns.path,
     () =>
-      up({
+      datapath.up({
         strategy,
-        bpffs,
         restoreOn,
-        stateFile,
         ...(opts.store === undefined ? {} : { store: opts.store }),
       }),
   );
   let isDown = false;
   const proxy: AttachedProxy = {
     trackers: state.trackers,
-    stats: () => readStats(stateFile),
+    stats: () => datapath.stats(),
     liveTalkerRecords() {
       // Pods also send kernel control packets with a priority (MLD, ND: TC_PRIO_CONTROL) that
       // never leave through the NIC; only TCP/UDP records are a talker's.
@@ -109,10 +104,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     down() {
       if (isDown) return;
       isDown = true;
-      withNetns(
-        topo.node.ns.path,
-        () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-      );
+      withNetns(topo.node.ns.path, () => datapath.down());
       Deno.removeSync(join(stateFile, ".."), { recursive: true });
     },
   };
@@ -121,8 +113,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     if (unknown.length) throw new Error(`pods ${unknown.join(", ")} have settings but no saver`);
     for (const name of opts.optedIn) {
       const pod = topo.pod(name);
-      attachPod({
-        stateFile,
+      datapath.attach({
         id: `${topo.prefix}-${name}`,
         netns: pod.ns.path,
         ifname: pod.ifname,

@@ -62,7 +62,7 @@ export interface DatapathState {
   restorers: RestorerState[];
   /**
    * TSN interfaces `up` was asked to restore on (with `allowMissing`) that did not exist: no
-   * restorer yet; `checkRestorers` (node.ts) attaches one when the interface appears. Absent: none.
+   * restorer yet; `Datapath.check` (node.ts) attaches one when the interface appears. Absent: none.
    */
   pendingRestorers?: string[];
   pods: PodState[];
