@@ -35,6 +35,7 @@ import {
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/agent/clock";
+import { AttachmentIndex, type AttachmentRecord } from "@tsn-proxy/agent/attachments";
 import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 
@@ -42,15 +43,10 @@ import { defaultStateFile } from "./datapath.ts";
 export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
 
 /** The CNI side of an attachment (the agent's attachments.json). */
-export interface CniSide {
-  readonly network: string;
-  readonly containerId: string;
-  readonly podNamespace?: string;
-  readonly podName?: string;
-  readonly optInSource: string;
-  readonly status: string;
-  readonly since: string;
-}
+export type CniSide = Pick<
+  AttachmentRecord,
+  "network" | "containerId" | "podNamespace" | "podName" | "optInSource" | "status" | "since"
+>;
 
 /** One pod saver. */
 export interface PodStatus {
@@ -136,17 +132,10 @@ async function agentStatus(socket: string): Promise<AgentStatus> {
   }
 }
 
+/** The CNI side of each attachment the agent recorded, by attachment id. */
 function readAttachments(path: string): Map<string, CniSide> {
-  const out = new Map<string, CniSide>();
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return out;
-  }
-  const doc = JSON.parse(text) as { attachments?: Array<CniSide & { id: string }> };
-  for (const a of doc.attachments ?? []) {
-    out.set(a.id, {
+  return new Map(
+    new AttachmentIndex(path).list().map((a) => [a.id, {
       network: a.network,
       containerId: a.containerId,
       ...(a.podNamespace ? { podNamespace: a.podNamespace } : {}),
@@ -154,9 +143,8 @@ function readAttachments(path: string): Map<string, CniSide> {
       optInSource: a.optInSource,
       status: a.status,
       since: a.since,
-    });
-  }
-  return out;
+    }]),
+  );
 }
 
 /** Where to read from. */

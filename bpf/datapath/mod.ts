@@ -34,7 +34,9 @@ export { type DatapathStats, type HeldRecord, listRecords, sumCounters } from ".
 export {
   type AttachMode,
   type DatapathState,
+  emptyState,
   loadState,
+  parseState,
   type PodState,
   type RestorerState,
   type TrackerState,
