@@ -26,7 +26,7 @@ import {
 } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
 import type { Topology } from "@tsn-proxy/e2e";
-import { BENCH_PROGRAMS } from "./bpf/build.ts";
+import { BENCH_PROGRAMS } from "./bpf/objects.ts";
 import { armOf } from "./matrix.ts";
 
 /** An attached datapath. */

@@ -86,11 +86,6 @@ export class Datapath {
     return state ? new Datapath(null, state.bpffs, state) : null;
   }
 
-  /** The state file, or null for a view rebuilt from pins. */
-  get stateFile(): string | null {
-    return this.#stateFile;
-  }
-
   /** What the datapath attached; undefined when it is not up. Throws on a corrupt state file. */
   state(): DatapathState | undefined {
     return this.#fixed ?? loadState(this.#file());
