@@ -48,7 +48,7 @@ import { NodeDatapath } from "./datapath.ts";
 import { CniHandler } from "./handler.ts";
 import { installPlugin, uninstallPlugin } from "./install.ts";
 import { kubernetesLookup, type PodLookup } from "./k8s.ts";
-import { createLog, type Log } from "./log.ts";
+import { createLog, errorMessage, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
 import { RestorerWatch } from "./restorers.ts";
@@ -89,10 +89,6 @@ export interface RunningAgent {
   notReady(): string | null;
   /** Stops serving; leaves datapath, plugin and conf entry in place. */
   stop(): Promise<void>;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** What every start step shares: the config, the log and the install-step counter. */
@@ -280,11 +276,11 @@ function bringUp({ log, step }: StartContext, datapath: NodeDatapath): boolean {
     return true;
   } catch (e) {
     step("datapath", false);
-    log(`${message(e)}; retrying in 5 s`, {
+    log(`${errorMessage(e)}; retrying in 5 s`, {
       event: "datapath.up_failed",
       level: "error",
       strategy: strategy.name,
-      error: message(e),
+      error: errorMessage(e),
       retryInMs: 5000,
     });
     return false;
@@ -314,10 +310,10 @@ function startClock(
   let running: Promise<unknown> = Promise.resolve();
   const check = () => {
     running = gate.run().catch((e) =>
-      log(`clock check failed: ${message(e)}`, {
+      log(`clock check failed: ${errorMessage(e)}`, {
         event: "clock.check_failed",
         level: "error",
-        error: message(e),
+        error: errorMessage(e),
       })
     );
   };
@@ -361,12 +357,15 @@ function policyReloader(
       text = Deno.readTextFileSync(cfg.policyFile);
     } catch (e) {
       if (policyText !== "") {
-        log(`policy: cannot read ${cfg.policyFile} (${message(e)}); keeping the current policy`, {
-          event: "policy.unreadable",
-          level: "error",
-          file: cfg.policyFile,
-          error: message(e),
-        });
+        log(
+          `policy: cannot read ${cfg.policyFile} (${errorMessage(e)}); keeping the current policy`,
+          {
+            event: "policy.unreadable",
+            level: "error",
+            file: cfg.policyFile,
+            error: errorMessage(e),
+          },
+        );
       }
       policyText = "";
       return;
@@ -378,11 +377,11 @@ function policyReloader(
     try {
       policy = parsePolicyFile(text, cfg.policyFile);
     } catch (e) {
-      log(`policy: ${message(e)}; keeping the current policy`, {
+      log(`policy: ${errorMessage(e)}; keeping the current policy`, {
         event: "policy.invalid",
         level: "error",
         file: cfg.policyFile,
-        error: message(e),
+        error: errorMessage(e),
       });
       return;
     }
@@ -429,10 +428,10 @@ function sweeper({ log }: StartContext, datapath: NodeDatapath, handler: CniHand
         );
       }
     } catch (e) {
-      log(`sweep: cannot remove orphan pins: ${message(e)}`, {
+      log(`sweep: cannot remove orphan pins: ${errorMessage(e)}`, {
         event: "sweep.failed",
         level: "error",
-        error: message(e),
+        error: errorMessage(e),
       });
     }
   };
@@ -458,11 +457,11 @@ async function installPluginStep({ cfg, log, step }: StartContext): Promise<void
     );
   } catch (e) {
     step("plugin", false);
-    log(`cannot install the plugin: ${message(e)}`, {
+    log(`cannot install the plugin: ${errorMessage(e)}`, {
       event: "plugin.install_failed",
       level: "error",
       binDir: cfg.cni.binDir,
-      error: message(e),
+      error: errorMessage(e),
     });
   }
 }
@@ -512,11 +511,11 @@ function startMetrics(
     return server;
   } catch (e) {
     step("metrics", false);
-    log(`metrics server on ${cfg.metricsAddress} failed: ${message(e)}`, {
+    log(`metrics server on ${cfg.metricsAddress} failed: ${errorMessage(e)}`, {
       event: "metrics.failed",
       level: "error",
       address: cfg.metricsAddress,
-      error: message(e),
+      error: errorMessage(e),
     });
     return undefined;
   }

@@ -14,7 +14,7 @@ import {
   runScenario,
   type TalkerSpec,
   uniquePrefix,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { BENCH_OBJECTS } from "./bpf/objects.ts";
 import { attachGate, type GateProbe } from "./gate.ts";
 import { FAR_PORT } from "./taprio.ts";

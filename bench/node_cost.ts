@@ -13,12 +13,12 @@
  * @module
  */
 import { join } from "node:path";
-import { CniRuntime, type NetworkList } from "../e2e/cni_driver.ts";
-import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "../e2e/cni_fixture.ts";
-import { createNetns, deleteNetns, type Netns } from "../e2e/netns.ts";
-import { type Proc, sleep } from "../e2e/process.ts";
-import { createTopology } from "../e2e/topology.ts";
-import { parseProcSample, type ProcSample, startAgentWithCaps } from "../k8s/measure_agent.ts";
+import { CniRuntime, type NetworkList } from "@tsn-proxy/sim/cni_driver";
+import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "@tsn-proxy/sim/cni_fixture";
+import { createNetns, deleteNetns, type Netns } from "@tsn-proxy/sim/netns";
+import { type Proc, sleep } from "@tsn-proxy/sim/process";
+import { createTopology } from "@tsn-proxy/sim/topology";
+import { parseProcSample, type ProcSample, startAgentWithCaps } from "@tsn-proxy/k8s/measure_agent";
 import { round, summarize, type Summary } from "./stats.ts";
 
 /** The agent's memory, KiB (from /proc/PID/status). */

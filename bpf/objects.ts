@@ -28,15 +28,15 @@ export const BPF_OBJECTS: readonly BpfObjectSource[] = [
     includes: ["bpf/include"],
   },
   {
-    source: "e2e/bpf/observer.bpf.c",
-    object: "e2e/bpf/obj/observer.bpf.o",
-    bindings: "e2e/bpf/gen/observer.ts",
-    includes: ["bpf/include", "e2e/bpf"],
+    source: "sim/bpf/observer.bpf.c",
+    object: "sim/bpf/obj/observer.bpf.o",
+    bindings: "sim/bpf/gen/observer.ts",
+    includes: ["bpf/include", "sim/bpf"],
   },
   {
-    source: "e2e/bpf/tamper.bpf.c",
-    object: "e2e/bpf/obj/tamper.bpf.o",
-    includes: ["bpf/include", "e2e/bpf"],
+    source: "sim/bpf/tamper.bpf.c",
+    object: "sim/bpf/obj/tamper.bpf.o",
+    includes: ["bpf/include", "sim/bpf"],
   },
   // The benchmark's floor program, the core with its cost probes, and the taprio gate counters.
   ...["empty", "costs", "gate"].map((name) => ({
@@ -44,8 +44,9 @@ export const BPF_OBJECTS: readonly BpfObjectSource[] = [
     object: `bench/bpf/obj/${name}.bpf.o`,
     includes: ["bpf/include"],
   })),
-  // The lab's smoke probe (does fexit load in the guest?) and its VLAN PCP counter.
-  ...["fexit_skb_clone", "vlan_pcp"].map((name) => ({
+  // The lab's own probes: fexit loads in the guest, the VLAN PCP on the wire, the sk_buff's path,
+  // a netkit CNI's programs.
+  ...["fexit_skb_clone", "vlan_pcp", "skb_path", "netkit_cni"].map((name) => ({
     source: `lab/bpf/${name}.bpf.c`,
     object: `lab/bpf/obj/${name}.bpf.o`,
     includes: ["bpf/include"],

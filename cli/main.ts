@@ -26,7 +26,7 @@ export const COMMANDS: CommandTable = {
   agent: SHIPPED_COMMANDS.agent!,
   demo: {
     summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
-    load: async () => (await import("./demo.ts")).demoCommand,
+    load: async () => (await import("@tsn-proxy/demo")).demoCommand,
   },
   status: SHIPPED_COMMANDS.status!,
   doctor: SHIPPED_COMMANDS.doctor!,

@@ -25,7 +25,8 @@
  */
 import { objectPath } from "@tsn-proxy/bpf";
 import { lddClosure } from "./ldd.ts";
-import { cacheDir, exists, repoRoot } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { cacheDir, repoRoot } from "./util.ts";
 
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";
@@ -45,7 +46,9 @@ export const DEFAULT_REPO_PATHS: readonly string[] = ["deno.json", "lab"];
  * lab/bpf/obj/ and built with every other object of bpf/objects.ts (`deno task check:gen`).
  */
 export const LAB_BPF_OBJECTS: ReadonlyMap<string, string> = new Map(
-  ["fexit_skb_clone", "vlan_pcp"].map((name) => [name, objectPath(`lab/bpf/obj/${name}.bpf.o`)]),
+  ["fexit_skb_clone", "vlan_pcp", "skb_path", "netkit_cni"].map((
+    name,
+  ) => [name, objectPath(`lab/bpf/obj/${name}.bpf.o`)]),
 );
 
 /** Options of {@link prepareShare}. */
@@ -119,7 +122,7 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
-    // Keep the modification time: build steps compare it (e2e/bpf/build.ts rebuilds an object
+    // Keep the modification time: build steps compare it (sim/bpf/build.ts rebuilds an object
     // older than its sources, which a guest without clang and a read-only share cannot do).
     if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;

@@ -16,10 +16,12 @@
  * ```
  */
 export {
+  coreConfig,
   coreObjectPath,
   DEFAULT_MAX_AGE_NS,
   DEFAULT_STORE,
   NO_CLAMP,
+  openCore,
   STORE_MAPS,
   type StoreName,
   storeName,
@@ -29,7 +31,7 @@ export {
 export { checkPodId, PinLayout } from "./layout.ts";
 export { Datapath, type DatapathLocation } from "./datapath.ts";
 export { type DatapathStrategy, isIfname, type RestorerCheck, type UpOptions } from "./node.ts";
-export { type AttachPodOptions, ownerId, type PodSettings } from "./pod.ts";
+export { type AttachPodOptions, fnv1a32, ownerId, type PodSettings } from "./pod.ts";
 export { type DatapathStats, type HeldRecord, listRecords, sumCounters } from "./stats.ts";
 export {
   type AttachMode,
