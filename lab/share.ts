@@ -122,8 +122,8 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
-    // Keep the modification time: build steps compare it (sim/bpf/build.ts rebuilds an object
-    // older than its sources, which a guest without clang and a read-only share cannot do).
+    // Keep the modification time: a copy that looks newer or older than it is misleads whoever
+    // compares them (make-like steps, a reader checking what the guest ran).
     if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;
   }
