@@ -9,11 +9,11 @@
  *
  * @example
  * ```ts ignore
- * import { attachPod, getStrategy, readStats, up } from "./mod.ts";
- * const stateFile = "/run/tsn-proxy/datapath.json";
- * up({ strategy: getStrategy("skb-addr"), bpffs: "/sys/fs/bpf/tsn", restoreOn: ["nic0"], stateFile });
- * attachPod({ stateFile, id: "pod1", netns: "/run/netns/pod1", ifname: "eth0", maxPriority: 3 });
- * console.log(readStats(stateFile).counters.restored);
+ * import { Datapath, getStrategy } from "./mod.ts";
+ * const dp = Datapath.open({ stateFile: "/run/tsn-proxy/datapath.json", bpffs: "/sys/fs/bpf/tsn" });
+ * dp.up({ strategy: getStrategy("skb-addr"), restoreOn: ["nic0"] });
+ * dp.attach({ id: "pod1", netns: "/run/netns/pod1", ifname: "eth0", maxPriority: 3 });
+ * console.log(dp.stats().counters.restored);
  * ```
  */
 export * from "@tsn-proxy/bpf/datapath";

@@ -91,80 +91,128 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** What every start step shares: the config, the log and the install-step counter. */
+interface StartContext {
+  readonly cfg: AgentConfig;
+  readonly log: Log;
+  readonly metrics: AgentMetrics;
+  /** Counts one install step in `tsnproxy_install_steps_total`. */
+  step(name: string, ok: boolean): void;
+}
+
+/** The agent's periodic jobs, stopped together. */
+class Timers {
+  readonly #ids: ReturnType<typeof setInterval>[] = [];
+
+  /** Runs `fn` every `ms`; returns a function that stops just this one. */
+  every(fn: () => void, ms: number): () => void {
+    const id = setInterval(fn, ms);
+    this.#ids.push(id);
+    return () => clearInterval(id);
+  }
+
+  clear(): void {
+    for (const id of this.#ids) clearInterval(id);
+  }
+}
+
 /** Starts the agent for cfg; resolves once it serves. */
 export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise<RunningAgent> {
   const log = opts.log ?? createLog(cfg.logFormat);
-  const strategy = getStrategy(cfg.strategy);
   const metrics = new AgentMetrics(() => datapath.stats());
-  const step = (name: string, ok: boolean) =>
-    metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" });
-  if (!cfg.policy.configured) {
-    log(
-      "WARNING no priority policy configured: every opted-in pod is clamped to priority 0 " +
-        "(best effort) until a policy section grants more (see agent/README.md)",
-      { event: "policy.missing", level: "warn" },
-    );
+  const ctx: StartContext = {
+    cfg,
+    log,
+    metrics,
+    step: (name, ok) => metrics.installSteps.inc({ step: name, result: ok ? "ok" : "error" }),
+  };
+  warnIfNoPolicy(ctx);
+  const timers = new Timers();
+  // 1. datapath, its restorers, the clock behind the txtimes
+  const { datapath, restorers } = startDatapath(ctx, timers);
+  const clock = startClock(ctx, opts, timers);
+  // 2. attachments, the policy file and the sweep
+  const reconciler = confReconciler(ctx);
+  const notReady = () => datapath.notReady() ?? reconciler.notReadyReason();
+  const handler = new CniHandler({
+    datapath,
+    index: new AttachmentIndex(indexFileOf(cfg)),
+    policy: cfg.policy,
+    ...lookupOf(cfg, opts),
+    ready: notReady,
+    log,
+    metrics: metrics.handler,
+  });
+  if (cfg.policyFile) {
+    timers.every(policyReloader(ctx, datapath, handler), POLICY_CHECK_INTERVAL_MS);
   }
+  const sweep = sweeper(ctx, datapath, handler);
+  sweep();
+  timers.every(sweep, 60_000);
+  // 3. plugin
+  const launcher = join(cfg.cni.binDir, "tsn-proxy");
+  await installPluginStep(ctx);
+  // 4. socket
+  let server: CniServer;
+  try {
+    server = await serveSocket(ctx, handler);
+    ctx.step("socket", true);
+  } catch (e) {
+    ctx.step("socket", false);
+    timers.clear();
+    throw e;
+  }
+  // 5. metrics
+  const metricsServer = startMetrics(ctx, notReady);
+  // 6. conf entry, only with the plugin in place
+  await startConf(ctx, reconciler, launcher);
+  return {
+    handler,
+    reconciler,
+    datapath,
+    metrics,
+    restorers,
+    clock: clock.gate,
+    notReady: () => existsSync(launcher) ? notReady() : `${launcher} missing`,
+    async stop() {
+      timers.clear();
+      await clock.settled(); // a pmc in flight must not outlive the agent
+      await reconciler.stop();
+      await server.close();
+      await metricsServer?.close();
+    },
+  };
+}
 
-  // 1. datapath
+function warnIfNoPolicy({ cfg, log }: StartContext): void {
+  if (cfg.policy.configured) return;
+  log(
+    "WARNING no priority policy configured: every opted-in pod is clamped to priority 0 " +
+      "(best effort) until a policy section grants more (see agent/README.md)",
+    { event: "policy.missing", level: "warn" },
+  );
+}
+
+/**
+ * The datapath for the configured strategy, loaded or adopted; a failing `up` is retried every
+ * 5 s. Then the restorers are checked every `restorerCheckIntervalMs`: a TSN interface that did
+ * not exist at `up` gets its restorer when it appears; one deleted and created again (driver
+ * reload, VF reset) comes back with a new ifindex and without its restorer, which is re-attached.
+ * Transitions are logged once.
+ */
+function startDatapath(
+  ctx: StartContext,
+  timers: Timers,
+): { datapath: NodeDatapath; restorers: RestorerWatch } {
+  const { cfg, log, metrics } = ctx;
   const datapath = new NodeDatapath({
-    strategy,
+    strategy: getStrategy(cfg.strategy),
     bpffs: cfg.bpffs,
     restoreOn: cfg.restoreOn,
     stateFile: stateFileOf(cfg),
     maxAgeMs: cfg.maxAgeMs,
     cleanup: cfg.cleanup,
   });
-  let retry: ReturnType<typeof setInterval> | undefined;
-  const bringUp = (): boolean => {
-    try {
-      const r = datapath.bringUp();
-      step("datapath", true);
-      const pending = r.state.pendingRestorers ?? [];
-      log(
-        `datapath ${r.adopted ? "adopted" : "loaded"}: ${strategy.name}, restorers on ` +
-          `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ") || "none"}` +
-          `${pending.length ? ` (waiting for ${pending.join(", ")})` : ""}, ` +
-          `${r.state.pods.length} pod saver(s)`,
-        {
-          event: r.adopted ? "datapath.adopted" : "datapath.loaded",
-          strategy: strategy.name,
-          store: r.state.store,
-          bpffs: r.state.bpffs,
-          restorers: r.state.restorers.map((x) => ({ ifname: x.ifname, mode: x.mode.kind })),
-          pendingRestorers: pending,
-          savers: r.state.pods.length,
-        },
-      );
-      for (const t of r.state.trackers.filter((t) => t.state === "unavailable")) {
-        log(
-          `WARNING strategy ${strategy.name} degraded: tracker ${t.program}: ` +
-            `${t.reason ?? "unavailable"}`,
-          {
-            event: "tracker.unavailable",
-            level: "warn",
-            strategy: strategy.name,
-            program: t.program,
-            reason: t.reason ?? "unavailable",
-          },
-        );
-      }
-      return true;
-    } catch (e) {
-      step("datapath", false);
-      log(`${errorMessage(e)}; retrying in 5 s`, {
-        event: "datapath.up_failed",
-        level: "error",
-        strategy: strategy.name,
-        error: errorMessage(e),
-        retryInMs: 5000,
-      });
-      return false;
-    }
-  };
-  // 1b. restorers: a TSN interface that did not exist at `up` gets its restorer when it appears;
-  // one that is deleted and created again (driver reload, VF reset) comes back with a new ifindex
-  // and without its restorer: re-attach it and record the index. Transitions are logged once.
   const restorers = new RestorerWatch({
     check: () => datapath.checkRestorers(),
     log,
@@ -176,20 +224,79 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   const checkRestorers = () => {
     restorers.run();
   };
-  if (!bringUp()) {
-    retry = setInterval(() => {
-      if (bringUp()) {
-        clearInterval(retry);
+  if (!bringUp(ctx, datapath)) {
+    const stop = timers.every(() => {
+      if (bringUp(ctx, datapath)) {
+        stop();
         checkRestorers();
       }
     }, 5000);
   } else {
     checkRestorers(); // reports missing interfaces; an adopted datapath may predate a re-created one
   }
-  const restorerTimer = setInterval(checkRestorers, cfg.restorerCheckIntervalMs);
+  timers.every(checkRestorers, cfg.restorerCheckIntervalMs);
+  return { datapath, restorers };
+}
 
-  // 1c. the clock behind the txtimes
-  const clock = new ClockGate({
+/** One attempt at bringing the datapath up, logged (and a degraded strategy warned about). */
+function bringUp({ log, step }: StartContext, datapath: NodeDatapath): boolean {
+  const strategy = datapath.o.strategy;
+  try {
+    const r = datapath.bringUp();
+    step("datapath", true);
+    const pending = r.state.pendingRestorers ?? [];
+    log(
+      `datapath ${r.adopted ? "adopted" : "loaded"}: ${strategy.name}, restorers on ` +
+        `${r.state.restorers.map((x) => `${x.ifname} (${x.mode.kind})`).join(", ") || "none"}` +
+        `${pending.length ? ` (waiting for ${pending.join(", ")})` : ""}, ` +
+        `${r.state.pods.length} pod saver(s)`,
+      {
+        event: r.adopted ? "datapath.adopted" : "datapath.loaded",
+        strategy: strategy.name,
+        store: r.state.store,
+        bpffs: r.state.bpffs,
+        restorers: r.state.restorers.map((x) => ({ ifname: x.ifname, mode: x.mode.kind })),
+        pendingRestorers: pending,
+        savers: r.state.pods.length,
+      },
+    );
+    for (const t of r.state.trackers.filter((t) => t.state === "unavailable")) {
+      log(
+        `WARNING strategy ${strategy.name} degraded: tracker ${t.program}: ` +
+          `${t.reason ?? "unavailable"}`,
+        {
+          event: "tracker.unavailable",
+          level: "warn",
+          strategy: strategy.name,
+          program: t.program,
+          reason: t.reason ?? "unavailable",
+        },
+      );
+    }
+    return true;
+  } catch (e) {
+    step("datapath", false);
+    log(`${errorMessage(e)}; retrying in 5 s`, {
+      event: "datapath.up_failed",
+      level: "error",
+      strategy: strategy.name,
+      error: errorMessage(e),
+      retryInMs: 5000,
+    });
+    return false;
+  }
+}
+
+/**
+ * The clock gate, judged now and every `clock.checkIntervalMs`; `settled` waits for a check in
+ * flight.
+ */
+function startClock(
+  { cfg, log, metrics }: StartContext,
+  opts: RunOptions,
+  timers: Timers,
+): { gate: ClockGate; settled(): Promise<unknown> } {
+  const gate = new ClockGate({
     probe: opts.clockProbe ??
       (() => probeClock({ ifaces: cfg.restoreOn, procRoot: cfg.clock.procRoot })),
     bounds: { maxPtpOffsetNs: cfg.txtime.maxPtpOffsetNs },
@@ -200,9 +307,9 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     log,
     metrics: metrics.clock,
   });
-  let clockRun: Promise<unknown> = Promise.resolve();
-  const checkClock = () => {
-    clockRun = clock.run().catch((e) =>
+  let running: Promise<unknown> = Promise.resolve();
+  const check = () => {
+    running = gate.run().catch((e) =>
       log(`clock check failed: ${errorMessage(e)}`, {
         event: "clock.check_failed",
         level: "error",
@@ -210,15 +317,13 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       })
     );
   };
-  checkClock();
-  const clockTimer = setInterval(checkClock, cfg.clock.checkIntervalMs);
+  check();
+  timers.every(check, cfg.clock.checkIntervalMs);
+  return { gate, settled: () => running };
+}
 
-  // 2. attachments and the sweep
-  const lookup = opts.lookup ??
-    (cfg.kubernetes.enabled
-      ? kubernetesLookup({ kubeconfig: cfg.kubernetes.kubeconfig })
-      : undefined);
-  const reconciler = new ConfReconciler({
+function confReconciler({ cfg, log, metrics }: StartContext): ConfReconciler {
+  return new ConfReconciler({
     confDir: cfg.cni.confDir,
     entry: pluginEntry({ socketPath: cfg.socketPath, optIn: cfg.cni.optIn }),
     originalsDir: confOriginalsDirOf(cfg),
@@ -228,19 +333,25 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     log,
     metrics: metrics.reconciler,
   });
-  const notReady = () => datapath.notReady() ?? reconciler.notReadyReason();
-  const handler = new CniHandler({
-    datapath,
-    index: new AttachmentIndex(indexFileOf(cfg)),
-    policy: cfg.policy,
-    ...(lookup ? { lookup } : {}),
-    ready: notReady,
-    log,
-    metrics: metrics.handler,
-  });
-  // 2b. a policy file: re-read, and a change re-clamps running savers in place.
+}
+
+/** The pod lookup: the test's, the Kubernetes API's, or none. */
+function lookupOf(cfg: AgentConfig, opts: RunOptions): { lookup?: PodLookup } {
+  const lookup = opts.lookup ??
+    (cfg.kubernetes.enabled
+      ? kubernetesLookup({ kubeconfig: cfg.kubernetes.kubeconfig })
+      : undefined);
+  return lookup ? { lookup } : {};
+}
+
+/** Re-reads the policy file; a change re-clamps running savers in place. */
+function policyReloader(
+  { cfg, log }: StartContext,
+  datapath: NodeDatapath,
+  handler: CniHandler,
+): () => void {
   let policyText: string | undefined;
-  const reloadPolicy = () => {
+  return () => {
     let text: string;
     try {
       text = Deno.readTextFileSync(cfg.policyFile);
@@ -294,11 +405,14 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       );
     }
   };
-  const policyTimer = cfg.policyFile
-    ? setInterval(reloadPolicy, POLICY_CHECK_INTERVAL_MS)
-    : undefined;
+}
 
-  const sweep = () => {
+/**
+ * Removes attachments whose netns is gone (DELs missed while no agent ran) and saver pin dirs no
+ * state names (an agent stopped between attach and state write).
+ */
+function sweeper({ log }: StartContext, datapath: NodeDatapath, handler: CniHandler): () => void {
+  return () => {
     if (datapath.notReady() !== null) return;
     const n = handler.sweep();
     if (n) {
@@ -321,139 +435,118 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       });
     }
   };
-  sweep();
-  const sweeper = setInterval(sweep, 60_000);
+}
 
-  // 3. plugin
-  const launcher = join(cfg.cni.binDir, "tsn-proxy");
-  if (cfg.cni.pluginDir) {
-    try {
-      const r = await installPlugin(cfg.cni.pluginDir, cfg.cni.binDir);
-      step("plugin", true);
-      log(
-        `plugin in ${cfg.cni.binDir}: ${
-          r.written.length ? `wrote ${r.written.join(", ")}` : "up to date"
-        }`,
-        { event: "plugin.installed", binDir: cfg.cni.binDir, written: r.written },
-      );
-    } catch (e) {
-      step("plugin", false);
-      log(`cannot install the plugin: ${errorMessage(e)}`, {
-        event: "plugin.install_failed",
-        level: "error",
-        binDir: cfg.cni.binDir,
-        error: errorMessage(e),
-      });
-    }
-  } else {
+/** Installs the plugin into the CNI bin dir (a failure is logged; the agent serves anyway). */
+async function installPluginStep({ cfg, log, step }: StartContext): Promise<void> {
+  if (!cfg.cni.pluginDir) {
     log("cni.pluginDir not set (nor $TSN_PROXY_PLUGIN_DIR): not installing the plugin", {
       event: "plugin.not_configured",
       level: "warn",
     });
+    return;
   }
-
-  // 4. socket
-  let server: CniServer;
   try {
-    server = await serveCni(
-      cfg.socketPath,
-      async (req: AgentRequest) => {
-        const t0 = performance.now();
-        const res = await handler.handle(req);
-        metrics.observeRequest(
-          req.command,
-          res.ok ? "ok" : String(res.code),
-          (performance.now() - t0) / 1000,
-        );
-        if (!res.ok) {
-          log(
-            `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
-            {
-              event: "cni.error",
-              level: "error",
-              command: req.command,
-              containerId: req.containerId,
-              code: res.code,
-              error: res.msg,
-              details: res.details ?? "",
-            },
-          );
-        }
-        return res;
-      },
-      log,
-      { refused: (reason) => metrics.callersRefused.inc({ reason }) },
-    );
-    step("socket", true);
-  } catch (e) {
-    step("socket", false);
-    clearInterval(retry);
-    clearInterval(sweeper);
-    clearInterval(restorerTimer);
-    clearInterval(clockTimer);
-    clearInterval(policyTimer);
-    throw e;
-  }
-
-  // 5. metrics
-  let metricsServer: MetricsServer | undefined;
-  if (cfg.metricsAddress) {
-    try {
-      metricsServer = serveMetrics(cfg.metricsAddress, metrics, notReady);
-      step("metrics", true);
-    } catch (e) {
-      step("metrics", false);
-      log(`metrics server on ${cfg.metricsAddress} failed: ${errorMessage(e)}`, {
-        event: "metrics.failed",
-        level: "error",
-        address: cfg.metricsAddress,
-        error: errorMessage(e),
-      });
-    }
-  }
-
-  // 6. conf entry, only with the plugin in place
-  if (existsSync(launcher)) {
-    const r = await reconciler.start();
-    step("conf", r.state === "in-place" || r.state === "written");
+    const r = await installPlugin(cfg.cni.pluginDir, cfg.cni.binDir);
+    step("plugin", true);
     log(
-      `conf: ${r.state}${"file" in r ? ` ${r.file}` : ""}${"reason" in r ? ` (${r.reason})` : ""}`,
-      {
-        event: "conf.state",
-        state: r.state,
-        ...("file" in r ? { file: r.file } : {}),
-        ...("reason" in r ? { reason: r.reason } : {}),
-      },
+      `plugin in ${cfg.cni.binDir}: ${
+        r.written.length ? `wrote ${r.written.join(", ")}` : "up to date"
+      }`,
+      { event: "plugin.installed", binDir: cfg.cni.binDir, written: r.written },
     );
-  } else {
+  } catch (e) {
+    step("plugin", false);
+    log(`cannot install the plugin: ${errorMessage(e)}`, {
+      event: "plugin.install_failed",
+      level: "error",
+      binDir: cfg.cni.binDir,
+      error: errorMessage(e),
+    });
+  }
+}
+
+/** Serves the plugin socket: each request timed and counted, each error answer logged. */
+function serveSocket({ cfg, log, metrics }: StartContext, handler: CniHandler): Promise<CniServer> {
+  return serveCni(
+    cfg.socketPath,
+    async (req: AgentRequest) => {
+      const t0 = performance.now();
+      const res = await handler.handle(req);
+      metrics.observeRequest(
+        req.command,
+        res.ok ? "ok" : String(res.code),
+        (performance.now() - t0) / 1000,
+      );
+      if (!res.ok) {
+        log(
+          `${req.command} ${req.containerId}: error ${res.code} ${res.msg} ${res.details ?? ""}`,
+          {
+            event: "cni.error",
+            level: "error",
+            command: req.command,
+            containerId: req.containerId,
+            code: res.code,
+            error: res.msg,
+            details: res.details ?? "",
+          },
+        );
+      }
+      return res;
+    },
+    log,
+    { refused: (reason) => metrics.callersRefused.inc({ reason }) },
+  );
+}
+
+/** The metrics server (/metrics, /readyz, /healthz), when an address is configured. */
+function startMetrics(
+  { cfg, log, metrics, step }: StartContext,
+  notReady: () => string | null,
+): MetricsServer | undefined {
+  if (!cfg.metricsAddress) return undefined;
+  try {
+    const server = serveMetrics(cfg.metricsAddress, metrics, notReady);
+    step("metrics", true);
+    return server;
+  } catch (e) {
+    step("metrics", false);
+    log(`metrics server on ${cfg.metricsAddress} failed: ${errorMessage(e)}`, {
+      event: "metrics.failed",
+      level: "error",
+      address: cfg.metricsAddress,
+      error: errorMessage(e),
+    });
+    return undefined;
+  }
+}
+
+/** Starts the conf reconciler, only with the plugin in place (else every pod would fail). */
+async function startConf(
+  { log, step }: StartContext,
+  reconciler: ConfReconciler,
+  launcher: string,
+): Promise<void> {
+  if (!existsSync(launcher)) {
     step("conf", false);
     log(`${launcher} missing: not touching the CNI config (pods would fail without the plugin)`, {
       event: "conf.skipped",
       level: "error",
       reason: `${launcher} missing`,
     });
+    return;
   }
-
-  return {
-    handler,
-    reconciler,
-    datapath,
-    metrics,
-    restorers,
-    clock,
-    notReady: () => existsSync(launcher) ? notReady() : `${launcher} missing`,
-    async stop() {
-      clearInterval(retry);
-      clearInterval(sweeper);
-      clearInterval(restorerTimer);
-      clearInterval(clockTimer);
-      clearInterval(policyTimer);
-      await clockRun; // a pmc in flight must not outlive the agent
-      await reconciler.stop();
-      await server.close();
-      await metricsServer?.close();
+  const r = await reconciler.start();
+  step("conf", r.state === "in-place" || r.state === "written");
+  log(
+    `conf: ${r.state}${"file" in r ? ` ${r.file}` : ""}${"reason" in r ? ` (${r.reason})` : ""}`,
+    {
+      event: "conf.state",
+      state: r.state,
+      ...("file" in r ? { file: r.file } : {}),
+      ...("reason" in r ? { reason: r.reason } : {}),
     },
-  };
+  );
 }
 
 /** What uninstall removed. */

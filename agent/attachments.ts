@@ -49,6 +49,104 @@ interface IndexFile {
   attachments: AttachmentRecord[];
 }
 
+const RECORD_FIELDS = [
+  "id",
+  "network",
+  "containerId",
+  "ifname",
+  "netns",
+  "podNamespace",
+  "podName",
+  "maxPriority",
+  "defaultPriority",
+  "txtime",
+  "optInSource",
+  "status",
+  "since",
+] as const satisfies readonly (keyof AttachmentRecord)[];
+
+/** Upper bound of a string field (a netns path is at most PATH_MAX). */
+const MAX_CHARS = 4096;
+
+function kind(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Decodes an attachment index file and checks it field by field; the error names the file, the
+ * field and why (`attachments.json: attachments[0].maxPriority: a string, not null or an integer
+ * 0..4294967295`). Fields the format does not define are refused.
+ *
+ * @example
+ * ```ts
+ * import { parseAttachments } from "./attachments.ts";
+ * parseAttachments('{"version":1,"attachments":[]}', "attachments.json"); // []
+ * ```
+ */
+export function parseAttachments(text: string, path: string): AttachmentRecord[] {
+  const fail = (field: string, why: string): never => {
+    throw new Error(`${path}: ${field}: ${why}`);
+  };
+  let f: unknown;
+  try {
+    f = JSON.parse(text);
+  } catch (e) {
+    return fail("the file", `not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(f) || f.version !== 1) return fail("the file", "not a tsn-proxy attachment index");
+  const extra = Object.keys(f).find((k) => k !== "version" && k !== "attachments");
+  if (extra !== undefined) fail("the file", `unknown field ${JSON.stringify(extra.slice(0, 64))}`);
+  if (!Array.isArray(f.attachments)) fail("attachments", `${kind(f.attachments)}, not a list`);
+  (f.attachments as unknown[]).forEach((a, i) => {
+    const at = `attachments[${i}]`;
+    if (!isObject(a)) return fail(at, `${kind(a)}, not an object`);
+    const unknown = Object.keys(a).find((k) => !(RECORD_FIELDS as readonly string[]).includes(k));
+    if (unknown !== undefined) fail(at, `unknown field ${JSON.stringify(unknown.slice(0, 64))}`);
+    const str = (k: string, optional = false) => {
+      const v = a[k];
+      if (v === undefined && optional) return;
+      if (typeof v !== "string") fail(`${at}.${k}`, `${kind(v)}, not a string`);
+      if ((v as string).length > MAX_CHARS) {
+        fail(`${at}.${k}`, `longer than ${MAX_CHARS} characters`);
+      }
+    };
+    const u32 = (v: unknown) =>
+      typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+    for (const k of ["id", "network", "containerId", "ifname", "netns", "optInSource", "since"]) {
+      str(k);
+    }
+    str("podNamespace", true);
+    str("podName", true);
+    if (a.maxPriority !== null && !u32(a.maxPriority)) {
+      fail(`${at}.maxPriority`, `${kind(a.maxPriority)}, not null or an integer 0..4294967295`);
+    }
+    if (a.defaultPriority !== undefined && !u32(a.defaultPriority)) {
+      fail(`${at}.defaultPriority`, `${kind(a.defaultPriority)}, not an integer 0..4294967295`);
+    }
+    if (a.txtime !== undefined) {
+      const t = a.txtime;
+      if (
+        !isObject(t) || Object.keys(t).some((k) => k !== "allowed" && k !== "horizonNs") ||
+        typeof t.allowed !== "boolean" || typeof t.horizonNs !== "string" ||
+        !/^[0-9]{1,20}$/.test(t.horizonNs)
+      ) {
+        fail(`${at}.txtime`, "not { allowed: boolean, horizonNs: decimal string }");
+      }
+    }
+    if (a.status !== "pending" && a.status !== "attached") {
+      fail(`${at}.status`, "not pending or attached");
+    }
+  });
+  return f.attachments as AttachmentRecord[];
+}
+
 function fnv1a32Hex(text: string): string {
   return fnv1a32(text).toString(16).padStart(8, "0");
 }
@@ -76,11 +174,7 @@ export class AttachmentIndex {
       if (e instanceof Deno.errors.NotFound) return [];
       throw e;
     }
-    const f = JSON.parse(text) as IndexFile;
-    if (f.version !== 1 || !Array.isArray(f.attachments)) {
-      throw new Error(`${this.path}: not a tsn-proxy attachment index`);
-    }
-    return f.attachments;
+    return parseAttachments(text, this.path);
   }
 
   /** The record of an id. */

@@ -1,6 +1,11 @@
-import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
+import { deepEqual, equal, notEqual, ok, throws } from "node:assert/strict";
 import { checkPodId } from "@tsn-proxy/bpf/datapath";
-import { attachmentId, AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
+import {
+  attachmentId,
+  AttachmentIndex,
+  type AttachmentRecord,
+  parseAttachments,
+} from "./attachments.ts";
 
 Deno.test("attachmentId() is readable, stable, valid for the datapath and per network", () => {
   const cid = "3f2a9c1b7d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
@@ -42,4 +47,41 @@ Deno.test("AttachmentIndex keeps records across instances and replaces by id", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("parseAttachments() names the field that breaks an index file, and why", () => {
+  const rec: AttachmentRecord = {
+    id: "a-eth0-1",
+    network: "k8s",
+    containerId: "a",
+    ifname: "eth0",
+    netns: "/run/netns/a",
+    podNamespace: "ns",
+    maxPriority: null,
+    defaultPriority: 2,
+    txtime: { allowed: true, horizonNs: "0" },
+    optInSource: "test",
+    status: "attached",
+    since: new Date(0).toISOString(),
+  };
+  const file = (attachments: unknown[], extra = {}) =>
+    JSON.stringify({ version: 1, attachments, ...extra });
+  deepEqual(parseAttachments(file([rec]), "f.json"), [rec]);
+  const refuses = (text: string, why: RegExp) =>
+    throws(() => parseAttachments(text, "f.json"), why);
+  refuses("{", /f\.json: the file: not JSON/);
+  refuses('{"version":2,"attachments":[]}', /f\.json: the file: not a tsn-proxy attachment index/);
+  refuses(file([], { owner: "x" }), /f\.json: the file: unknown field "owner"/);
+  refuses('{"version":1,"attachments":{}}', /f\.json: attachments: an object, not a list/);
+  refuses(file([7]), /attachments\[0\]: a number, not an object/);
+  refuses(file([{ ...rec, admin: true }]), /attachments\[0\]: unknown field "admin"/);
+  refuses(file([{ ...rec, id: undefined }]), /attachments\[0\]\.id: missing, not a string/);
+  refuses(file([{ ...rec, netns: 5 }]), /attachments\[0\]\.netns: a number, not a string/);
+  refuses(file([{ ...rec, netns: "x".repeat(4097) }]), /attachments\[0\]\.netns: longer than/);
+  refuses(file([{ ...rec, maxPriority: "3" }]), /\.maxPriority: a string, not null or an integer/);
+  refuses(file([{ ...rec, maxPriority: 2 ** 32 }]), /\.maxPriority: a number, not null or an/);
+  refuses(file([{ ...rec, defaultPriority: -1 }]), /\.defaultPriority: a number, not an integer/);
+  refuses(file([{ ...rec, txtime: { allowed: 1 } }]), /attachments\[0\]\.txtime: not \{ allowed/);
+  refuses(file([{ ...rec, status: "gone" }]), /attachments\[0\]\.status: not pending or attached/);
+  refuses(file([{ ...rec, podName: [] }]), /attachments\[0\]\.podName: a list, not a string/);
 });

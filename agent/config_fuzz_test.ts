@@ -4,7 +4,7 @@
  * either parses into a config that keeps the invariants (absolute paths, bounded integers, a
  * non-empty list of interface names, a back-off cap not below the rewrite interval, a policy of
  * integers or "unlimited"), or is refused with a ConfigError that names the file and the field.
- * Never another exception. Then the real command (`agent/main.ts agent --config FILE`, not
+ * Never another exception. Then the real command (`cli/shipped.ts agent --config FILE`, not
  * `--check`) on refused configs: exit 2, the field in the message, and nothing created on the
  * node (conf dir, bin dir, state dir, bpffs dir all untouched).
  */
@@ -217,7 +217,8 @@ Deno.test("the agent command refuses bad configs with exit 2 and touches nothing
     { what: "not YAML", text: "restoreOn: [eth1\n  - : :" },
     { what: "empty", text: "" },
   ];
-  const main = new URL("./main.ts", import.meta.url).pathname;
+  // The shipped entry point (cli/shipped.ts) with its agent command: what the image runs.
+  const main = new URL("../cli/shipped.ts", import.meta.url).pathname;
   try {
     const outs = await Promise.all(texts.map(async (t, i) => {
       const file = join(root, `agent-${i}.yaml`);

@@ -1,8 +1,8 @@
 /**
  * The node's datapath as the agent drives it: `up` for the configured strategy (adopting what a
  * previous agent left pinned, since `up` is idempotent for the same strategy), pod savers by
- * attachment id, readiness and stats, and `down` for uninstall. Everything goes through
- * @tsn-proxy/bpf/datapath and its state file.
+ * attachment id, readiness and stats, and `down` for uninstall. Everything goes through one
+ * {@link Datapath} of @tsn-proxy/bpf/datapath.
  *
  * @example
  * ```ts ignore
@@ -15,19 +15,11 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { removeBpffsDir } from "@tsn-proxy/bpf/libbpf";
 import {
-  attachPod,
-  checkRestorers,
+  Datapath,
   type DatapathState,
   type DatapathStats,
-  detachPod,
-  down,
-  loadState,
   PinLayout,
-  readStats,
-  removePodAttachment,
   type RestorerCheck,
-  setPodSettings,
-  up,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
 import type { DatapathPort, SaverSettings } from "./handler.ts";
@@ -54,8 +46,11 @@ export interface BringUpResult {
 /** The node datapath. */
 export class NodeDatapath implements DatapathPort {
   #error: string | null = "datapath not loaded yet";
+  readonly #dp: Datapath;
 
-  constructor(readonly o: NodeDatapathOptions) {}
+  constructor(readonly o: NodeDatapathOptions) {
+    this.#dp = Datapath.open({ stateFile: o.stateFile, bpffs: o.bpffs });
+  }
 
   /** Node-wide pins the datapath cannot work without. */
   #corePins(bpffs: string): string[] {
@@ -71,16 +66,15 @@ export class NodeDatapath implements DatapathPort {
    */
   bringUp(): BringUpResult {
     try {
-      let existing = loadState(this.o.stateFile);
+      let existing = this.#dp.state();
       if (existing && this.#corePins(existing.bpffs).some((p) => !existsSync(p))) {
-        down(existing.bpffs, this.o.stateFile, (p) => removePodAttachment(existing!.bpffs, p));
+        this.#dp.down();
         existing = undefined;
       }
-      const state = up({
+      const state = this.#dp.up({
         strategy: this.o.strategy,
         bpffs: this.o.bpffs,
         restoreOn: this.o.restoreOn,
-        stateFile: this.o.stateFile,
         maxAgeNs: BigInt(this.o.maxAgeMs) * 1_000_000n,
         cleanup: this.o.cleanup ?? false,
         // A TSN interface not there yet (not renamed yet, hot-plugged later) must not keep the
@@ -103,7 +97,7 @@ export class NodeDatapath implements DatapathPort {
 
   notReady(): string | null {
     if (this.#error !== null) return this.#error;
-    const state = loadState(this.o.stateFile);
+    const state = this.#dp.state();
     if (!state) return "datapath state missing";
     const missing = this.#corePins(state.bpffs).filter((p) => !existsSync(p));
     if (missing.length) return `datapath pins missing: ${missing.join(", ")}`;
@@ -111,23 +105,23 @@ export class NodeDatapath implements DatapathPort {
   }
 
   attach(o: { id: string; netns: string; ifname: string } & SaverSettings): void {
-    attachPod({ stateFile: this.o.stateFile, ...o });
+    this.#dp.attach(o);
   }
 
   detach(id: string): boolean {
-    return detachPod(this.o.stateFile, id);
+    return this.#dp.detach(id);
   }
 
   setSettings(id: string, settings: SaverSettings): boolean {
-    return setPodSettings(this.o.stateFile, id, settings);
+    return this.#dp.setSettings(id, settings);
   }
 
   has(id: string): boolean {
-    return loadState(this.o.stateFile)?.pods.some((p) => p.id === id) ?? false;
+    return this.#dp.state()?.pods.some((p) => p.id === id) ?? false;
   }
 
   missingPins(id: string): string[] {
-    const state = loadState(this.o.stateFile);
+    const state = this.#dp.state();
     const pod = state?.pods.find((p) => p.id === id);
     if (!state || !pod) return [id];
     const pins = new PinLayout(state.bpffs);
@@ -142,7 +136,7 @@ export class NodeDatapath implements DatapathPort {
    */
   checkRestorers(): RestorerCheck[] {
     if (this.#error !== null) return [];
-    return checkRestorers(this.o.stateFile);
+    return this.#dp.check();
   }
 
   /**
@@ -152,7 +146,7 @@ export class NodeDatapath implements DatapathPort {
    */
   removeOrphans(): string[] {
     if (this.#error !== null) return [];
-    const state = loadState(this.o.stateFile);
+    const state = this.#dp.state();
     if (!state) return [];
     const pins = new PinLayout(state.bpffs);
     const dir = dirname(pins.podDir("x"));
@@ -171,22 +165,15 @@ export class NodeDatapath implements DatapathPort {
 
   /** Stats for metrics; null when the datapath is not up. */
   stats(): DatapathStats | null {
-    if (!loadState(this.o.stateFile)) return null;
-    return readStats(this.o.stateFile);
+    return this.#dp.state() ? this.#dp.stats() : null;
   }
 
   /** Removes everything (uninstall); a saver that cannot be detached is reported and unpinned. */
   down(log: (msg: string) => void = () => {}): void {
-    const state = loadState(this.o.stateFile);
-    const bpffs = state?.bpffs ?? this.o.bpffs;
-    down(bpffs, this.o.stateFile, (p) => {
-      try {
-        removePodAttachment(bpffs, p);
-      } catch (e) {
-        // Removing the bpffs dir below drops its link pins, which detaches TCX links anyway.
-        log(`cannot detach ${p.id}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    });
+    // Removing the bpffs dir drops its link pins, which detaches TCX links anyway.
+    this.#dp.down((p, e) =>
+      log(`cannot detach ${p.id}: ${e instanceof Error ? e.message : String(e)}`)
+    );
     this.#error = "datapath removed";
   }
 }

@@ -404,7 +404,7 @@ export class CniHandler {
         txtime,
       });
     } catch (e) {
-      // attachPod rolled its own steps back; drop the record unless an older attach stands.
+      // Datapath.attach rolled its own steps back; drop the record unless an older attach stands.
       if (!datapath.has(id)) index.remove(id);
       this.deps.metrics?.decision?.("failed");
       this.deps.log(`cannot attach ${id} (${label}): ${errorMessage(e)}`, {

@@ -49,7 +49,7 @@
  * @example
  * ```ts ignore
  * import { AgentMetrics, serveMetrics } from "./metrics.ts";
- * const m = new AgentMetrics(() => readStats(stateFile));
+ * const m = new AgentMetrics(() => Datapath.open({ stateFile }).stats());
  * const server = serveMetrics("127.0.0.1:9402", m, () => null);
  * ```
  */
@@ -250,7 +250,7 @@ export class AgentMetrics {
     });
     let snapshot: DatapathStats | null = null;
     let takenAt = 0;
-    // One readStats per scrape, shared by the collectors below.
+    // One stats snapshot per scrape, shared by the collectors below.
     const read = () => {
       if (Date.now() - takenAt > 500) {
         try {

@@ -39,7 +39,7 @@ Deno.test("snake() turns BPF counter names into label values", () => {
 });
 
 /**
- * A readStats() snapshot: skb-addr, tracker refused, a restorer pin gone, a restorer defunct, a
+ * A Datapath.stats() snapshot: skb-addr, tracker refused, a restorer pin gone, a restorer defunct, a
  * TSN interface that did not exist at `up` (pending).
  */
 function fakeStats(): DatapathStats {

@@ -14,7 +14,12 @@ export { AGENT_USAGE, agentCommand } from "./command.ts";
 export { runAgent, type RunningAgent, type RunOptions, uninstall } from "./agent.ts";
 export { type AgentConfig, ConfigError, DEFAULTS, loadConfig, parseConfig } from "./config.ts";
 export { maxPriorityFor, parsePolicy, type Policy } from "./policy.ts";
-export { attachmentId, AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
+export {
+  attachmentId,
+  AttachmentIndex,
+  type AttachmentRecord,
+  parseAttachments,
+} from "./attachments.ts";
 export { CniHandler, type DatapathPort, type SaverSettings } from "./handler.ts";
 export { ConfReconciler, type PassResult, REVERT_HINT } from "./reconciler.ts";
 export { kubernetesLookup, type PodLookup, type PodReader } from "./k8s.ts";

@@ -16,7 +16,14 @@
  */
 import { dirname } from "node:path";
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
-import { callAgent, readLine, statusRequest, writeMessage } from "@tsn-proxy/cni/protocol";
+import {
+  AgentProtocolError,
+  callAgent,
+  checkRequest,
+  readLine,
+  statusRequest,
+  writeMessage,
+} from "@tsn-proxy/cni/protocol";
 import { ErrorCode } from "@tsn-proxy/cni";
 import type { Log } from "./log.ts";
 import { listenUnix, type PeerConn, type PeerCred, type UsernsMatch } from "./peer_socket.ts";
@@ -28,9 +35,10 @@ export interface CniServer {
   close(): Promise<void>;
 }
 
-const COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
-
-/** Validates a request line; returns an error response for anything malformed. */
+/**
+ * Decodes and checks a request line (`checkRequest` of @tsn-proxy/cni/protocol); anything
+ * malformed becomes the error answer, naming the field that is wrong.
+ */
 export function parseRequest(line: string): AgentRequest | AgentResponse {
   let v: unknown;
   try {
@@ -38,38 +46,18 @@ export function parseRequest(line: string): AgentRequest | AgentResponse {
   } catch {
     return { v: 1, ok: false, code: ErrorCode.DecodingFailure, msg: "request is not JSON" };
   }
-  const r = v as Record<string, unknown>;
-  const strings = ["network", "cniVersion", "containerId", "netns", "ifname", "optInSource"];
-  const args = r?.args as Record<string, unknown> | null | undefined;
-  const valid = r?.validAttachments;
-  const prio = r?.defaultPriority, problem = r?.defaultPriorityProblem;
-  if (
-    typeof v !== "object" || v === null || Array.isArray(v) || r.v !== 1 ||
-    typeof r.command !== "string" || !COMMANDS.has(r.command) ||
-    strings.some((k) => typeof r[k] !== "string") ||
-    typeof r.optIn !== "string" || !["yes", "no", "unknown"].includes(r.optIn) ||
-    typeof args !== "object" ||
-    args === null || Array.isArray(args) ||
-    Object.values(args).some((x) => typeof x !== "string") ||
-    (prio !== undefined &&
-      (typeof prio !== "number" || !Number.isInteger(prio) || prio < 1 || prio > 0xffffffff)) ||
-    (problem !== undefined && typeof problem !== "string") ||
-    (valid !== undefined &&
-      (!Array.isArray(valid) ||
-        valid.some((a) =>
-          typeof a !== "object" || a === null || typeof a.containerID !== "string" ||
-          typeof a.ifname !== "string"
-        )))
-  ) {
+  try {
+    return checkRequest(v);
+  } catch (e) {
+    if (!(e instanceof AgentProtocolError)) throw e;
     return {
       v: 1,
       ok: false,
       code: ErrorCode.AgentProtocol,
-      msg: "malformed request",
+      msg: `malformed request: ${e.message}`,
       details: line.slice(0, 300),
     };
   }
-  return v as AgentRequest;
 }
 
 /** Why a refused caller was refused. */

@@ -9,7 +9,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { BpfObject } from "@tsn-proxy/bpf/libbpf";
 import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/sim";
-import { buildBenchObjects } from "./bpf/build.ts";
+import { BENCH_OBJECTS } from "./bpf/objects.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, pickDatapaths, TRAFFIC, trafficOn } from "./matrix.ts";
 import { runStatsOfFd, StatsSession } from "./progstats.ts";
@@ -21,28 +21,22 @@ import type { BenchResults } from "./types.ts";
 requireKernelTests();
 
 Deno.test("bpf_stats run_cnt/run_time_ns decode like bpftool's", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tsn-bench-test-" });
-  try {
-    const objs = await buildBenchObjects(dir);
-    using obj = BpfObject.open(objs.empty);
-    obj.load();
-    const prog = obj.program("bench_empty");
-    using _stats = StatsSession.enable();
-    const before = runStatsOfFd(prog.fd);
-    prog.testRun({ data: udpFrame(64), ctx: skbCtx(5), repeat: 1000 });
-    const after = runStatsOfFd(prog.fd);
-    equal(after.runCnt - before.runCnt, 1000n);
-    ok(after.runTimeNs > before.runTimeNs);
-    const shown = JSON.parse(
-      (await exec([BIN.bpftool, "-j", "prog", "show", "id", String(after.id)])).stdout,
-    ) as { run_cnt?: number; run_time_ns?: number };
-    deepStrictEqual(
-      { cnt: BigInt(shown.run_cnt ?? -1), ns: BigInt(shown.run_time_ns ?? -1) },
-      { cnt: after.runCnt, ns: after.runTimeNs },
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  using obj = BpfObject.open(BENCH_OBJECTS.empty);
+  obj.load();
+  const prog = obj.program("bench_empty");
+  using _stats = StatsSession.enable();
+  const before = runStatsOfFd(prog.fd);
+  prog.testRun({ data: udpFrame(64), ctx: skbCtx(5), repeat: 1000 });
+  const after = runStatsOfFd(prog.fd);
+  equal(after.runCnt - before.runCnt, 1000n);
+  ok(after.runTimeNs > before.runTimeNs);
+  const shown = JSON.parse(
+    (await exec([BIN.bpftool, "-j", "prog", "show", "id", String(after.id)])).stdout,
+  ) as { run_cnt?: number; run_time_ns?: number };
+  deepStrictEqual(
+    { cnt: BigInt(shown.run_cnt ?? -1), ns: BigInt(shown.run_time_ns ?? -1) },
+    { cnt: after.runCnt, ns: after.runTimeNs },
+  );
 });
 
 Deno.test({

@@ -18,7 +18,7 @@ import {
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
 import type { Netns } from "@tsn-proxy/sim";
-import { BENCH_PROGRAMS } from "./bpf/build.ts";
+import { BENCH_PROGRAMS } from "./bpf/objects.ts";
 
 /** Limits of gate.bpf.c. */
 export const GATE_LIMITS = { hooks: 2, rows: 8, bins: 256 } as const;
@@ -36,7 +36,7 @@ const FAR_FILTER = { handle: 0x6a7e, priority: 0xfff0 };
 
 /** Options of {@linkcode attachGate}. */
 export interface GateOptions {
-  /** gate.bpf.o (bench/bpf/build.ts; in a lab guest under /lab/extra). */
+  /** gate.bpf.o (bench/bpf/objects.ts; in a lab guest under /lab/extra). */
   readonly object: string;
   /** The far end's netns and the interface node1's NIC traffic arrives on. */
   readonly far: { readonly ns: Netns; readonly ifname: string };

@@ -15,7 +15,7 @@ import {
   type TalkerSpec,
   uniquePrefix,
 } from "@tsn-proxy/sim";
-import { buildBenchObjects } from "./bpf/build.ts";
+import { BENCH_OBJECTS } from "./bpf/objects.ts";
 import { attachGate, type GateProbe } from "./gate.ts";
 import { FAR_PORT } from "./taprio.ts";
 
@@ -63,13 +63,8 @@ async function gateProgramsSettle(want: readonly string[], timeoutMs = 10_000): 
   return now;
 }
 
-async function withObject(fn: (object: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "tsn-bench-gate-" });
-  try {
-    await fn((await buildBenchObjects(dir)).gate);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withObject(fn: (object: string) => Promise<void>): Promise<void> {
+  return fn(BENCH_OBJECTS.gate);
 }
 
 Deno.test({

@@ -14,7 +14,7 @@
 import { BpfError, BpfObject, kernelHasTcx, possibleCpus } from "@tsn-proxy/bpf/libbpf";
 import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import { createTopology } from "@tsn-proxy/sim";
-import { BENCH_PROGRAMS, type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
+import { BENCH_OBJECTS, BENCH_PROGRAMS, type BenchObjects } from "./bpf/objects.ts";
 import { type FloodTool, runFlood, toolName } from "@tsn-proxy/sim/flood";
 import { type Datapath, NONE, podOf, SENTINEL, type Traffic, trafficOn } from "./matrix.ts";
 import { udpArrivals, UdpSink } from "./net.ts";
@@ -49,12 +49,12 @@ export class HostRunner implements Runner {
     this.kernel = kernel;
   }
 
-  /** Compiles the bench objects into a temp dir and returns a runner for this machine's kernel. */
+  /** A runner for this machine's kernel, with a temp dir of its own and the committed bench objects. */
   static async create(log: Log = () => {}): Promise<HostRunner> {
     const dir = await Deno.makeTempDir({ prefix: "tsn-bench-" });
     try {
       const kernel: KernelInfo = { id: "host", release: Deno.osRelease(), runner: "host" };
-      return new HostRunner(dir, await buildBenchObjects(dir), log, kernel);
+      return new HostRunner(dir, BENCH_OBJECTS, log, kernel);
     } catch (e) {
       await Deno.remove(dir, { recursive: true });
       throw e;

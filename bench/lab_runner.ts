@@ -9,7 +9,7 @@
  */
 import { basename } from "node:path";
 import { type KernelId as LabKernelId, LabError, runLab } from "@tsn-proxy/lab";
-import { type BenchObjects, buildBenchObjects } from "./bpf/build.ts";
+import { BENCH_OBJECTS, type BenchObjects } from "./bpf/objects.ts";
 import type { Log } from "./host_runner.ts";
 import type { KernelOutcome, KernelPlan } from "./kernel_run.ts";
 import {
@@ -62,7 +62,7 @@ export async function measureLabKernel(
 ): Promise<LabOutcome> {
   const dir = await Deno.makeTempDir({ prefix: "tsn-bench-lab-" });
   try {
-    const objects = await buildBenchObjects(dir);
+    const objects = BENCH_OBJECTS;
     const entries = Object.entries(objects) as [keyof BenchObjects, string][];
     const given: GuestPlan = {
       kernel,

@@ -20,7 +20,7 @@ import { BpfObject, type BpfProgram, possibleCpus } from "@tsn-proxy/bpf/libbpf"
 import { DEFAULT_MAX_AGE_NS, STORES, sumCounters } from "@tsn-proxy/bpf/datapath";
 import { PROGRAMS, TsnConfig, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { getStrategy } from "@tsn-proxy/strategies";
-import { BENCH_PROGRAMS, type BenchObjects } from "./bpf/build.ts";
+import { BENCH_PROGRAMS, type BenchObjects } from "./bpf/objects.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { round, summarize } from "./stats.ts";
 

@@ -18,7 +18,7 @@ import {
 } from "@tsn-proxy/bpf/libbpf";
 import type { Topology } from "@tsn-proxy/sim";
 import { attachProxy } from "@tsn-proxy/sim/proxy";
-import { BENCH_PROGRAMS } from "./bpf/build.ts";
+import { BENCH_PROGRAMS } from "./bpf/objects.ts";
 import { armOf } from "./matrix.ts";
 
 /** An attached datapath. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Topology } from "@tsn-proxy/sim";
-import type { BenchObjects } from "./bpf/build.ts";
+import type { BenchObjects } from "./bpf/objects.ts";
 import { nsPerRun, type RunStats, runStatsOfFd, runStatsOfPin, StatsSession } from "./progstats.ts";
 import { attachBenchProxy, attachFloor, type FloorProbe } from "./proxy.ts";
 import type { DatapathPlan } from "./runner.ts";

@@ -192,7 +192,7 @@ export interface TaprioMeasurement {
 
 /** Options of {@linkcode measureTaprio}. */
 export interface TaprioOptions {
-  /** The compiled gate.bpf.o (`buildBenchObjects().gate`; in a lab guest `/lab/extra/...`). */
+  /** The compiled gate.bpf.o (`BENCH_OBJECTS.gate`; in a lab guest `/lab/extra/...`). */
   readonly gateObject: string;
   /** Strategies to measure after the no-proxy arm; default skb-addr, skb-data. */
   readonly strategies?: readonly string[];

@@ -7,7 +7,7 @@
  * @module
  */
 import { BIN, type Proc, spawnIn, type Topology, waitListening } from "@tsn-proxy/sim";
-import type { BenchObjects } from "./bpf/build.ts";
+import type { BenchObjects } from "./bpf/objects.ts";
 import { runFlood } from "@tsn-proxy/sim/flood";
 import { NONE, podOf, type Traffic } from "./matrix.ts";
 import { linkCounters, udpArrivals, UdpSink } from "./net.ts";

@@ -5,7 +5,7 @@
  * @example
  * ```ts ignore
  * import { buildObjects } from "./build.ts";
- * await buildObjects(); // writes bpf/obj/*.bpf.o and sim/bpf/obj/*.bpf.o
+ * await buildObjects(); // writes every object of bpf/objects.ts (core, observer, tamper, bench, lab)
  * ```
  */
 import { dirname, join } from "node:path";

@@ -29,7 +29,7 @@ export async function staleGenerated(): Promise<string[]> {
     await generateBindings(outDir, outDir);
     const stale: string[] = [];
     for (const obj of BPF_OBJECTS) {
-      for (const rel of [obj.object, obj.bindings]) {
+      for (const rel of [obj.object, ...(obj.bindings ? [obj.bindings] : [])]) {
         if (!(await sameBytes(join(outDir, rel), join(repoRoot(), rel)))) stale.push(rel);
       }
     }

@@ -27,6 +27,7 @@ export async function generateBindings(objectRoot = repoRoot(), outDir = repoRoo
   const bin = await buildBpf2ts();
   const written: string[] = [];
   for (const obj of BPF_OBJECTS) {
+    if (!obj.bindings) continue;
     const out = join(outDir, obj.bindings);
     await Deno.mkdir(dirname(out), { recursive: true });
     await run(bin, ["-object", obj.object, "-out", out], objectRoot);

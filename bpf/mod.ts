@@ -3,5 +3,5 @@
  * The BPF side of tsn-proxy: the objects this repository builds and the tools that keep their
  * compiled objects and generated bindings fresh.
  */
-export { BPF_OBJECTS, type BpfObjectSource } from "./objects.ts";
+export { BPF_OBJECTS, type BpfObjectSource, objectPath } from "./objects.ts";
 export { CLANG, CLANG_MAJOR, clangArgs, PREBUILT_BPF_ENV, prebuiltBpf } from "./toolchain.ts";

@@ -23,16 +23,7 @@
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
-import {
-  attachPod,
-  DEFAULT_MAX_AGE_NS,
-  detachPod,
-  down,
-  loadState,
-  readStats,
-  removePodAttachment,
-  up,
-} from "@tsn-proxy/bpf/datapath";
+import { Datapath, DEFAULT_MAX_AGE_NS } from "@tsn-proxy/bpf/datapath";
 import { isBpfError } from "@tsn-proxy/bpf/libbpf";
 import { checkIfname, parseIfnames, parseUint, required, UsageError, wantsHelp } from "./args.ts";
 import { formatStats } from "./datapath_format.ts";
@@ -116,6 +107,7 @@ export function datapath(argv: string[]): number {
   });
   const bpffs = bpffsDir(values.bpffs);
   const stateFile = values.state ?? defaultStateFile(bpffs);
+  const datapath = Datapath.open({ stateFile, bpffs });
 
   switch (sub) {
     case "up": {
@@ -133,11 +125,9 @@ export function datapath(argv: string[]): number {
       const allowMissing = !!values["allow-missing"];
       let state;
       try {
-        state = up({
+        state = datapath.up({
           strategy,
-          bpffs,
           restoreOn,
-          stateFile,
           maxAgeNs,
           cleanup: !!values.cleanup,
           allowMissing,
@@ -181,8 +171,7 @@ export function datapath(argv: string[]): number {
         ? undefined
         : parseUint("max-priority", values["max-priority"]);
       const id = values.id ?? defaultPodId(netns, ifname);
-      const pod = attachPod({
-        stateFile,
+      const pod = datapath.attach({
         id,
         netns,
         ifname,
@@ -197,7 +186,7 @@ export function datapath(argv: string[]): number {
           required("netns", values.netns),
           checkIfname(required("ifname", values.ifname)),
         );
-      if (!detachPod(stateFile, id)) {
+      if (!datapath.detach(id)) {
         console.error(`no saver attached as "${id}"`);
         return 1;
       }
@@ -205,15 +194,12 @@ export function datapath(argv: string[]): number {
       return 0;
     }
     case "down": {
-      down(bpffs, stateFile, (pod) => removePodAttachment(bpffs, pod));
+      datapath.down();
       console.log(`datapath down: ${bpffs} removed`);
       return 0;
     }
     case "stats": {
-      if (!loadState(stateFile)) {
-        throw new Error(`the datapath is not up (no state at ${stateFile})`);
-      }
-      const stats = readStats(stateFile);
+      const stats = datapath.stats();
       console.log(
         values.json
           ? JSON.stringify(stats, (_, v) => typeof v === "bigint" ? Number(v) : v, 2)

@@ -4,7 +4,7 @@
  * @example
  * ```ts ignore
  * import { formatStats } from "./datapath_format.ts";
- * console.log(formatStats(readStats(stateFile)));
+ * console.log(formatStats(Datapath.open({ stateFile }).stats()));
  * ```
  */
 import type { DatapathStats } from "@tsn-proxy/bpf/datapath";

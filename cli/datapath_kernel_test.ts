@@ -6,7 +6,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { basename, join } from "node:path";
 import { createNetns, deleteNetns, ipBatch, type Netns, uniquePrefix } from "@tsn-proxy/sim";
 import { ifindex, probeFexit, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
-import { checkRestorers, loadState } from "@tsn-proxy/bpf/datapath";
+import { Datapath, loadState } from "@tsn-proxy/bpf/datapath";
 import { datapath as runDatapath } from "./datapath.ts";
 import { UsageError } from "./args.ts";
 
@@ -269,12 +269,14 @@ Deno.test("datapath up --allow-missing: a missing interface is pending, attached
       deepStrictEqual(s.pendingRestorers, ["nic9"]);
       equal(hook("nic0").length, 1, "the present interface has its restorer");
       deepStrictEqual(
-        withNetns(node, () => checkRestorers(state)).map((c) => [c.ifname, c.outcome]),
+        withNetns(node, () => Datapath.open({ stateFile: state }).check()).map((
+          c,
+        ) => [c.ifname, c.outcome]),
         [["nic0", "ok"], ["nic9", "missing"]],
       );
 
       await ipBatch(nodeNs, ["link add nic9 type veth peer name nic9p", "link set nic9 up"]);
-      const checks = withNetns(node, () => checkRestorers(state));
+      const checks = withNetns(node, () => Datapath.open({ stateFile: state }).check());
       deepStrictEqual(checks.map((c) => [c.ifname, c.outcome]), [["nic0", "ok"], [
         "nic9",
         "attached",
@@ -285,7 +287,7 @@ Deno.test("datapath up --allow-missing: a missing interface is pending, attached
       equal(after.pendingRestorers, undefined, "no longer pending");
       equal(hook("nic9").length, 1, "restorer on the interface that appeared");
       deepStrictEqual(
-        withNetns(node, () => checkRestorers(state)).map((c) => c.outcome),
+        withNetns(node, () => Datapath.open({ stateFile: state }).check()).map((c) => c.outcome),
         ["ok", "ok"],
         "attached once",
       );

@@ -26,27 +26,17 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import {
-  type DatapathState,
-  type DatapathStats,
+  Datapath,
   loadState,
   NO_CLAMP,
   PinLayout,
-  type PodState,
-  readStats,
-  storeName,
   type TrackerState,
 } from "@tsn-proxy/bpf/datapath";
-import {
-  BpfMap,
-  getLink,
-  type PodLinkVerdict,
-  podLinkVerdict,
-  withNetns,
-} from "@tsn-proxy/bpf/libbpf";
-import { TsnConfig, TsnConfigFlags, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
+import { getLink, type PodLinkVerdict, podLinkVerdict, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
 import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/agent/clock";
+import { AttachmentIndex, type AttachmentRecord } from "@tsn-proxy/agent/attachments";
 import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 
@@ -54,15 +44,10 @@ import { defaultStateFile } from "./datapath.ts";
 export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
 
 /** The CNI side of an attachment (the agent's attachments.json). */
-export interface CniSide {
-  readonly network: string;
-  readonly containerId: string;
-  readonly podNamespace?: string;
-  readonly podName?: string;
-  readonly optInSource: string;
-  readonly status: string;
-  readonly since: string;
-}
+export type CniSide = Pick<
+  AttachmentRecord,
+  "network" | "containerId" | "podNamespace" | "podName" | "optInSource" | "status" | "since"
+>;
 
 /** One pod saver. */
 export interface PodStatus {
@@ -165,80 +150,6 @@ function exists(path: string): boolean {
   }
 }
 
-function listDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((e) => e.name).sort();
-  } catch {
-    return [];
-  }
-}
-
-function readRodata(pin: string): TsnConfig | null {
-  try {
-    using map = BpfMap.fromPinned(pin);
-    const bytes = map.lookup(new Uint8Array(4));
-    return bytes ? TsnConfig.decode(bytes, VARIABLES.tsnCfg.offset) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * A datapath state rebuilt from the pins of `bpffs` alone: the node `.rodata` gives strategy,
- * store and age bound; `restore/`, `trackers/` and `pods/` give the attachments (pod netns and
- * interface are unknown, a pod without a link pin was attached with legacy tc).
- */
-export function stateFromPins(bpffs: string): DatapathState | null {
-  const pins = new PinLayout(bpffs);
-  const cfg = readRodata(pins.nodeConfig);
-  if (!cfg) return null;
-  const strategy = STRATEGIES.find((s) => s.keyMode === cfg.keyMode)?.name ?? `key-${cfg.keyMode}`;
-  const pods: PodState[] = listDir(join(bpffs, "pods")).map((id) => {
-    const podCfg = readRodata(pins.podConfig(id));
-    const denied = ((podCfg?.flags ?? 0) & TsnConfigFlags.TSN_CFG_NO_TXTIME) !== 0;
-    const horizonNs = podCfg?.txtimeHorizonNs ?? 0n;
-    return {
-      id,
-      netns: "",
-      ifname: "?",
-      ifindex: 0,
-      owner: podCfg?.owner ?? 0,
-      maxPriority: podCfg?.maxPriority ?? NO_CLAMP,
-      ...(podCfg?.defaultPriority ? { defaultPriority: podCfg.defaultPriority } : {}),
-      ...(denied || horizonNs
-        ? { txtime: { allowed: !denied, horizonNs: String(horizonNs) } }
-        : {}),
-      mode: exists(pins.podLink(id)) ? { kind: "tcx" } : { kind: "clsact", handle: 0, priority: 0 },
-    };
-  });
-  return {
-    version: 1,
-    bpffs,
-    strategy,
-    store: storeName(cfg.store),
-    maxAgeNs: cfg.maxAgeNs.toString(),
-    trackers: listDir(pins.trackersDir).map((program) => ({ program, state: "attached" })),
-    restorers: listDir(pins.restoreDir).map((ifname) => ({
-      ifname,
-      ifindex: 0,
-      mode: { kind: "tcx" },
-    })),
-    pods,
-  };
-}
-
-/** Reads stats of a state that lives only in memory (pins-only view). */
-function statsOf(state: DatapathState): DatapathStats {
-  const dir = Deno.makeTempDirSync({ prefix: "tsnproxy-status-" });
-  try {
-    const file = join(dir, "datapath.json");
-    Deno.writeTextFileSync(file, JSON.stringify(state));
-    return readStats(file);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
 async function agentStatus(socket: string): Promise<AgentStatus> {
   if (!exists(socket)) return { socket, state: "down", detail: "no socket" };
   try {
@@ -251,17 +162,10 @@ async function agentStatus(socket: string): Promise<AgentStatus> {
   }
 }
 
+/** The CNI side of each attachment the agent recorded, by attachment id. */
 function readAttachments(path: string): Map<string, CniSide> {
-  const out = new Map<string, CniSide>();
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return out;
-  }
-  const doc = JSON.parse(text) as { attachments?: Array<CniSide & { id: string }> };
-  for (const a of doc.attachments ?? []) {
-    out.set(a.id, {
+  return new Map(
+    new AttachmentIndex(path).list().map((a) => [a.id, {
       network: a.network,
       containerId: a.containerId,
       ...(a.podNamespace ? { podNamespace: a.podNamespace } : {}),
@@ -269,9 +173,8 @@ function readAttachments(path: string): Map<string, CniSide> {
       optInSource: a.optInSource,
       status: a.status,
       since: a.since,
-    });
-  }
-  return out;
+    }]),
+  );
 }
 
 /** Where to read from. */
@@ -329,7 +232,12 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
   const probe = o.clock ?? ((ifaces) => probeClock({ ifaces }));
   const state = stateFile ? loadState(stateFile) : undefined;
   const pinsOnly = state === undefined && o.bpffs !== undefined;
-  const effective = state ?? (pinsOnly ? stateFromPins(bpffs) : null);
+  const datapath = state
+    ? Datapath.open({ stateFile: stateFile! })
+    : pinsOnly
+    ? Datapath.fromPins(bpffs, (k) => STRATEGIES.find((s) => s.keyMode === k)?.name)
+    : null;
+  const effective = state ?? datapath?.state();
   const cni = attachmentsFile ? readAttachments(attachmentsFile) : new Map<string, CniSide>();
   const problems: string[] = [];
   const source = {
@@ -364,7 +272,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
         : [...problems, `agent: ${agent?.state ?? "unknown"}`],
     };
   }
-  const stats = state ? readStats(stateFile!) : statsOf(effective);
+  const stats = datapath!.stats();
   const pins = new PinLayout(effective.bpffs);
   const pods: PodStatus[] = effective.pods.map((p) => {
     const missing = stats.missingPins.filter((m) => m.startsWith(pins.podDir(p.id) + "/"));

@@ -6,7 +6,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { attachPod, down, removePodAttachment, up } from "@tsn-proxy/bpf/datapath";
+import { Datapath } from "@tsn-proxy/bpf/datapath";
 import { probeFexit, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
 import { AttachmentIndex } from "@tsn-proxy/agent";
@@ -49,13 +49,13 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
       "link set vethpod up",
     ]);
     await ipBatch(pod, ["link set eth0 up"]);
+    const datapath = Datapath.open({ stateFile, bpffs });
     withNetns(
       node.path,
-      () => up({ strategy: getStrategy("skb-addr"), bpffs, restoreOn: ["nic0"], stateFile }),
+      () => datapath.up({ strategy: getStrategy("skb-addr"), restoreOn: ["nic0"] }),
     );
     const id = "c0ffee000001-eth0-12345678";
-    attachPod({
-      stateFile,
+    datapath.attach({
       id,
       netns: pod.path,
       ifname: "eth0",
@@ -124,7 +124,7 @@ Deno.test("tsnproxy status reads state and pins with the agent down, and from th
     equal(gone.code, 1, "a saver whose pod is gone");
     ok(gone.s.problems.some((p) => p.includes("is gone")), gone.text);
 
-    withNetns(node.path, () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)));
+    withNetns(node.path, () => datapath.down());
     const off = await status("--state-dir", stateDir);
     equal(off.code, 1);
     equal(off.s.up, false);

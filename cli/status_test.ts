@@ -1,5 +1,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
+import { emptyState } from "@tsn-proxy/bpf/datapath";
 import { podLinkVerdict } from "@tsn-proxy/bpf/libbpf";
 import type { ClockFacts } from "@tsn-proxy/agent/clock";
 import {
@@ -71,7 +72,7 @@ Deno.test("stateFileFor() finds the state file that names a bpffs dir", async ()
   try {
     const a = join(dir, "a.json"), b = join(dir, "b.json"), bad = join(dir, "bad.json");
     const state = (bpffs: string) =>
-      JSON.stringify({ version: 1, bpffs, strategy: "skb-addr", restorers: [], pods: [] });
+      JSON.stringify(emptyState(bpffs, "skb-addr", "buckets", 100_000_000n));
     await Deno.writeTextFile(a, state("/sys/fs/bpf/one"));
     await Deno.writeTextFile(b, state("/sys/fs/bpf/two"));
     await Deno.writeTextFile(bad, "{");

@@ -22,6 +22,15 @@ export const MAX_MESSAGE_BYTES = 1 << 20;
 /** The commands the agent handles (VERSION never reaches it). */
 export type AgentCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
 
+/** Every {@link AgentCommand}. */
+export const AGENT_COMMANDS: readonly AgentCommand[] = ["ADD", "DEL", "CHECK", "GC", "STATUS"];
+
+/** Upper bound of one string field of a message (a netns path is at most PATH_MAX). */
+export const MAX_FIELD_CHARS = 4096;
+
+/** Upper bound of the `CNI_ARGS` entries of a request. */
+export const MAX_ARGS = 64;
+
 /** What the plugin asks. */
 export interface AgentRequest {
   readonly v: 1;
@@ -99,12 +108,144 @@ export class AgentUnavailableError extends Error {
   }
 }
 
-/** The agent answered something that is not a protocol message. */
+/** A message that is not a protocol message; the text says which field is wrong and why. */
 export class AgentProtocolError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "AgentProtocolError";
   }
+}
+
+function fail(why: string): never {
+  throw new AgentProtocolError(why);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Refuses fields the protocol does not define: a peer that sends them speaks another protocol. */
+function onlyFields(r: Record<string, unknown>, known: readonly string[], where: string): void {
+  const extra = Object.keys(r).find((k) => !known.includes(k));
+  if (extra !== undefined) fail(`${where}: unknown field ${JSON.stringify(extra.slice(0, 64))}`);
+}
+
+/**
+ * A string field. Request fields are bounded by {@link MAX_FIELD_CHARS}; an answer's text (a
+ * kernel's error, say) only by the message bound.
+ */
+function str(r: Record<string, unknown>, k: string, where: string, optional = false): void {
+  const v = r[k];
+  if (v === undefined && optional) return;
+  if (typeof v !== "string") fail(`${where}.${k}: ${describe(v)}, not a string`);
+  if (where.startsWith("request") && v.length > MAX_FIELD_CHARS) {
+    fail(`${where}.${k}: longer than ${MAX_FIELD_CHARS} characters`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+const REQUEST_FIELDS = [
+  "v",
+  "command",
+  "network",
+  "cniVersion",
+  "containerId",
+  "netns",
+  "ifname",
+  "args",
+  "optIn",
+  "optInSource",
+  "defaultPriority",
+  "defaultPriorityProblem",
+  "validAttachments",
+] as const satisfies readonly (keyof AgentRequest)[];
+
+/**
+ * Checks a decoded request field by field; throws {@link AgentProtocolError} naming the first
+ * field that is wrong (missing, wrong type, out of range, oversized, or not a protocol field).
+ *
+ * @example
+ * ```ts
+ * import { checkRequest, statusRequest } from "./protocol.ts";
+ * checkRequest(JSON.parse(JSON.stringify(statusRequest())));
+ * ```
+ */
+export function checkRequest(v: unknown): AgentRequest {
+  if (!isRecord(v)) fail(`request: ${describe(v)}, not an object`);
+  onlyFields(v, REQUEST_FIELDS, "request");
+  if (v.v !== PROTOCOL_VERSION) fail(`request.v: not protocol version ${PROTOCOL_VERSION}`);
+  if (!AGENT_COMMANDS.includes(v.command as AgentCommand)) {
+    fail(`request.command: not one of ${AGENT_COMMANDS.join(", ")}`);
+  }
+  for (const k of ["network", "cniVersion", "containerId", "netns", "ifname", "optInSource"]) {
+    str(v, k, "request");
+  }
+  if (!["yes", "no", "unknown"].includes(v.optIn as string)) {
+    fail("request.optIn: not one of yes, no, unknown");
+  }
+  const args = v.args;
+  if (!isRecord(args)) fail(`request.args: ${describe(args)}, not an object`);
+  if (Object.keys(args).length > MAX_ARGS) fail(`request.args: more than ${MAX_ARGS} entries`);
+  for (const k of Object.keys(args)) str(args, k, "request.args");
+  const prio = v.defaultPriority;
+  if (
+    prio !== undefined &&
+    (typeof prio !== "number" || !Number.isInteger(prio) || prio < 1 || prio > 0xffffffff)
+  ) {
+    fail("request.defaultPriority: not an integer 1..4294967295");
+  }
+  str(v, "defaultPriorityProblem", "request", true);
+  const valid = v.validAttachments;
+  if (valid !== undefined) {
+    if (!Array.isArray(valid)) fail(`request.validAttachments: ${describe(valid)}, not a list`);
+    valid.forEach((a, i) => {
+      const where = `request.validAttachments[${i}]`;
+      if (!isRecord(a)) fail(`${where}: ${describe(a)}, not an object`);
+      onlyFields(a, ["containerID", "ifname"], where);
+      str(a, "containerID", where);
+      str(a, "ifname", where);
+    });
+  }
+  return v as unknown as AgentRequest;
+}
+
+/**
+ * Checks a decoded response field by field; throws {@link AgentProtocolError} naming the first
+ * field that is wrong.
+ *
+ * @example
+ * ```ts
+ * import { checkResponse } from "./protocol.ts";
+ * checkResponse({ v: 1, ok: false, code: 11, msg: "not ready" });
+ * ```
+ */
+export function checkResponse(v: unknown): AgentResponse {
+  if (!isRecord(v)) fail(`response: ${describe(v)}, not an object`);
+  if (v.v !== PROTOCOL_VERSION) fail(`response.v: not protocol version ${PROTOCOL_VERSION}`);
+  if (v.ok === true) {
+    onlyFields(v, ["v", "ok", "attached", "detail"], "response");
+    if (v.attached !== undefined && typeof v.attached !== "boolean") {
+      fail(`response.attached: ${describe(v.attached)}, not a boolean`);
+    }
+    str(v, "detail", "response", true);
+  } else if (v.ok === false) {
+    onlyFields(v, ["v", "ok", "code", "msg", "details"], "response");
+    const code = v.code;
+    if (typeof code !== "number" || !Number.isInteger(code) || code < 1 || code > 999) {
+      fail("response.code: not a CNI error code (an integer 1..999)");
+    }
+    str(v, "msg", "response");
+    str(v, "details", "response", true);
+  } else {
+    fail(`response.ok: ${describe(v.ok)}, not a boolean`);
+  }
+  return v as unknown as AgentResponse;
 }
 
 /** Something to read bytes from (a connection). */
@@ -160,7 +301,7 @@ async function writeAll(w: ByteWriter, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await w.write(data.subarray(off));
 }
 
-/** Checks the shape of an agent response. */
+/** Decodes and checks an agent response line ({@link checkResponse}). */
 export function parseResponse(text: string): AgentResponse {
   let v: unknown;
   try {
@@ -168,15 +309,14 @@ export function parseResponse(text: string): AgentResponse {
   } catch {
     throw new AgentProtocolError(`agent answered non-JSON: ${text.slice(0, 200)}`);
   }
-  const r = v as Record<string, unknown>;
-  if (typeof v !== "object" || v === null || r.v !== PROTOCOL_VERSION) {
-    throw new AgentProtocolError(`agent answered an unknown protocol: ${text.slice(0, 200)}`);
+  try {
+    return checkResponse(v);
+  } catch (e) {
+    if (!(e instanceof AgentProtocolError)) throw e;
+    throw new AgentProtocolError(
+      `agent answered a malformed message (${e.message}): ${text.slice(0, 200)}`,
+    );
   }
-  if (r.ok === true) return r as unknown as AgentResponse;
-  if (r.ok === false && typeof r.code === "number" && typeof r.msg === "string") {
-    return r as unknown as AgentResponse;
-  }
-  throw new AgentProtocolError(`agent answered a malformed message: ${text.slice(0, 200)}`);
 }
 
 /**

@@ -1,9 +1,14 @@
-import { equal, ok, rejects } from "node:assert/strict";
+import { equal, ok, rejects, throws } from "node:assert/strict";
 import {
   AgentProtocolError,
   type AgentRequest,
   AgentUnavailableError,
   callAgent,
+  checkRequest,
+  checkResponse,
+  MAX_ARGS,
+  MAX_FIELD_CHARS,
+  parseResponse,
   readLine,
   writeMessage,
 } from "./protocol.ts";
@@ -96,4 +101,66 @@ Deno.test("writeMessage() and readLine() round-trip through a pipe-like buffer",
     },
   });
   equal(line, '{"a":1}');
+});
+
+Deno.test("checkRequest() names the field that breaks a request", () => {
+  const base = JSON.parse(JSON.stringify(req)) as Record<string, unknown>;
+  const refuses = (patch: Record<string, unknown>, why: RegExp) => {
+    const bad = { ...base, ...patch };
+    for (const [k, v] of Object.entries(patch)) if (v === undefined) delete bad[k];
+    throws(
+      () => checkRequest(bad),
+      (e: unknown) => e instanceof AgentProtocolError && why.test(e.message),
+    );
+  };
+  equal(checkRequest(base).containerId, "c1");
+  throws(() => checkRequest(null), /request: null, not an object/);
+  throws(() => checkRequest([base]), /request: a list, not an object/);
+  refuses({ v: 2 }, /request\.v: not protocol version 1/);
+  refuses({ command: "UP" }, /request\.command: not one of ADD/);
+  refuses({ containerId: undefined }, /request\.containerId: missing, not a string/);
+  refuses({ netns: 5 }, /request\.netns: a number, not a string/);
+  refuses({ netns: "/x".repeat(MAX_FIELD_CHARS) }, /request\.netns: longer than 4096/);
+  refuses({ optIn: "maybe" }, /request\.optIn: not one of yes, no, unknown/);
+  refuses({ args: [] }, /request\.args: a list, not an object/);
+  refuses({ args: { K8S_POD_NAME: 5 } }, /request\.args\.K8S_POD_NAME: a number/);
+  refuses(
+    { args: Object.fromEntries(Array.from({ length: MAX_ARGS + 1 }, (_, i) => [`K${i}`, ""])) },
+    /request\.args: more than 64 entries/,
+  );
+  refuses({ defaultPriority: 0 }, /request\.defaultPriority: not an integer 1\.\.4294967295/);
+  refuses({ defaultPriority: "5" }, /request\.defaultPriority/);
+  refuses({ defaultPriorityProblem: 7 }, /request\.defaultPriorityProblem: a number/);
+  refuses({ validAttachments: {} }, /request\.validAttachments: an object, not a list/);
+  refuses({ validAttachments: [null] }, /request\.validAttachments\[0\]: null, not an object/);
+  refuses(
+    { validAttachments: [{ containerID: "c", ifname: "eth0", extra: 1 }] },
+    /request\.validAttachments\[0\]: unknown field "extra"/,
+  );
+  refuses(
+    { validAttachments: [{ containerID: 1, ifname: "eth0" }] },
+    /request\.validAttachments\[0\]\.containerID: a number/,
+  );
+  refuses({ admin: true }, /request: unknown field "admin"/);
+  const proto = JSON.parse(JSON.stringify(req).replace("{", '{"__proto__":{"admin":true},'));
+  throws(() => checkRequest(proto), /request: unknown field "__proto__"/);
+});
+
+Deno.test("checkResponse() names the field that breaks an answer", () => {
+  equal(checkResponse({ v: 1, ok: true, attached: true, detail: "x" }).ok, true);
+  equal(checkResponse({ v: 1, ok: false, code: 11, msg: "m", details: "d" }).ok, false);
+  const refuses = (v: unknown, why: RegExp) =>
+    throws(
+      () => checkResponse(v),
+      (e: unknown) => e instanceof AgentProtocolError && why.test(e.message),
+    );
+  refuses("ok", /response: a string, not an object/);
+  refuses({ v: 0, ok: true }, /response\.v: not protocol version 1/);
+  refuses({ v: 1, ok: "yes" }, /response\.ok: a string, not a boolean/);
+  refuses({ v: 1, ok: true, attached: 1 }, /response\.attached: a number, not a boolean/);
+  refuses({ v: 1, ok: true, code: 4 }, /response: unknown field "code"/);
+  refuses({ v: 1, ok: false, msg: "m" }, /response\.code: not a CNI error code/);
+  refuses({ v: 1, ok: false, code: 1.5, msg: "m" }, /response\.code/);
+  refuses({ v: 1, ok: false, code: 4 }, /response\.msg: missing, not a string/);
+  throws(() => parseResponse('{"v":1,"ok":false,"code":4}'), /malformed message \(response\.msg/);
 });

@@ -53,7 +53,7 @@ import {
 } from "@tsn-proxy/sim";
 import { errorMessage } from "@tsn-proxy/agent/log";
 import { ANNOTATIONS_CAPABILITY, ENABLED_ANNOTATION } from "@tsn-proxy/cni";
-import { type DatapathStats, readStats } from "@tsn-proxy/bpf/datapath";
+import { Datapath, type DatapathStats } from "@tsn-proxy/bpf/datapath";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
 import { CniRuntime, type NetworkList, type RuntimeConf } from "@tsn-proxy/sim/cni_driver";
 import {
@@ -446,7 +446,7 @@ export async function runDemo(
     const podsB = await addPods(r, rt, chained, "b");
     progress.step(`traffic WITH tsn-proxy (${strategy.name}): the same datagrams`);
     const withProxy = await traffic(r, podsB, 41100, count, "with tsn-proxy", progress);
-    const stats: DatapathStats = readStats(stateFile);
+    const stats: DatapathStats = Datapath.open({ stateFile }).stats();
     await delPods(r, rt, chained, podsB);
     lap("withMs");
 

@@ -14,7 +14,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { type DatapathStats, readStats } from "@tsn-proxy/bpf/datapath";
+import { Datapath, type DatapathStats } from "@tsn-proxy/bpf/datapath";
 import { agentHttp } from "@tsn-proxy/sim/cni_fixture";
 import { type BenchPod, CniBench, recorded, since } from "./fault_fixture.ts";
 import { requireKernelTests } from "@tsn-proxy/sim/require_root";
@@ -38,7 +38,7 @@ Deno.test("through the CNI chain: no opt-in, no restore (priority and txtime); t
   try {
     await bench.startAgent();
     const stateFile = join(bench.node.stateDir, "datapath.json");
-    const counters = () => readStats(stateFile).counters;
+    const counters = () => Datapath.open({ stateFile }).stats().counters;
     const p = await bench.pod("plain", { optIn: false, namespace: "cell" });
     const c = await bench.pod("capped", { optIn: true, namespace: "capped" });
     const a = await bench.pod("cell", { optIn: true, namespace: "cell" });

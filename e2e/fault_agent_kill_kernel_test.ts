@@ -16,7 +16,7 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { attachPod, loadState, PinLayout } from "@tsn-proxy/bpf/datapath";
+import { Datapath, loadState, PinLayout } from "@tsn-proxy/bpf/datapath";
 import {
   type BenchPod,
   CniBench,
@@ -157,7 +157,11 @@ Deno.test("agent SIGKILLed under traffic and mid-ADD: restoration goes on, the n
         await ipBatch(orphanNs, ["link add eth0 type veth peer name eth0p", "link set eth0p up"]);
       });
       await ipBatch(orphanNs, ["link set eth0 up"]);
-      attachPod({ stateFile, id: "orphan-eth0-0", netns: orphanNs.path, ifname: "eth0" });
+      Datapath.open({ stateFile }).attach({
+        id: "orphan-eth0-0",
+        netns: orphanNs.path,
+        ifname: "eth0",
+      });
       const st = loadState(stateFile)!;
       st.pods = st.pods.filter((p) => p.id !== "orphan-eth0-0");
       Deno.writeTextFileSync(stateFile, JSON.stringify(st, null, 2));

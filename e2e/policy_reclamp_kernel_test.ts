@@ -1,19 +1,12 @@
 /**
- * A policy change reaches a running pod's saver: `setPodClamp` swaps the saver instance in place
+ * A policy change reaches a running pod's saver: `Datapath.setClamp` swaps the saver instance in place
  * (TCX `bpf_link_update`, or a clsact filter replaced at its handle and priority) and real
  * priority-5 datagrams from the pod (socat `so-priority`) are clamped, or not, by the new value at
  * once, with no packet leaving unsaved in between. The saver's `saveClamped` counter tells.
  */
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import {
-  attachPod,
-  down,
-  readStats,
-  removePodAttachment,
-  setPodClamp,
-  up,
-} from "@tsn-proxy/bpf/datapath";
+import { Datapath } from "@tsn-proxy/bpf/datapath";
 import { withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
 import { run } from "@tsn-proxy/sim/netns";
@@ -22,28 +15,29 @@ import { ADDR, createTopology } from "@tsn-proxy/sim/topology";
 
 const COUNT = 50;
 
-Deno.test("setPodClamp(): a running saver takes a new clamp at once, every packet saved", async () => {
+Deno.test("Datapath.setClamp(): a running saver takes a new clamp at once, every packet saved", async () => {
   requireKernelTests();
   const topo = await createTopology({ kind: "routed-nat", pods: [{ name: "a" }] });
   const stateFile = join(await Deno.makeTempDir({ prefix: `${topo.prefix}-state-` }), "dp.json");
   const bpffs = join(topo.bpffsDir, "reclamp");
+  const datapath = Datapath.open({ stateFile, bpffs });
   try {
     const pod = topo.pods[0]!;
     withNetns(
       topo.node.ns.path,
-      () => up({ strategy: getStrategy("skb-addr"), bpffs, restoreOn: [topo.node.nic], stateFile }),
+      () => datapath.up({ strategy: getStrategy("skb-addr"), restoreOn: [topo.node.nic] }),
     );
-    attachPod({ stateFile, id: "a", netns: pod.ns.path, ifname: pod.ifname, maxPriority: 2 });
+    datapath.attach({ id: "a", netns: pod.ns.path, ifname: pod.ifname, maxPriority: 2 });
     // Priority-5 datagrams to the pod's gateway: each crosses the pod's eth0, where the saver runs.
     const send = async () => {
-      const before = readStats(stateFile).counters;
+      const before = datapath.stats().counters;
       await run(pod.ns, [
         "sh",
         "-c",
         `for i in $(seq ${COUNT}); do echo x; done | ` +
         `socat -b 2 -u - UDP-SENDTO:${ADDR.gateway1}:9,so-priority=5`,
       ]);
-      const after = readStats(stateFile).counters;
+      const after = datapath.stats().counters;
       return {
         clamped: Number(after.saveClamped - before.saveClamped),
         saved: Number(after.saved - before.saved),
@@ -53,24 +47,21 @@ Deno.test("setPodClamp(): a running saver takes a new clamp at once, every packe
     ok(d.saved >= COUNT, `saved ${d.saved}`);
     equal(d.clamped, d.saved, "clamp 2: every priority-5 packet clamped");
 
-    ok(setPodClamp(stateFile, "a", undefined), "unlimited");
-    equal(readStats(stateFile).state.pods[0]?.maxPriority, 0xffffffff);
+    ok(datapath.setClamp("a", undefined), "unlimited");
+    equal(datapath.stats().state.pods[0]?.maxPriority, 0xffffffff);
     d = await send();
     ok(d.saved >= COUNT, `saved ${d.saved} after the swap`);
     equal(d.clamped, 0, "no clamp: none clamped");
 
-    ok(setPodClamp(stateFile, "a", 4));
+    ok(datapath.setClamp("a", 4));
     d = await send();
     equal(d.clamped, d.saved, "clamp 4: every priority-5 packet clamped again");
     ok(d.saved >= COUNT);
 
-    equal(setPodClamp(stateFile, "nobody", 1), false, "an unknown id");
+    equal(datapath.setClamp("nobody", 1), false, "an unknown id");
   } finally {
     try {
-      withNetns(
-        topo.node.ns.path,
-        () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-      );
+      withNetns(topo.node.ns.path, () => datapath.down());
     } catch { /* destroy removes the bpffs dir too */ }
     await topo.destroy();
   }

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { PREBUILT_BPF_ENV } from "@tsn-proxy/bpf";
-import { buildTamper, TAMPER_OBJECT } from "@tsn-proxy/sim";
+import { TAMPER_OBJECT, tamperObject } from "@tsn-proxy/sim";
 import { BAD_BOUNDS, buildBadBounds } from "@tsn-proxy/bpf/testing";
 import { KERNELS, LabError, runLab } from "./mod.ts";
 import { repoRoot } from "./util.ts";
@@ -46,7 +46,7 @@ Deno.test("kernel tests of bpf/, the observer baseline and adversarial case (a) 
     assert.equal(PREBUILT_BPF_ENV, "TSN_PREBUILT_BPF_DIR", "lab/guest/scenarios/deno-test.sh");
     const prebuilt = {
       [BAD_BOUNDS]: buildBadBounds(`${dir}/${BAD_BOUNDS}`),
-      [TAMPER_OBJECT]: await buildTamper(`${dir}/${TAMPER_OBJECT}`),
+      [TAMPER_OBJECT]: tamperObject(),
     };
     let r;
     try {

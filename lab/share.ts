@@ -5,7 +5,7 @@
  * ```text
  * bin/deno                  the pinned Deno binary (hard link when possible)
  * lib/                      ldd closure of deno and of libbpf.so.1 (+ libbpf.so.1 and the loader)
- * obj/<name>.bpf.o          BPF objects the lab compiles on the host (see LAB_BPF_OBJECTS)
+ * obj/<name>.bpf.o          the lab's own BPF objects (see LAB_BPF_OBJECTS)
  * extra/<name>              files the caller hands the guest (ShareOptions.files), e.g. a plan
  * repo/<path>               copies of the repository paths the scenarios need
  * ```
@@ -23,9 +23,10 @@
  * try { console.log(share.dir); } finally { await share.cleanup(); }
  * ```
  */
+import { objectPath } from "@tsn-proxy/bpf";
 import { lddClosure } from "./ldd.ts";
 import { exists } from "@tsn-proxy/sim/netns";
-import { cacheDir, repoRoot, run, sha256Hex, withLock } from "./util.ts";
+import { cacheDir, repoRoot } from "./util.ts";
 
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";
@@ -40,21 +41,15 @@ export const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
 /** Repository paths every share carries (the guest runner and scenarios live in lab/). */
 export const DEFAULT_REPO_PATHS: readonly string[] = ["deno.json", "lab"];
 
-/** A BPF object compiled on the host for the lab's scenarios. */
-export interface LabBpfObject {
-  /** Object name: the share holds obj/<name>.bpf.o. */
-  readonly name: string;
-  /** C source, relative to the repository root. */
-  readonly source: string;
-}
-
-/** The lab's own BPF objects (the project's objects are committed and shared through repo/). */
-export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
-  { name: "fexit_skb_clone", source: "lab/bpf/fexit_skb_clone.bpf.c" },
-  { name: "vlan_pcp", source: "lab/bpf/vlan_pcp.bpf.c" },
-  { name: "skb_path", source: "lab/bpf/skb_path.bpf.c" },
-  { name: "netkit_cni", source: "lab/bpf/netkit_cni.bpf.c" },
-];
+/**
+ * The lab's own BPF objects, by the name the share gives them (obj/<name>.bpf.o): committed under
+ * lab/bpf/obj/ and built with every other object of bpf/objects.ts (`deno task check:gen`).
+ */
+export const LAB_BPF_OBJECTS: ReadonlyMap<string, string> = new Map(
+  ["fexit_skb_clone", "vlan_pcp", "skb_path", "netkit_cni"].map((
+    name,
+  ) => [name, objectPath(`lab/bpf/obj/${name}.bpf.o`)]),
+);
 
 /** Options of {@link prepareShare}. */
 export interface ShareOptions {
@@ -127,8 +122,8 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
-    // Keep the modification time: build steps compare it (sim/bpf/build.ts rebuilds an object
-    // older than its sources, which a guest without clang and a read-only share cannot do).
+    // Keep the modification time: a copy that looks newer or older than it is misleads whoever
+    // compares them (make-like steps, a reader checking what the guest ran).
     if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;
   }
@@ -197,48 +192,6 @@ export function sharedRootConfig(denoJson: string, paths: readonly string[]): st
   return JSON.stringify(parsed, null, 2) + "\n";
 }
 
-/** Compiles the lab's BPF objects (cached under .cache/lab/obj by a hash of their inputs). */
-export async function buildLabObjects(): Promise<Map<string, string>> {
-  const root = repoRoot();
-  const dir = `${cacheDir()}/obj`;
-  await Deno.mkdir(dir, { recursive: true });
-  const vmlinux = await Deno.readFile(`${root}/bpf/include/vmlinux.h`);
-  const clang = await run("clang-19", ["--version"]).catch((e: unknown) => {
-    throw new Error(`clang-19 is needed for the lab's BPF objects (./dev setup): ${e}`);
-  });
-  const out = new Map<string, string>();
-  for (const obj of LAB_BPF_OBJECTS) {
-    const source = await Deno.readFile(`${root}/${obj.source}`);
-    const key = (await sha256Hex(
-      [clang, await sha256Hex(source), await sha256Hex(vmlinux)].join("\n"),
-    )).slice(0, 16);
-    const path = `${dir}/${obj.name}-${key}.bpf.o`;
-    await withLock(`${dir}/.lock`, async () => {
-      if (await exists(path)) return;
-      const tmp = `${path}.${Deno.pid}.tmp`;
-      await run("clang-19", [
-        "-g",
-        "-O2",
-        "-target",
-        "bpf",
-        "-D__TARGET_ARCH_x86",
-        "-Wall",
-        "-Werror",
-        "-I",
-        "bpf/include",
-        "-c",
-        obj.source,
-        "-o",
-        tmp,
-      ], { cwd: root });
-      await run("llvm-strip-19", ["-g", tmp]);
-      await Deno.rename(tmp, path);
-    });
-    out.set(obj.name, path);
-  }
-  return out;
-}
-
 /** Removes share folders left by runs that died (older than an hour). */
 async function pruneStale(base: string): Promise<void> {
   for await (const e of Deno.readDir(base)) {
@@ -280,7 +233,7 @@ export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
       await Deno.copyFile(await Deno.realPath(path), `${dir}/lib/${soname}`);
     }
 
-    for (const [name, path] of await buildLabObjects()) {
+    for (const [name, path] of LAB_BPF_OBJECTS) {
       await Deno.copyFile(path, `${dir}/obj/${name}.bpf.o`);
     }
 

@@ -22,7 +22,7 @@ export {
   type SenderResult,
   TXTIME_AHEAD_NS,
 } from "./talkers/txtime_sender.ts";
-export { buildObserver, OBSERVER_OBJ } from "./bpf/build.ts";
+export { OBSERVER_OBJ, observerObject } from "./bpf/object.ts";
 export * from "./talkers/txtime.ts";
 export { parseIpv4 } from "./talkers/libc.ts";
 export * from "./tc.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { buildObserver } from "./bpf/build.ts";
+import { observerObject } from "./bpf/object.ts";
 import { BIN, exists, type Netns } from "./netns.ts";
 import { exec } from "./process.ts";
 import { attachEgress, detachEgress } from "./tc.ts";
@@ -73,9 +73,9 @@ export interface Observer {
   destroy(): Promise<void>;
 }
 
-/** Builds (if stale), loads, pins and attaches the observer. */
+/** Loads, pins and attaches the observer (its committed object). */
 export async function installObserver(opts: ObserverOptions): Promise<Observer> {
-  const obj = await buildObserver();
+  const obj = observerObject();
   const dir = `${opts.bpffsDir}/observer`;
   const pref = opts.pref ?? OBSERVER_PREF;
   const progDir = `${dir}/prog`;

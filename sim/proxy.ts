@@ -14,18 +14,14 @@
  */
 import { join } from "node:path";
 import {
-  attachPod,
   type AttachPodOptions,
+  Datapath,
   type DatapathStats,
-  down,
   listRecords,
   PinLayout,
-  readStats,
-  removePodAttachment,
   type StoreName,
   STORES,
   type TrackerState,
-  up,
 } from "@tsn-proxy/bpf/datapath";
 import { BpfMap, monotonicNs, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
@@ -81,16 +77,15 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
   const registered = getStrategy(opts.strategy);
   const strategy = opts.trackers === false ? { ...registered, trackers: [] } : registered;
   const restoreOn = opts.restoreOn ?? [topo.node.nic];
+  const datapath = Datapath.open({ stateFile, bpffs });
   let state;
   try {
     state = withNetns(
       topo.node.ns.path,
       () =>
-        up({
+        datapath.up({
           strategy,
-          bpffs,
           restoreOn,
-          stateFile,
           ...(opts.store === undefined ? {} : { store: opts.store }),
         }),
     );
@@ -105,7 +100,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     trackers: state.trackers,
     pins,
     podId,
-    stats: () => readStats(stateFile),
+    stats: () => datapath.stats(),
     liveTalkerRecords() {
       // Pods also send kernel control packets with a priority (MLD, ND: TC_PRIO_CONTROL) that
       // never leave through the NIC; only TCP/UDP records are a talker's.
@@ -121,10 +116,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
       if (isDown) return;
       isDown = true;
       try {
-        withNetns(
-          topo.node.ns.path,
-          () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-        );
+        withNetns(topo.node.ns.path, () => datapath.down());
       } finally {
         Deno.removeSync(stateDir, { recursive: true });
       }
@@ -135,8 +127,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     if (unknown.length) throw new Error(`pods ${unknown.join(", ")} have settings but no saver`);
     for (const name of opts.optedIn) {
       const pod = topo.pod(name);
-      attachPod({
-        stateFile,
+      datapath.attach({
         id: podId(name),
         netns: pod.ns.path,
         ifname: pod.ifname,

@@ -2,13 +2,12 @@
  * A test-only saboteur on the node's NIC (sim/bpf/tamper.bpf.c): per UDP destination port it sets
  * a priority, clears or shifts the tstamp, changes its clock type or invents one, the way a broken
  * proxy would. It runs before the observer (lower tc pref), so tests can prove the observer counts
- * each damage in its own class. Compiled into a temporary directory on install, never committed.
+ * each damage in its own class. Its object is committed (sim/bpf/obj/tamper.bpf.o, bpf/objects.ts).
  *
  * @module
  */
 
-import { CLANG, CLANG_MAJOR, clangArgs, prebuiltBpf } from "@tsn-proxy/bpf";
-import { REPO_ROOT } from "./bpf/build.ts";
+import { objectPath, prebuiltBpf } from "@tsn-proxy/bpf";
 import { BIN, exists, type Netns } from "./netns.ts";
 import { toBpftoolHex } from "./observer_codec.ts";
 import { exec } from "./process.ts";
@@ -54,19 +53,15 @@ export function encodeTamperAction(a: TamperAction): Uint8Array {
 /** The tamper program's object file name (a prebuilt copy has it too: bpf/toolchain.ts). */
 export const TAMPER_OBJECT = "tamper.bpf.o";
 
-/** Compiles sim/bpf/tamper.bpf.c to `out` with the project's clang; returns out. */
-export async function buildTamper(out: string): Promise<string> {
-  const src = { source: "sim/bpf/tamper.bpf.c", includes: ["bpf/include", "sim/bpf"] };
-  await exec([CLANG, ...clangArgs(src, out)], { cwd: REPO_ROOT, timeoutMs: 60_000 });
-  await exec([`llvm-strip-${CLANG_MAJOR}`, "-g", out]);
-  return out;
+/** The committed object, built with every other one (`deno task gen`, `deno task check:gen`). */
+export function tamperObject(): string {
+  return objectPath("sim/bpf/obj/tamper.bpf.o");
 }
 
-/** Compiles, loads, pins (under bpffsDir/tamper) and attaches it at tc egress `pref` (default 50). */
+/** Loads, pins (under bpffsDir/tamper) and attaches it at tc egress `pref` (default 50). */
 export async function installTamper(
   opts: { ns: Netns; ifname: string; bpffsDir: string; pref?: number },
 ): Promise<Tamper> {
-  const tmp = await Deno.makeTempDir({ prefix: "tsnt-tamper-" });
   const dir = `${opts.bpffsDir}/tamper`;
   const pref = opts.pref ?? 50;
   let attached = false;
@@ -75,12 +70,11 @@ export async function installTamper(
     destroying ??= (async () => {
       if (attached) await detachEgress(opts.ns, opts.ifname, pref);
       if (await exists(dir)) await Deno.remove(dir, { recursive: true });
-      await Deno.remove(tmp, { recursive: true });
     })();
     return destroying;
   };
   try {
-    const obj = prebuiltBpf(TAMPER_OBJECT) ?? await buildTamper(`${tmp}/${TAMPER_OBJECT}`);
+    const obj = prebuiltBpf(TAMPER_OBJECT) ?? tamperObject();
     await Deno.mkdir(dir, { recursive: true });
     await exec([BIN.bpftool, "prog", "loadall", obj, `${dir}/prog`, "pinmaps", `${dir}/maps`]);
     attached = true;

@@ -8,7 +8,7 @@
  */
 import { GUEST_EXTRA } from "@tsn-proxy/lab/share";
 import { writeResult } from "@tsn-proxy/lab/guest/result";
-import type { BenchObjects } from "../bpf/build.ts";
+import type { BenchObjects } from "../bpf/objects.ts";
 import { HostRunner } from "../host_runner.ts";
 import { measureKernel } from "../kernel_run.ts";
 import { measureTaprio, type TaprioMeasurement } from "../taprio.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BenchObjects } from "../bpf/build.ts";
+import type { BenchObjects } from "../bpf/objects.ts";
 import type { KernelOutcome, KernelPlan } from "../kernel_run.ts";
 import type { TaprioMeasurement } from "../taprio.ts";
 

@@ -2,16 +2,17 @@
  * @module
  * The tsn-proxy datapath: load the BPF core for a strategy, attach restorers and pod savers, read
  * its stats, remove it. Everything is pinned under one bpffs directory and recorded in one state
- * file, so a restarted process adopts what is running instead of reloading it.
+ * file, so a restarted process adopts what is running instead of reloading it. The strategy comes
+ * resolved from the caller (`@tsn-proxy/strategies` holds the registry; this package never reads it).
  *
  * @example
  * ```ts ignore
- * import { attachPod, readStats, up } from "@tsn-proxy/bpf/datapath";
+ * import { Datapath } from "@tsn-proxy/bpf/datapath";
  * import { getStrategy } from "@tsn-proxy/strategies";
- * const stateFile = "/run/tsn-proxy/datapath.json";
- * up({ strategy: getStrategy("skb-addr"), bpffs: "/sys/fs/bpf/tsn", restoreOn: ["nic0"], stateFile });
- * attachPod({ stateFile, id: "pod1", netns: "/run/netns/pod1", ifname: "eth0" });
- * console.log(readStats(stateFile).counters);
+ * const dp = Datapath.open({ stateFile: "/run/tsn-proxy/datapath.json", bpffs: "/sys/fs/bpf/tsn" });
+ * dp.up({ strategy: getStrategy("skb-addr"), restoreOn: ["nic0"] });
+ * dp.attach({ id: "pod1", netns: "/run/netns/pod1", ifname: "eth0" });
+ * console.log(dp.stats().counters);
  * ```
  */
 export {
@@ -28,28 +29,16 @@ export {
   type TxtimeRule,
 } from "./core.ts";
 export { checkPodId, PinLayout } from "./layout.ts";
-export { checkRestorers, down, isIfname, type RestorerCheck, up, type UpOptions } from "./node.ts";
-export {
-  attachPod,
-  type AttachPodOptions,
-  detachPod,
-  fnv1a32,
-  ownerId,
-  removePodAttachment,
-  setPodClamp,
-  setPodSettings,
-} from "./pod.ts";
-export {
-  type DatapathStats,
-  type HeldRecord,
-  listRecords,
-  readStats,
-  sumCounters,
-} from "./stats.ts";
+export { Datapath, type DatapathLocation } from "./datapath.ts";
+export { type DatapathStrategy, isIfname, type RestorerCheck, type UpOptions } from "./node.ts";
+export { type AttachPodOptions, fnv1a32, ownerId, type PodSettings } from "./pod.ts";
+export { type DatapathStats, type HeldRecord, listRecords, sumCounters } from "./stats.ts";
 export {
   type AttachMode,
   type DatapathState,
+  emptyState,
   loadState,
+  parseState,
   type PodState,
   type RestorerState,
   type TrackerState,

@@ -1,19 +1,19 @@
 /**
  * The node half of the datapath: `up` loads the restorer and the strategy's trackers and pins
- * them with the node-wide maps; `down` removes everything the datapath ever attached.
+ * them with the node-wide maps; `down` removes everything the datapath ever attached. These work
+ * on a state in memory; {@link Datapath} (datapath.ts) reads and writes the state file around them.
  *
  * @example
  * ```ts ignore
  * import { up } from "./node.ts";
- * import { getStrategy } from "@tsn-proxy/strategies";
- * up({ strategy: getStrategy("skb-addr"), bpffs: "/sys/fs/bpf/tsn", restoreOn: ["nic0"],
- *   stateFile: "/run/tsn-proxy/datapath.json" });
+ * const strategy = { name: "skb-addr", keyMode: 0, trackers: [{ program: "tsn_track_clone" }] };
+ * up({ strategy, bpffs: "/sys/fs/bpf/tsn", restoreOn: ["nic0"] }, undefined, () => {});
  * ```
  */
-import { getStrategy, type Strategy } from "@tsn-proxy/strategies";
 import {
   attachTracing,
   BpfError,
+  BpfMap,
   BpfProgram,
   ensureBpffsDir,
   ifindex,
@@ -21,7 +21,7 @@ import {
   removeBpffsDir,
   unpin,
 } from "../libbpf/mod.ts";
-import { PROGRAMS } from "../gen/tsn_core.ts";
+import { PROGRAMS, TsnConfig, VARIABLES } from "../gen/tsn_core.ts";
 import {
   coreConfig,
   type CoreSettings,
@@ -35,24 +35,32 @@ import { Rollback } from "./rollback.ts";
 import {
   type DatapathState,
   emptyState,
-  loadState,
   type PodState,
-  removeState,
   type RestorerState,
-  saveState,
   type TrackerState,
 } from "./state.ts";
 import { attachTc, detachTc, tcAttached } from "./tc.ts";
 
+/**
+ * A packet-keying strategy as the datapath loads it: resolved by the caller (the registry in
+ * `@tsn-proxy/strategies` gives these; the datapath never looks a name up itself).
+ */
+export interface DatapathStrategy {
+  /** The name recorded in the state. */
+  readonly name: string;
+  /** `tsn_cfg.key_mode` of every instance. */
+  readonly keyMode: number;
+  /** Tracker programs (C names in the core object) loaded beside the restorer. */
+  readonly trackers: readonly { readonly program: string }[];
+}
+
 /** What `up` needs. */
 export interface UpOptions {
-  readonly strategy: Strategy;
+  readonly strategy: DatapathStrategy;
   /** The datapath's own bpffs directory (never the bpffs root). */
   readonly bpffs: string;
   /** TSN interfaces of the current netns that get a restorer. */
   readonly restoreOn: readonly string[];
-  /** Where the datapath records what it attached. */
-  readonly stateFile: string;
   /** Records older than this are refused (default {@link DEFAULT_MAX_AGE_NS}). */
   readonly maxAgeNs?: bigint;
   /** Where records live (default {@link DEFAULT_STORE}). */
@@ -87,13 +95,27 @@ function ifindexIfAny(name: string): number | undefined {
   }
 }
 
-/** The settings every instance of a datapath shares, from its state. */
+/** A pinned `.rodata` read back as the `tsn_cfg` it holds; null when the pin cannot be read. */
+export function readPinnedConfig(pin: string): TsnConfig | null {
+  try {
+    using map = BpfMap.fromPinned(pin);
+    const bytes = map.lookup(new Uint8Array(4));
+    return bytes ? TsnConfig.decode(bytes, VARIABLES.tsnCfg.offset) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The settings every instance of a running datapath shares: store and age bound from its state,
+ * the key mode from the node instance's pinned `.rodata` (the restorer's own config as the kernel
+ * holds it), so a saver always keys packets the way the node's restorer looks them up.
+ */
 export function stateSettings(state: DatapathState): CoreSettings {
-  return {
-    keyMode: getStrategy(state.strategy).keyMode,
-    store: state.store,
-    maxAgeNs: BigInt(state.maxAgeNs),
-  };
+  const pins = new PinLayout(state.bpffs);
+  const cfg = readPinnedConfig(pins.nodeConfig);
+  if (!cfg) throw new Error(`the datapath in ${state.bpffs} has no node config pinned; run 'down'`);
+  return { keyMode: cfg.keyMode, store: state.store, maxAgeNs: BigInt(state.maxAgeNs) };
 }
 
 /**
@@ -103,7 +125,11 @@ export function stateSettings(state: DatapathState): CoreSettings {
  * are resolved before anything is loaded (an invalid name always throws; a missing interface
  * throws unless `allowMissing`), and a failure undoes every step of this call.
  */
-export function up(opts: UpOptions): DatapathState {
+export function up(
+  opts: UpOptions,
+  existing: DatapathState | undefined,
+  save: (state: DatapathState) => void,
+): DatapathState {
   for (const name of opts.restoreOn) {
     if (!isIfname(name)) throw new Error(`invalid interface name ${JSON.stringify(name)}`);
   }
@@ -112,7 +138,6 @@ export function up(opts: UpOptions): DatapathState {
     index: opts.allowMissing ? ifindexIfAny(name) : ifindex(name),
   }));
   const pins = new PinLayout(ensureBpffsDir(opts.bpffs));
-  const existing = loadState(opts.stateFile);
   if (existing && existing.strategy !== opts.strategy.name) {
     throw new Error(
       `the datapath in ${opts.bpffs} runs strategy ${existing.strategy}; ` +
@@ -126,7 +151,11 @@ export function up(opts: UpOptions): DatapathState {
       opts.store ?? DEFAULT_STORE,
       opts.maxAgeNs ?? DEFAULT_MAX_AGE_NS,
     );
-  const settings = stateSettings(state);
+  const settings: CoreSettings = {
+    keyMode: opts.strategy.keyMode,
+    store: state.store,
+    maxAgeNs: BigInt(state.maxAgeNs),
+  };
   return Rollback.run((rb) => {
     if (!existing) loadNodeCore(pins, settings, rb);
     const pending = new Set(state.pendingRestorers ?? []);
@@ -147,7 +176,7 @@ export function up(opts: UpOptions): DatapathState {
       }
       state.trackers = trackers.map((p) => loadTracker(pins, p, settings, rb));
     }
-    saveState(opts.stateFile, state);
+    save(state);
     return state;
   });
 }
@@ -268,9 +297,10 @@ export interface RestorerCheck {
  * the new ifindex. An interface that is gone is reported, and checked again on the next call.
  * Pending restorers (interfaces `up` did not find) are attached once their interface exists.
  */
-export function checkRestorers(stateFile: string): RestorerCheck[] {
-  const state = loadState(stateFile);
-  if (!state) return [];
+export function checkRestorers(
+  state: DatapathState,
+  save: (state: DatapathState) => void,
+): RestorerCheck[] {
   const pins = new PinLayout(state.bpffs);
   const out: RestorerCheck[] = [];
   let changed = false;
@@ -348,18 +378,21 @@ export function checkRestorers(stateFile: string): RestorerCheck[] {
   }
   if (changed) {
     setPending(state, pending);
-    saveState(stateFile, state);
+    save(state);
   }
   return out;
 }
 
 /**
  * Removes everything the datapath attached and pinned: pod savers (in their netns, when it still
- * exists), restorers, trackers, maps, then the bpffs directory and the state file. Safe to repeat;
- * without a state file it still clears the bpffs directory.
+ * exists), restorers, trackers, maps, then the bpffs directory. Safe to repeat; without a state it
+ * still clears the bpffs directory.
  */
-export function down(bpffs: string, stateFile: string, detachPod: (pod: PodState) => void): void {
-  const state = loadState(stateFile);
+export function down(
+  bpffs: string,
+  state: DatapathState | undefined,
+  detachPod: (pod: PodState) => void,
+): void {
   const pins = new PinLayout(bpffs);
   for (const pod of state?.pods ?? []) detachPod(pod);
   for (const r of state?.restorers ?? []) {
@@ -371,5 +404,4 @@ export function down(bpffs: string, stateFile: string, detachPod: (pod: PodState
     }
   }
   removeBpffsDir(bpffs);
-  removeState(stateFile);
 }

@@ -1,13 +1,14 @@
 /**
  * The pod half of the datapath: a saver instance per pod interface, loaded with the pod's owner id
  * and priority clamp in its `.rodata`, sharing the node's pinned maps, attached at egress of the
- * pod's interface inside the pod's network namespace.
+ * pod's interface inside the pod's network namespace. These work on a state in memory;
+ * {@link Datapath} (datapath.ts) reads and writes the state file around them.
  *
  * @example
  * ```ts ignore
  * import { attachPod } from "./pod.ts";
- * attachPod({ stateFile: "/run/tsn-proxy/datapath.json", id: "pod1", netns: "/run/netns/pod1",
- *   ifname: "eth0", maxPriority: 3 });
+ * attachPod(state, { id: "pod1", netns: "/run/netns/pod1", ifname: "eth0", maxPriority: 3 },
+ *   (s) => saveState(file, s));
  * ```
  */
 import {
@@ -24,12 +25,11 @@ import { coreConfig, NO_CLAMP, openCore, type TxtimeRule } from "./core.ts";
 import { stateSettings } from "./node.ts";
 import { checkPodId, PinLayout } from "./layout.ts";
 import { Rollback } from "./rollback.ts";
-import { type DatapathState, loadState, type PodState, saveState } from "./state.ts";
+import type { DatapathState, PodState } from "./state.ts";
 import { attachTc, detachTc } from "./tc.ts";
 
 /** What `attachPod` needs. */
 export interface AttachPodOptions {
-  readonly stateFile: string;
   /** A stable id for the attachment (the CNI container id + ifname, or the netns name). */
   readonly id: string;
   /** Path of the pod's network namespace (`/run/netns/NAME`, `/proc/PID/ns/net`). */
@@ -94,20 +94,16 @@ export function ownerId(id: string): number {
   return fnv1a32(id) || 1;
 }
 
-function requireState(stateFile: string): DatapathState {
-  const state = loadState(stateFile);
-  if (!state) throw new Error(`the datapath is not up (no state at ${stateFile}); run 'up' first`);
-  return state;
-}
+/** Writes a changed state (the caller's state file). */
+type Save = (state: DatapathState) => void;
 
 /**
  * Attaches a saver to a pod interface. Idempotent for the same id, netns and interface; the same
  * id on another interface is refused. The interface is looked up in the pod netns before anything
  * is loaded, and a failure leaves nothing behind.
  */
-export function attachPod(opts: AttachPodOptions): PodState {
+export function attachPod(state: DatapathState, opts: AttachPodOptions, save: Save): PodState {
   checkPodId(opts.id);
-  const state = requireState(opts.stateFile);
   const settings = settingsState(opts);
   const index = withNetns(opts.netns, () => ifindex(opts.ifname));
   const known = state.pods.find((p) => p.id === opts.id);
@@ -151,7 +147,7 @@ export function attachPod(opts: AttachPodOptions): PodState {
       mode,
     };
     state.pods.push(pod);
-    saveState(opts.stateFile, state);
+    save(state);
     return pod;
   });
 }
@@ -161,14 +157,19 @@ export function attachPod(opts: AttachPodOptions): PodState {
  * Returns false when the id is not attached, true when the saver now has `maxPriority` (no clamp:
  * undefined).
  */
-export function setPodClamp(stateFile: string, id: string, maxPriority?: number): boolean {
-  const pod = requireState(stateFile).pods.find((p) => p.id === id);
+export function setPodClamp(
+  state: DatapathState,
+  id: string,
+  maxPriority: number | undefined,
+  save: Save,
+): boolean {
+  const pod = state.pods.find((p) => p.id === id);
   if (!pod) return false;
   const { maxPriority: _, ...rest } = settingsOf(pod);
-  return setPodSettings(stateFile, id, {
+  return setPodSettings(state, id, {
     ...rest,
     ...(maxPriority === undefined ? {} : { maxPriority }),
-  });
+  }, save);
 }
 
 /**
@@ -178,8 +179,12 @@ export function setPodClamp(stateFile: string, id: string, maxPriority?: number)
  * (`bpf_link_update`), a clsact filter is replaced at its own handle and priority. The pins then
  * name the new program and config. Returns false when the id is not attached.
  */
-export function setPodSettings(stateFile: string, id: string, settings: PodSettings): boolean {
-  const state = requireState(stateFile);
+export function setPodSettings(
+  state: DatapathState,
+  id: string,
+  settings: PodSettings,
+  save: Save,
+): boolean {
   const pod = state.pods.find((p) => p.id === id);
   if (!pod) return false;
   const next = settingsState(settings);
@@ -222,7 +227,7 @@ export function setPodSettings(stateFile: string, id: string, settings: PodSetti
     const { defaultPriority: _d, txtime: _t, ...base } = p;
     return { ...base, ...next };
   });
-  saveState(stateFile, state);
+  save(state);
   return true;
 }
 
@@ -230,13 +235,12 @@ export function setPodSettings(stateFile: string, id: string, settings: PodSetti
  * Detaches a pod's saver and removes its pins. Best effort and idempotent: a netns or interface
  * that is already gone took the attachment with it. Returns false when the id was not attached.
  */
-export function detachPod(stateFile: string, id: string): boolean {
-  const state = requireState(stateFile);
+export function detachPod(state: DatapathState, id: string, save: Save): boolean {
   const pod = state.pods.find((p) => p.id === id);
   if (!pod) return false;
   removePodAttachment(state.bpffs, pod);
   state.pods = state.pods.filter((p) => p.id !== id);
-  saveState(stateFile, state);
+  save(state);
   return true;
 }
 

@@ -6,7 +6,7 @@
  * @example
  * ```ts ignore
  * import { readStats } from "./stats.ts";
- * const s = readStats("/run/tsn-proxy/datapath.json");
+ * const s = readStats(state);
  * console.log(s.counters.restored, s.records);
  * ```
  */
@@ -23,7 +23,7 @@ import {
   VARIABLES,
 } from "../gen/tsn_core.ts";
 import { PinLayout } from "./layout.ts";
-import { type DatapathState, loadState } from "./state.ts";
+import type { DatapathState } from "./state.ts";
 import { tcxLinkIfindex } from "./tc.ts";
 
 /** A snapshot of one datapath. */
@@ -112,10 +112,8 @@ export function listRecords(store: number, maps: StoreMaps): HeldRecord[] {
   return out;
 }
 
-/** Reads the stats of the datapath recorded in `stateFile`. */
-export function readStats(stateFile: string): DatapathStats {
-  const state = loadState(stateFile);
-  if (!state) throw new Error(`the datapath is not up (no state at ${stateFile})`);
+/** Reads the stats of the datapath that `state` describes, from its pins. */
+export function readStats(state: DatapathState): DatapathStats {
   const pins = new PinLayout(state.bpffs);
   const expected = [
     pins.records,

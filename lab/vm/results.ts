@@ -39,7 +39,7 @@ export interface TalkerOut {
   readonly lastType: number;
 }
 
-/** The datapath's own view after a run (readStats). */
+/** The datapath's own view after a run (Datapath.stats). */
 export interface ProxyOut {
   readonly strategy: string;
   readonly trackers: readonly { program: string; state: string; reason?: string }[];
