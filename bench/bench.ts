@@ -17,7 +17,8 @@ import type { TaprioPlan } from "./lab/plan.ts";
 import { measureNodeCost } from "./node_cost.ts";
 import { TAPRIO_TCG_SCALE } from "./taprio.ts";
 import { type Datapath, DATAPATHS, type KernelId, TRAFFIC, type Traffic } from "./matrix.ts";
-import { checkTargets, writeReport } from "./report.ts";
+import { writeReport } from "./report.ts";
+import { checkTargets } from "./verdicts.ts";
 import { RESULTS_SCHEMA } from "./types.ts";
 import type { BenchResults } from "./types.ts";
 

@@ -13,7 +13,8 @@ import { buildBenchObjects } from "./bpf/build.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, pickDatapaths, TRAFFIC, trafficOn } from "./matrix.ts";
 import { runStatsOfFd, StatsSession } from "./progstats.ts";
-import { REPORT_FILES, taprioSvgName, wrongByStrategy } from "./report.ts";
+import { REPORT_FILES, taprioSvgName } from "./report_format.ts";
+import { wrongByStrategy } from "./verdicts.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults } from "./types.ts";
 

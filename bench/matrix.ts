@@ -134,3 +134,8 @@ export function pickTraffic(ids: readonly string[] | undefined): Traffic[] {
     return t;
   });
 }
+
+/** Pod name of a traffic kind (and the sentinel's). */
+export function podOf(t: Traffic): string {
+  return t.id;
+}

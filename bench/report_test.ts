@@ -1,14 +1,10 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
-import {
-  checkTargets,
-  renderPlots,
-  renderReport,
-  REPORT_FILES,
-  stdoutSummary,
-  writeReport,
-  wrongByStrategy,
-} from "./report.ts";
+import { stdoutSummary, writeReport } from "./report.ts";
+import { checkTargets, wrongByStrategy } from "./verdicts.ts";
+import { renderReport } from "./report_tables.ts";
+import { renderPlots } from "./report_plots.ts";
+import { REPORT_FILES } from "./report_format.ts";
 import { summarize } from "./stats.ts";
 import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";

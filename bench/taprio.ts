@@ -15,7 +15,7 @@
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
 import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
-import { TAPRIO } from "@tsn-proxy/lab/checks";
+import { TAPRIO } from "@tsn-proxy/lab/scenarios";
 import { qdiscStats, tc } from "@tsn-proxy/lab/guest/vm";
 import { attachGate, gateBins, type GateHook, type GateProbe } from "./gate.ts";
 import { strategyLabel } from "./proxy.ts";

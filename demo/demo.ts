@@ -51,6 +51,7 @@ import {
   type Topology,
   waitLinksReady,
 } from "@tsn-proxy/sim";
+import { errorMessage } from "@tsn-proxy/agent/log";
 import { ANNOTATIONS_CAPABILITY, ENABLED_ANNOTATION } from "@tsn-proxy/cni";
 import { type DatapathStats, readStats } from "@tsn-proxy/bpf/datapath";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
@@ -229,10 +230,6 @@ export class DemoResources {
     await Deno.remove(`/sys/fs/bpf/${this.prefix}`, { recursive: true }).catch(() => {});
     if (this.node) await this.node.cleanup();
   }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 async function addPods(
@@ -509,7 +506,7 @@ export async function runDemo(
   } catch (e) {
     if (r.interrupted) throw e;
     const agentLog = r.agent?.proc.stderr ?? "";
-    await r.cleanup().catch((c) => progress.note(`  ${message(c)}`));
+    await r.cleanup().catch((c) => progress.note(`  ${errorMessage(c)}`));
     if (agentLog) progress.note(`agent log:\n${agentLog.trim()}`);
     throw e;
   }
@@ -571,7 +568,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     resources.interrupted = true;
     progress.note("\ninterrupted: stopping the demo's processes and removing its node");
     emergency = resources.emergency()
-      .catch((e) => progress.note(`cleanup after the interrupt: ${message(e)}`))
+      .catch((e) => progress.note(`cleanup after the interrupt: ${errorMessage(e)}`))
       .then(() => progress.note("cleaned up"));
     // The run in progress fails as its processes go; whichever ends first, the exit waits for
     // the cleanup.
@@ -627,7 +624,7 @@ export async function taprioCommand(
     return result.failures.length ? 1 : 0;
   } catch (e) {
     const what = e instanceof LabError ? "the guest run failed" : "failed";
-    progress.note(`tsn-proxy demo --taprio: ${what}\n${message(e)}`);
+    progress.note(`tsn-proxy demo --taprio: ${what}\n${errorMessage(e)}`);
     const partial = e instanceof LabError ? resultOfFailedRun(e, strategies) : undefined;
     if (partial) console.log(json ? JSON.stringify(partial, null, 2) : formatTaprio(partial));
     return 1;

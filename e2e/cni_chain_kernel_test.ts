@@ -21,6 +21,7 @@ import {
   type AgentHandle,
   agentHttp,
   type CniNode,
+  kindnetConflist,
   prepareNode,
   startAgent,
   uninstallAgent,
@@ -145,31 +146,6 @@ class Bench {
   }
 }
 
-function kindnetList(node: CniNode): string {
-  return JSON.stringify(
-    {
-      cniVersion: "0.3.1",
-      name: "kindnet",
-      plugins: [
-        {
-          type: "ptp",
-          ipMasq: false,
-          ipam: {
-            type: "host-local",
-            dataDir: node.ipamDir,
-            routes: [{ dst: "0.0.0.0/0" }],
-            ranges: [[{ subnet: "10.244.1.0/24" }]],
-          },
-          mtu: 1500,
-        },
-        { type: "portmap", capabilities: { portMappings: true } },
-      ],
-    },
-    null,
-    "\t",
-  );
-}
-
 function errorCode(e: unknown): number {
   if (e instanceof CniCallError) return e.error.code ?? -1;
   throw e;
@@ -195,7 +171,7 @@ Deno.test("tsn-proxy after ptp+host-local (kindnet): opt-in, clamp, agent down/r
   });
   try {
     const { node, rt } = bench;
-    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetConflist(node));
     bench.agent = await startAgent(node);
     const list = bench.conflist("10-kindnet.conflist");
     deepEqual(list.plugins.map((p) => p.type), ["ptp", "portmap", "tsn-proxy"]);
@@ -376,7 +352,7 @@ Deno.test("a pod's default class (tsn-proxy.io/priority) reaches the NIC, clampe
   });
   try {
     const { node, rt } = bench;
-    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetConflist(node));
     bench.agent = await startAgent(node);
     const list = bench.conflist("10-kindnet.conflist");
     const on = { "tsn-proxy.io/enabled": "true" };

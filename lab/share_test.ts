@@ -6,7 +6,7 @@ import {
   sharedRootConfig,
   workspaceMembers,
 } from "./share.ts";
-import { exists } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
 
 Deno.test("checkRepoPath accepts relative paths only", () => {
   assert.equal(checkRepoPath("./bpf/"), "bpf");

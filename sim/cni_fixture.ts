@@ -126,27 +126,23 @@ export function agentHttp(node: CniNode, path: string): Promise<{ status: number
   return httpGetUnix(node.metricsSocket, path);
 }
 
-/** Starts the built agent in the node's netns and waits until /readyz says ready. */
-export async function startAgent(node: CniNode, timeoutMs = 20_000): Promise<AgentHandle> {
-  const t0 = performance.now();
-  const proc = spawn(
-    nsCommand(node.ns, [node.agentLauncher, "agent", "--config", node.configPath]),
-  );
+/**
+ * Polls the agent's /readyz every 50 ms until it answers 200, for at most `timeoutMs` and while
+ * `proc` runs. If it does not get ready, stops `proc` and throws with the last answer and stderr.
+ *
+ * @example
+ * ```ts ignore
+ * const proc = spawn(nsCommand(node.ns, [node.agentLauncher, "agent", "--config", node.configPath]));
+ * await waitAgentReady(node, proc, 20_000);
+ * ```
+ */
+export async function waitAgentReady(node: CniNode, proc: Proc, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (let i = 0; i < 2000 && Date.now() < deadline && !proc.exited; i++) {
     try {
       const r = await agentHttp(node, "/readyz");
-      if (r.status === 200) {
-        return {
-          proc,
-          startMs: performance.now() - t0,
-          async stop() {
-            const status = await proc.stop(5000);
-            return status.code;
-          },
-        };
-      }
+      if (r.status === 200) return;
       last = r.body;
     } catch (e) {
       last = String(e);
@@ -155,6 +151,57 @@ export async function startAgent(node: CniNode, timeoutMs = 20_000): Promise<Age
   }
   await proc.stop();
   throw new Error(`agent not ready within ${timeoutMs} ms (${last.trim()})\n${proc.stderr}`);
+}
+
+/** Starts the built agent in the node's netns and waits until /readyz says ready. */
+export async function startAgent(node: CniNode, timeoutMs = 20_000): Promise<AgentHandle> {
+  const t0 = performance.now();
+  const proc = spawn(
+    nsCommand(node.ns, [node.agentLauncher, "agent", "--config", node.configPath]),
+  );
+  await waitAgentReady(node, proc, timeoutMs);
+  return {
+    proc,
+    startMs: performance.now() - t0,
+    async stop() {
+      const status = await proc.stop(5000);
+      return status.code;
+    },
+  };
+}
+
+/**
+ * The primary network kind (kindnet) writes: ptp + host-local, with portmap unless `portmap` is
+ * false. tsn-proxy chains onto it.
+ *
+ * @example
+ * ```ts ignore
+ * await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetConflist(node));
+ * ```
+ */
+export function kindnetConflist(node: CniNode, { portmap = true } = {}): string {
+  return JSON.stringify(
+    {
+      cniVersion: "0.3.1",
+      name: "kindnet",
+      plugins: [
+        {
+          type: "ptp",
+          ipMasq: false,
+          ipam: {
+            type: "host-local",
+            dataDir: node.ipamDir,
+            routes: [{ dst: "0.0.0.0/0" }],
+            ranges: [[{ subnet: "10.244.1.0/24" }]],
+          },
+          mtu: 1500,
+        },
+        ...(portmap ? [{ type: "portmap", capabilities: { portMappings: true } }] : []),
+      ],
+    },
+    null,
+    "\t",
+  );
 }
 
 /** Runs `tsnproxy agent --uninstall` in the node's netns. */

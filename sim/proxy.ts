@@ -35,6 +35,10 @@ import type { Topology } from "./topology.ts";
 export interface AttachedProxy {
   /** Tracker outcome at load. */
   readonly trackers: readonly TrackerState[];
+  /** The pins under the topology's bpffs directory (restorer, savers, maps). */
+  readonly pins: PinLayout;
+  /** The datapath id of a pod's attachment (for `pins.podSaver`). */
+  podId(name: string): string;
   /** The datapath's stats right now. */
   stats(): DatapathStats;
   /** Records still applicable (younger than the age bound) of TCP and UDP packets. */
@@ -72,32 +76,39 @@ export interface ProxyOptions {
 /** Loads the datapath into node1 of `topo` and attaches savers to the opted-in pods. */
 export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
   const bpffs = join(topo.bpffsDir, "proxy");
-  const stateFile = join(
-    Deno.makeTempDirSync({ prefix: `${topo.prefix}-state-` }),
-    "datapath.json",
-  );
+  const stateDir = Deno.makeTempDirSync({ prefix: `${topo.prefix}-state-` });
+  const stateFile = join(stateDir, "datapath.json");
   const registered = getStrategy(opts.strategy);
   const strategy = opts.trackers === false ? { ...registered, trackers: [] } : registered;
   const restoreOn = opts.restoreOn ?? [topo.node.nic];
-  const state = withNetns(
-    topo.node.ns.path,
-    () =>
-      up({
-        strategy,
-        bpffs,
-        restoreOn,
-        stateFile,
-        ...(opts.store === undefined ? {} : { store: opts.store }),
-      }),
-  );
+  let state;
+  try {
+    state = withNetns(
+      topo.node.ns.path,
+      () =>
+        up({
+          strategy,
+          bpffs,
+          restoreOn,
+          stateFile,
+          ...(opts.store === undefined ? {} : { store: opts.store }),
+        }),
+    );
+  } catch (e) {
+    Deno.removeSync(stateDir, { recursive: true });
+    throw e;
+  }
+  const pins = new PinLayout(bpffs);
+  const podId = (name: string) => `${topo.prefix}-${name}`;
   let isDown = false;
   const proxy: AttachedProxy = {
     trackers: state.trackers,
+    pins,
+    podId,
     stats: () => readStats(stateFile),
     liveTalkerRecords() {
       // Pods also send kernel control packets with a priority (MLD, ND: TC_PRIO_CONTROL) that
       // never leave through the NIC; only TCP/UDP records are a talker's.
-      const pins = new PinLayout(bpffs);
       using records = BpfMap.fromPinned(pins.records);
       using buckets = BpfMap.fromPinned(pins.buckets);
       const now = monotonicNs();
@@ -109,11 +120,14 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
     down() {
       if (isDown) return;
       isDown = true;
-      withNetns(
-        topo.node.ns.path,
-        () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-      );
-      Deno.removeSync(join(stateFile, ".."), { recursive: true });
+      try {
+        withNetns(
+          topo.node.ns.path,
+          () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
+        );
+      } finally {
+        Deno.removeSync(stateDir, { recursive: true });
+      }
     },
   };
   try {
@@ -123,7 +137,7 @@ export function attachProxy(topo: Topology, opts: ProxyOptions): AttachedProxy {
       const pod = topo.pod(name);
       attachPod({
         stateFile,
-        id: `${topo.prefix}-${name}`,
+        id: podId(name),
         netns: pod.ns.path,
         ifname: pod.ifname,
         ...(opts.maxPriority === undefined ? {} : { maxPriority: opts.maxPriority }),

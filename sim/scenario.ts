@@ -327,24 +327,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       new Map(topo.pods.map((p) => [p.name, p.id])),
       spec.basePort,
     );
-    observer = await installObserver({
-      ns: topo.node.ns,
-      ifname: topo.node.nic,
-      bpffsDir: topo.bpffsDir,
-    });
-    for (const t of talkers) {
-      await observer.expect(t.port, {
-        pod: t.raw?.payloadPodId ?? t.podId,
-        // The ceiling: each record names its own packet's priority.
-        priority: Math.max(t.priority, t.altPriority ?? 0),
-        record: t.protocol === "udp",
-      });
-      const on = family === 6 ? topo.far.joinIf6 : topo.far.joinOn;
-      const join = on === undefined ? {} : { join: { group: farAddress(topo, family), on } };
-      receivers.push(
-        await startReceiver(topo.far.ns, t.protocol, t.port, undefined, { family, ...join }),
-      );
-    }
+    const watch = await watchTalkers(topo, talkers, family);
+    observer = watch.observer;
+    receivers.push(...watch.receivers);
     const ctx: ScenarioContext = { observer, talkers };
     await spec.hooks?.beforeTraffic?.(topo, ctx);
 
@@ -393,6 +378,58 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     };
   } finally {
     await teardown(topo, observer, receivers);
+  }
+}
+
+/** What watches a run's talkers. */
+export interface TalkerWatch {
+  /** On node1's NIC, one expectation per talker port. */
+  readonly observer: Observer;
+  /** At the far end, one per talker, in the talkers' order. */
+  readonly receivers: Receiver[];
+}
+
+/**
+ * Installs the observer on node1's NIC, tells it what each talker sends (pod id, the ceiling
+ * priority, whether UDP payloads carry records) and starts a receiver per talker at the far end,
+ * joined to the topology's multicast group where it has one. On failure it stops what it started.
+ *
+ * @example
+ * ```ts ignore
+ * const { observer, receivers } = await watchTalkers(topo, resolveTalkers(specs, ids, 41000));
+ * ```
+ */
+export async function watchTalkers(
+  topo: Topology,
+  talkers: readonly ResolvedTalker[],
+  family: Family = 4,
+): Promise<TalkerWatch> {
+  const receivers: Receiver[] = [];
+  let observer: Observer | null = null;
+  try {
+    observer = await installObserver({
+      ns: topo.node.ns,
+      ifname: topo.node.nic,
+      bpffsDir: topo.bpffsDir,
+    });
+    for (const t of talkers) {
+      await observer.expect(t.port, {
+        pod: t.raw?.payloadPodId ?? t.podId,
+        // The ceiling: each record names its own packet's priority.
+        priority: Math.max(t.priority, t.altPriority ?? 0),
+        record: t.protocol === "udp",
+      });
+      const on = family === 6 ? topo.far.joinIf6 : topo.far.joinOn;
+      const join = on === undefined ? {} : { join: { group: farAddress(topo, family), on } };
+      receivers.push(
+        await startReceiver(topo.far.ns, t.protocol, t.port, undefined, { family, ...join }),
+      );
+    }
+    return { observer, receivers };
+  } catch (e) {
+    for (const rx of receivers) await rx.stop();
+    await observer?.destroy();
+    throw e;
   }
 }
 

@@ -33,6 +33,7 @@ export {
   attachPod,
   type AttachPodOptions,
   detachPod,
+  fnv1a32,
   ownerId,
   removePodAttachment,
   setPodClamp,

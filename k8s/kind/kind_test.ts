@@ -7,7 +7,7 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import dgram from "node:dgram";
 import { join } from "node:path";
-import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/checks";
+import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/scenarios";
 import { resolveTalkers } from "@tsn-proxy/sim/scenario";
 import { parseSenderArgs } from "@tsn-proxy/sim/talkers/txtime_sender";
 import { validateObject } from "../validate.ts";

@@ -21,7 +21,7 @@
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
 import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "@tsn-proxy/sim/scenario";
-import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/checks";
+import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/scenarios";
 
 /** The talkers (vm-taprio's: same pods, priorities, tools, counts, names). */
 export const KIND_TALKERS: readonly TalkerSpec[] = [

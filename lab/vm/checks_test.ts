@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { checkVm, minRestored, VLAN } from "./checks.ts";
+import { checkVm, minRestored } from "./checks.ts";
+import { VLAN } from "./scenarios.ts";
 import { isVmResult, vmReport } from "./report.ts";
 import {
   type DatapathResult,

@@ -130,7 +130,9 @@ static __always_inline struct observer_stats *observer_stats_for(struct observer
  */
 static __always_inline __u8 expected_type(__u8 clock)
 {
-	if (!bpf_core_enum_value_exists(enum skb_tstamp_type, SKB_CLOCK_TAI))
+	/* CLOCK_REALTIME is the untyped clock on every kernel (6.11+: SKB_CLOCK_REALTIME = 0). */
+	if (clock == OBSERVER_CLOCK_REALTIME ||
+	    !bpf_core_enum_value_exists(enum skb_tstamp_type, SKB_CLOCK_TAI))
 		return BPF_SKB_TSTAMP_UNSPEC;
 	return clock == OBSERVER_CLOCK_TAI ? BPF_SKB_CLOCK_TAI : BPF_SKB_CLOCK_MONOTONIC;
 }

@@ -21,6 +21,7 @@ enum observer_clock {
 	OBSERVER_CLOCK_NONE = 0,
 	OBSERVER_CLOCK_MONO = 1,
 	OBSERVER_CLOCK_TAI = 2,
+	OBSERVER_CLOCK_REALTIME = 3,
 };
 
 struct observer_record {

@@ -20,13 +20,18 @@ export const RECORD_MAGIC = 0x504e5354;
 export const ANY_PRIORITY = 0xffff_ffff;
 
 /** The clock a talker's txtime is on. */
-export type TxClock = "none" | "mono" | "tai";
+export type TxClock = "none" | "mono" | "tai" | "realtime";
 
 /** Record clock codes (enum observer_clock). */
-export const CLOCK_CODE: Readonly<Record<TxClock, number>> = { none: 0, mono: 1, tai: 2 };
+export const CLOCK_CODE: Readonly<Record<TxClock, number>> = {
+  none: 0,
+  mono: 1,
+  tai: 2,
+  realtime: 3,
+};
 
 /** Linux clockids of the clocks. */
-export const CLOCK_ID = { mono: 1, tai: 11 } as const;
+export const CLOCK_ID = { realtime: 0, mono: 1, tai: 11 } as const;
 
 /** One decoded record. */
 export interface TalkerRecord {

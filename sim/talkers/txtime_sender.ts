@@ -42,7 +42,7 @@ export interface SenderArgs {
 export const TXTIME_AHEAD_NS = 5_000_000n;
 
 const USAGE = "usage: txtime_sender.ts --dst IP --port N --count N --priority P " +
-  "--clock tai|mono|none --pod ID [--interval-us N] [--ahead-us N] [--alt-priority P]";
+  "--clock tai|mono|realtime|none --pod ID [--interval-us N] [--ahead-us N] [--alt-priority P]";
 
 /** Parses argv; throws with a usage line on anything unexpected. */
 export function parseSenderArgs(argv: readonly string[]): SenderArgs {
@@ -64,7 +64,7 @@ export function parseSenderArgs(argv: readonly string[]): SenderArgs {
     return n;
   };
   const clock = raw.get("clock") ?? "none";
-  if (clock !== "tai" && clock !== "mono" && clock !== "none") {
+  if (clock !== "tai" && clock !== "mono" && clock !== "realtime" && clock !== "none") {
     throw new Error(`bad --clock ${clock}\n${USAGE}`);
   }
   const dst = raw.get("dst");

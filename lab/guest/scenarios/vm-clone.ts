@@ -8,7 +8,8 @@
  * Result: lab/vm/results.ts CloneResult; checks: lab/vm/checks.ts checkClone.
  */
 import { runCloneFlood } from "@tsn-proxy/sim/clone_flood";
-import { checkClone, CLONE_COUNT } from "../../vm/checks.ts";
+import { checkClone } from "../../vm/checks.ts";
+import { CLONE_COUNT } from "../../vm/scenarios.ts";
 import type { CloneResult } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
 

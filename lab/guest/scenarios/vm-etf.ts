@@ -10,7 +10,8 @@
  */
 import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
 import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
-import { checkEtf, ETF, ETF_COUNT } from "../../vm/checks.ts";
+import { checkEtf } from "../../vm/checks.ts";
+import { ETF, ETF_COUNT } from "../../vm/scenarios.ts";
 import type { EtfResult, ProxyOut, QdiscStats } from "../../vm/results.ts";
 import {
   finish,

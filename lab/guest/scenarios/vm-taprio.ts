@@ -8,7 +8,8 @@
  */
 import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
 import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
-import { checkTaprio, TAPRIO, TAPRIO_COUNT } from "../../vm/checks.ts";
+import { checkTaprio } from "../../vm/checks.ts";
+import { TAPRIO, TAPRIO_COUNT } from "../../vm/scenarios.ts";
 import type { ProxyOut, QdiscStats, TaprioResult } from "../../vm/results.ts";
 import {
   classStats,
