@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { KERNELS, LabError, runLab } from "./mod.ts";
 import { VM_REPO_PATHS } from "./suite.ts";
-import { checkVm, NETKIT_RUNS } from "./vm/checks.ts";
+import { checkVm } from "./vm/checks.ts";
+import { NETKIT_RUNS } from "./vm/scenarios.ts";
 import { isVmResult, vmReport } from "./vm/report.ts";
 
 Deno.test("netkit pods on 6.12 (QEMU): l3/l2, CNI program on the peer hook, both strategies", async () => {

@@ -2,7 +2,7 @@
  * VM suite, netkit pods (kernels with netkit: 6.12 in the lab): the datapath matrix's talkers on
  * routed-nat pods whose interface is a netkit pair, with a CNI stand-in on each pair's
  * BPF_NETKIT_PEER hook and a probe placed before it that counts what a saver at that hook would
- * see. Runs (lab/vm/checks.ts NETKIT_RUNS): l3 and l2 pairs with default scrub, without the proxy
+ * see. Runs (lab/vm/scenarios.ts NETKIT_RUNS): l3 and l2 pairs with default scrub, without the proxy
  * and with the real loader (sim/proxy.ts: saver on the pod's netkit device's TCX egress, restorer on
  * nic0) for skb-addr and skb-data, and pairs created with scrub none, without the proxy, with the
  * node's ip_forward_update_priority 1 and 0. First a throwaway pair with scrub none, to see
@@ -12,7 +12,8 @@
 import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
 import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import { matrixTalkers } from "@tsn-proxy/sim/matrix_talkers";
-import { checkNetkit, NETKIT_COUNT, NETKIT_RUNS, netkitLabel } from "../../vm/checks.ts";
+import { checkNetkit } from "../../vm/checks.ts";
+import { NETKIT_COUNT, NETKIT_RUNS, netkitLabel } from "../../vm/scenarios.ts";
 import { sysctl } from "@tsn-proxy/sim/netns";
 import type { NetkitResult, PeerSeenOut, ProxyOut } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
@@ -26,8 +27,6 @@ import {
 
 const COUNT = NETKIT_COUNT;
 const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);
-/** Proxy attach is skipped when this is set (to watch the checks fail without a saver). */
-const NO_SAVER = Deno.env.get("TSNLAB_NETKIT_NO_SAVER") === "1";
 
 const kernel = guestKernel();
 const scrubProbe = probeScrub("/proc/self/ns/net", `nkprobe${Deno.pid % 1000}`);
@@ -60,7 +59,7 @@ for (const spec of NETKIT_RUNS) {
               links = podLinks(topo, fwdUpdatePriority === 1);
               peer = await addPeerPrograms(topo);
               peerOrder = peer.order();
-              if (strategy && !NO_SAVER) {
+              if (strategy) {
                 proxy = attachProxy(topo, { strategy, optedIn: ["a", "b"] });
               }
             },
