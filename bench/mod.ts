@@ -26,7 +26,13 @@ export {
   stamp,
 } from "./bench.ts";
 export { HostRunner, type Log, restorationOf } from "./host_runner.ts";
-export { type AgentMemory, measureNodeCost, type NodeCost } from "./node_cost.ts";
+export {
+  type AgentMemory,
+  measureNodeCost,
+  type NodeCost,
+  type PodPoint,
+  type RestorerCost,
+} from "./node_cost.ts";
 export {
   type Datapath,
   DATAPATHS,

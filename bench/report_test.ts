@@ -9,11 +9,12 @@ import {
   writeReport,
   wrongByStrategy,
 } from "./report.ts";
-import { summarize } from "./stats.ts";
+import { latency, summarize } from "./stats.ts";
 import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults, Cell, Restoration } from "./types.ts";
 import type { ProgCostRow } from "./progcost.ts";
+import type { PodPoint } from "./node_cost.ts";
 
 function restoration(packets: number, right: number, wrong = 0): Restoration {
   return {
@@ -254,31 +255,42 @@ Deno.test("report and plots render, and say what is not measured", () => {
   ok(md.includes("Not measured yet"));
   ok(md.includes("kernel 6.1 (lab guest)"));
   ok(md.includes("Not measured in this run"));
-  const ms = summarize([10, 12, 14]);
-  res.nodeCost = {
-    kernel: "6.18",
-    chain: ["bridge", "tsn-proxy"],
-    pods: 3,
-    baseAddMs: ms,
-    proxyAddMs: summarize([60, 70, 80]),
-    extraMs: summarize([50, 58, 66]),
-    pluginMs: summarize([45, 50, 55]),
+  const point = (pods: number, extra: number[], rssKiB: number): PodPoint => ({
+    pods,
+    residentAddMs: latency([60, 70]),
+    baseAddMs: latency([10, 12, 14]),
+    proxyAddMs: latency([60, 70, 80]),
+    extraMs: latency(extra),
+    pluginMs: latency([45, 50, 55]),
+    agentAddMs: 20,
     pairs: [[10, 60], [12, 70], [14, 80]],
     agent: {
-      steadyRssKiB: 256_000,
+      steadyRssKiB: rssKiB,
       steadyAnonKiB: 215_000,
       peakRssKiB: 262_144,
       peakAnonKiB: 220_000,
       hwmKiB: 262_144,
-      afterRssKiB: 262_144,
-      afterAnonKiB: 220_000,
       samples: 20,
-      readyMs: 700,
     },
+    restorer: { missNs: 40, samples: [40], repeat: 1000 },
+  });
+  res.nodeCost = {
+    kernel: "6.18",
+    chain: ["bridge", "tsn-proxy"],
+    samplesPerPoint: 3,
+    points: [point(10, [40, 45, 49], 256_000), point(250, [50, 58, 66], 307_200)],
+    agentReadyMs: 700,
+    teardownMs: 3000,
   };
   const withCost = renderReport(res);
-  ok(withCost.includes("**58.0 [50.0–66.0]**"));
+  ok(withCost.includes("**58.0 [50.0–66.0], p99 65.8**"), withCost);
   ok(withCost.includes("250.0 MiB / 256.0 MiB / 256.0 MiB"));
+  const verdicts = checkTargets(res);
+  const verdict = (s: string) => verdicts.find((t) => t.target.includes(s))?.met;
+  equal(verdict("median, at 10 pods"), true, "+45 ms meets the 50 ms goal");
+  equal(verdict("median, at 250 pods"), false, "+58 ms misses it");
+  equal(verdict("agent steady VmRSS at 250 pods within 10 %"), false, "1.2x RSS");
+  equal(verdict("CNI ADD median (opted-in) at 250 pods within 10 %"), true);
   for (const [name, svg] of renderPlots(res)) {
     ok(name.endsWith(".svg"));
     checkSvg(svg);

@@ -44,6 +44,34 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
+/** A latency sample's summary with its 99th percentile (linear interpolation). */
+export interface Latency extends Summary {
+  p99: number;
+}
+
+/**
+ * {@link summarize} plus the 99th percentile, every field rounded to 0.1 (ms tables).
+ *
+ * @example
+ * ```ts
+ * import { latency } from "./stats.ts";
+ * latency([1, 2, 3]).p99; // 3 (2.98 rounded)
+ * ```
+ */
+export function latency(values: readonly number[]): Latency {
+  const s = summarize(values);
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  return {
+    n: s.n,
+    median: round(s.median),
+    min: round(s.min),
+    max: round(s.max),
+    p25: round(s.p25),
+    p75: round(s.p75),
+    p99: round(quantile(sorted, 0.99)),
+  };
+}
+
 /** Rounds to `digits` decimals (keeps JSON and tables short). */
 export function round(v: number, digits = 1): number {
   if (!Number.isFinite(v)) return v;

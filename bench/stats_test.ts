@@ -1,5 +1,5 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { quantile, rotation, round, summarize } from "./stats.ts";
+import { latency, quantile, rotation, round, summarize } from "./stats.ts";
 
 Deno.test("summarize gives median, extremes and quartiles, ignoring non-finite samples", () => {
   const s = summarize([5, 1, 3, NaN, 2, 4]);
@@ -25,4 +25,13 @@ Deno.test("rotation puts every arm first once per cycle", () => {
 Deno.test("round keeps non-finite values", () => {
   equal(round(1.2345, 2), 1.23);
   ok(Number.isNaN(round(NaN)));
+});
+
+Deno.test("latency adds the 99th percentile and rounds to 0.1", () => {
+  const v = Array.from({ length: 101 }, (_, i) => i + 0.04);
+  const l = latency(v);
+  equal(l.p99, 99);
+  equal(l.median, 50);
+  equal(l.n, 101);
+  equal(latency([1, 2, 3]).p99, 3);
 });
