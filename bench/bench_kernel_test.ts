@@ -134,6 +134,10 @@ Deno.test({
       for (const p of res.progCost) {
         ok(p.rows.length > 0 && p.rows.every((r) => r.derived || r.nsPerRun > 0), `${p.kernel}`);
         ok(p.rows.some((r) => r.program === "origin check (conntrack)"), `${p.kernel}: origin`);
+        // The restorer as its own program finds the record its own-program saver left (unless
+        // the process moved CPU between the two runs: the sk_buff then comes from another slab).
+        const own = p.rows.filter((r) => r.program === "restorer (hit, own program)");
+        ok(own.length > 0 && own.every((r) => r.hitRate! >= 0.9), `${p.kernel}: own-program hits`);
       }
       // The CPU dimension: a 6.12 guest with 64 possible CPUs, scored against the 2-CPU guest.
       deepStrictEqual(res.cpuDimension.map((d) => [d.kernel, d.cpus]), [["6.12", 64]]);

@@ -723,7 +723,13 @@ export function renderReport(res: BenchResults): string {
     "`saver+restorer (hit)` runs both programs on the same sk_buff, inlined into one program " +
     "compiled from the core's own sources (bench/bpf/costs.bpf.c): inside a test run the sk_buff " +
     "stays the same, so every run is a restorer hit (hit rate from the core's `restored` counter). " +
-    "`empty` is the floor (what the test-run loop costs per run).",
+    "`empty` is the floor (what the test-run loop costs per run). `restorer (hit, own program)` " +
+    "and `(miss, own program)` run the saver and the restorer as the separate programs of " +
+    "production, one test run each (the restorer's new sk_buff lands at the address the saver's " +
+    "run freed; the saver's tag rides in `mark`, since a test run cannot set `tc_index`), " +
+    "above `empty (single runs)`: the same timer around one run of an empty program. Single " +
+    "runs start cold (branch predictors, the program's code, the record's line written by " +
+    "another program), which the repeat loop of the other rows hides.",
     "",
     ...res.progCost.flatMap((x) => [`### ${x.kernel}`, "", progCostTable(x.rows), ""]),
     `![BPF_PROG_TEST_RUN](${REPORT_FILES.progCost})`,

@@ -31,6 +31,8 @@ export interface BenchObjects {
 export const BENCH_PROGRAMS = {
   empty: "bench_empty",
   saveRestore: "bench_save_restore",
+  saverTagged: "bench_saver_tagged",
+  restorerTagged: "bench_restorer_tagged",
   lruCycle: "bench_lru_cycle",
   originParse: "bench_origin_parse",
   originInPlace: "bench_origin_in_place",

@@ -5,6 +5,14 @@
  *   bench_save_restore  the saver and then the restorer on the same packet, inlined into one
  *                       program: inside one test run the sk_buff (and its data) stays the same, so
  *                       every run is a restorer HIT, which a lone restorer can never get here;
+ *   bench_saver_tagged, bench_restorer_tagged
+ *                       the saver and the restorer as the separate programs of production, each
+ *                       in its own test run: the restorer's run gets a new sk_buff, which the slab
+ *                       hands back at the address the saver's run just freed (skb-addr finds the
+ *                       record), but the saver's per-packet tag in tc_index is gone and a test
+ *                       run cannot set tc_index (convert___skb_to_skb() wants it zero). So the
+ *                       saver copies its tag to mark (ctx_out returns it) and the restorer takes
+ *                       it back from mark (ctx in): one store each around the production code;
  *   bench_lru_cycle     one update + one delete in an LRU hash with the records' key and value
  *                       sizes: the floor of any design that stores records in a shared hash;
  *   bench_origin_*      the restorer's origin check (origin.bpf.h) on a record of the packet
@@ -21,6 +29,22 @@ SEC("tc")
 __attribute__((flatten)) int bench_save_restore(struct __sk_buff *skb)
 {
 	tsn_saver(skb);
+	return tsn_restorer(skb);
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_saver_tagged(struct __sk_buff *skb)
+{
+	int ret = tsn_saver(skb);
+
+	skb->mark = skb->tc_index;
+	return ret;
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_restorer_tagged(struct __sk_buff *skb)
+{
+	skb->tc_index = skb->mark;
 	return tsn_restorer(skb);
 }
 
