@@ -103,6 +103,8 @@ function openCosts(
     BENCH_PROGRAMS.saverTagged,
     BENCH_PROGRAMS.restorerTagged,
     BENCH_PROGRAMS.lruCycle,
+    BENCH_PROGRAMS.missSameBucket,
+    BENCH_PROGRAMS.missNewBucket,
     BENCH_PROGRAMS.originParse,
     BENCH_PROGRAMS.originInPlace,
     BENCH_PROGRAMS.originConntrack,
@@ -172,6 +174,33 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     const s = sample(testRun(obj.program(BENCH_PROGRAMS.lruCycle), "prio"), opts.samples);
     rows.push(row("lru update+delete", null, null, "prio", s, opts.repeat, floor, null));
     log(`test_run lru update+delete: ${round(summarize(s).median)} ns`);
+  }
+  if (stores.includes("buckets")) {
+    using obj = openCosts(
+      opts.objects.costs,
+      [BENCH_PROGRAMS.missSameBucket, BENCH_PROGRAMS.missNewBucket],
+      0,
+      STORES.buckets,
+    );
+    const same = sample(testRun(obj.program(BENCH_PROGRAMS.missSameBucket), "prio"), opts.samples);
+    const spread = sample(testRun(obj.program(BENCH_PROGRAMS.missNewBucket), "prio"), opts.samples);
+    rows.push(
+      row("store miss, same bucket", null, "buckets", "prio", same, opts.repeat, floor, null),
+      row(
+        "store miss, a new bucket each run",
+        null,
+        "buckets",
+        "prio",
+        spread,
+        opts.repeat,
+        floor,
+        null,
+      ),
+    );
+    log(
+      `test_run store miss: same bucket ${round(summarize(same).median)} ns, a new bucket each ` +
+        `run ${round(summarize(spread).median)} ns`,
+    );
   }
   rows.push(...measureOriginCheck(opts, testRun, floor));
 

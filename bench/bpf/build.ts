@@ -34,6 +34,8 @@ export const BENCH_PROGRAMS = {
   saverTagged: "bench_saver_tagged",
   restorerTagged: "bench_restorer_tagged",
   lruCycle: "bench_lru_cycle",
+  missSameBucket: "bench_miss_same_bucket",
+  missNewBucket: "bench_miss_new_bucket",
   originParse: "bench_origin_parse",
   originInPlace: "bench_origin_in_place",
   originConntrack: "bench_origin_conntrack",
