@@ -40,6 +40,8 @@ export interface AgentMemory {
   hwmKiB: number;
   /** /proc samples taken at this point (100 ms apart). */
   samples: number;
+  /** Open file descriptors after the sample ADDs (a per-pod fd would show here). */
+  fds: number;
 }
 
 /**
@@ -295,6 +297,7 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
           peakAnonKiB: Math.max(...adds.map((s) => s.anonKiB)),
           hwmKiB: after.hwmKiB,
           samples: samples.length,
+          fds: [...Deno.readDirSync(`/proc/${pid}/fd`)].length,
         },
         restorer: restorerCost(cniNode.bpffs, o.repeat ?? 100_000),
       };

@@ -466,6 +466,7 @@ export function nodeCostTable(res: BenchResults): string {
       "agent RssAnon: steady / peak during the ADDs",
       (p) => `${mib(p.agent.steadyAnonKiB)} / ${mib(p.agent.peakAnonKiB)}`,
     ],
+    ["agent's open file descriptors", (p) => num(p.agent.fds)],
     ["pinned restorer, miss, BPF_PROG_TEST_RUN (ns)", (p) => num(p.restorer.missNs, 1)],
   ];
   return [

@@ -298,6 +298,7 @@ Deno.test("report and plots render, and say what is not measured", () => {
       peakAnonKiB: 220_000,
       hwmKiB: 262_144,
       samples: 20,
+      fds: 30,
     },
     restorer: { missNs: 40, samples: [40], repeat: 1000 },
   });
