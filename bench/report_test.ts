@@ -3,10 +3,13 @@ import { join } from "node:path";
 import {
   checkTargets,
   ppsIntervalTable,
+  realPacketChecks,
   renderPlots,
   renderReport,
   REPORT_FILES,
   stdoutSummary,
+  storeBytes,
+  storeLossChecks,
   writeReport,
   wrongByStrategy,
 } from "./report.ts";
@@ -195,6 +198,42 @@ Deno.test("the pps verdict is the lower end of a 95 % interval narrower than 2 %
   const wide = verdict([0.99, 0.95, 1.02, 0.97]);
   equal(wide.met, false);
   match(wide.row, /undecided \(~\d+ rounds for 2 %\)/);
+});
+
+Deno.test("real-packet targets: saver in every cell, restorer hit and miss by restoration", () => {
+  const res = fixture();
+  const byName = (t: ReturnType<typeof realPacketChecks>, s: string) =>
+    t.find((x) => x.target.startsWith(s));
+  let t = realPacketChecks(res);
+  equal(byName(t, "saver <= 25 ns")?.met, false, "110 ns above the floor");
+  ok(byName(t, "saver <= 25 ns")!.measured.startsWith("0/2 cells meet it; 110..110 ns"));
+  equal(byName(t, "restorer, hit <= 30 ns")?.measured, "0/1 cells meet it; 111..111 ns");
+  equal(byName(t, "restorer, miss"), undefined, "no cell found no record");
+  res.cells.push({ ...cell("skb-data", 0, [1.0]), datapath: "vxlan" });
+  for (const c of res.cells) {
+    if (c.bpfStats) c.bpfStats = { ...c.bpfStats, saverNetNs: 20, restorerNetNs: 12 };
+  }
+  t = realPacketChecks(res);
+  equal(byName(t, "saver <= 25 ns")?.met, true);
+  equal(byName(t, "restorer, hit <= 30 ns")?.met, true);
+  equal(byName(t, "restorer, miss <= 15 ns")?.met, true);
+});
+
+Deno.test("store loss: displaced or unclaimed records in bucket cells, memory by CPUs", () => {
+  const res = fixture();
+  equal(storeLossChecks(res).length, 0, "no bucket-store cell");
+  res.cells = res.cells.map((c) =>
+    c.datapathView ? { ...c, store: "buckets", datapathView: { ...c.datapathView } } : c
+  );
+  let [t] = storeLossChecks(res);
+  equal(t!.met, true);
+  ok(t!.measured.startsWith("0 in 2 cells"), t!.measured);
+  ok(t!.measured.includes("5.00 MiB at 2, 5.00 MiB at 8"), t!.measured);
+  equal(storeBytes(64) - storeBytes(2), 62 * (200 + 24), "per-CPU maps only");
+  res.cells[1]!.datapathView!.counters = { saveOverwrote: 2, saveContended: 1 };
+  [t] = storeLossChecks(res);
+  equal(t!.met, false);
+  ok(t!.measured.startsWith("3 in 2 cells"));
 });
 
 Deno.test("checkTargets never scores a lab guest's emulated ns or rates", () => {
