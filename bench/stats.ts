@@ -141,6 +141,15 @@ export function t975(df: number): number {
     (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3);
 }
 
+/** The smallest n whose 95 % interval 2·t975(n−1)·s/√n is at most `target` wide. */
+function roundsFor(s: number, target: number): number {
+  if (s === 0) return 2;
+  // The normal quantile gives a lower bound (t975 > 1.96); from there up to the first n that fits.
+  let n = Math.max(2, Math.ceil((2 * 1.959964 * s / target) ** 2));
+  while (2 * t975(n - 1) * s / Math.sqrt(n) > target) n++;
+  return n;
+}
+
 /** A 95 % confidence interval of a paired ratio (strategy / baseline of the same round). */
 export interface RatioInterval {
   /** Rounds (finite, positive ratios). */
@@ -152,7 +161,10 @@ export interface RatioInterval {
   upper: number;
   /** upper − lower, in ratio units (0.02 = 2 % of a ratio of 1). */
   width: number;
-  /** Rounds that would make the interval `target` wide at the same spread (ceil(n·(w/t)²)). */
+  /**
+   * Rounds that would make the interval `target` wide at the same spread: the smallest n with
+   * 2·t975(n−1)·sd·mean/√n <= target (sd of the log ratios); never fewer than the rounds run.
+   */
   roundsForTarget: number;
   /** The width aimed at. */
   target: number;
@@ -184,7 +196,7 @@ export function ratioInterval(ratios: readonly number[], target = 0.02): RatioIn
     upper,
     width,
     roundsForTarget: Number.isFinite(width)
-      ? Math.max(n, Math.ceil(n * (width / target) ** 2))
+      ? Math.max(n, roundsFor(sd * Math.exp(m), target))
       : NaN,
     target,
   };
