@@ -48,7 +48,7 @@ import { NodeDatapath } from "./datapath.ts";
 import { CniHandler } from "./handler.ts";
 import { installPlugin, uninstallPlugin } from "./install.ts";
 import { kubernetesLookup, type PodLookup } from "./k8s.ts";
-import { createLog, type Log } from "./log.ts";
+import { createLog, errorMessage, type Log } from "./log.ts";
 import { AgentMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 import { ConfReconciler } from "./reconciler.ts";
 import { RestorerWatch } from "./restorers.ts";
@@ -89,10 +89,6 @@ export interface RunningAgent {
   notReady(): string | null;
   /** Stops serving; leaves datapath, plugin and conf entry in place. */
   stop(): Promise<void>;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Starts the agent for cfg; resolves once it serves. */
@@ -156,11 +152,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       return true;
     } catch (e) {
       step("datapath", false);
-      log(`${message(e)}; retrying in 5 s`, {
+      log(`${errorMessage(e)}; retrying in 5 s`, {
         event: "datapath.up_failed",
         level: "error",
         strategy: strategy.name,
-        error: message(e),
+        error: errorMessage(e),
         retryInMs: 5000,
       });
       return false;
@@ -207,10 +203,10 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
   let clockRun: Promise<unknown> = Promise.resolve();
   const checkClock = () => {
     clockRun = clock.run().catch((e) =>
-      log(`clock check failed: ${message(e)}`, {
+      log(`clock check failed: ${errorMessage(e)}`, {
         event: "clock.check_failed",
         level: "error",
-        error: message(e),
+        error: errorMessage(e),
       })
     );
   };
@@ -250,12 +246,15 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       text = Deno.readTextFileSync(cfg.policyFile);
     } catch (e) {
       if (policyText !== "") {
-        log(`policy: cannot read ${cfg.policyFile} (${message(e)}); keeping the current policy`, {
-          event: "policy.unreadable",
-          level: "error",
-          file: cfg.policyFile,
-          error: message(e),
-        });
+        log(
+          `policy: cannot read ${cfg.policyFile} (${errorMessage(e)}); keeping the current policy`,
+          {
+            event: "policy.unreadable",
+            level: "error",
+            file: cfg.policyFile,
+            error: errorMessage(e),
+          },
+        );
       }
       policyText = "";
       return;
@@ -267,11 +266,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
     try {
       policy = parsePolicyFile(text, cfg.policyFile);
     } catch (e) {
-      log(`policy: ${message(e)}; keeping the current policy`, {
+      log(`policy: ${errorMessage(e)}; keeping the current policy`, {
         event: "policy.invalid",
         level: "error",
         file: cfg.policyFile,
-        error: message(e),
+        error: errorMessage(e),
       });
       return;
     }
@@ -315,10 +314,10 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
         );
       }
     } catch (e) {
-      log(`sweep: cannot remove orphan pins: ${message(e)}`, {
+      log(`sweep: cannot remove orphan pins: ${errorMessage(e)}`, {
         event: "sweep.failed",
         level: "error",
-        error: message(e),
+        error: errorMessage(e),
       });
     }
   };
@@ -339,11 +338,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       );
     } catch (e) {
       step("plugin", false);
-      log(`cannot install the plugin: ${message(e)}`, {
+      log(`cannot install the plugin: ${errorMessage(e)}`, {
         event: "plugin.install_failed",
         level: "error",
         binDir: cfg.cni.binDir,
-        error: message(e),
+        error: errorMessage(e),
       });
     }
   } else {
@@ -404,11 +403,11 @@ export async function runAgent(cfg: AgentConfig, opts: RunOptions = {}): Promise
       step("metrics", true);
     } catch (e) {
       step("metrics", false);
-      log(`metrics server on ${cfg.metricsAddress} failed: ${message(e)}`, {
+      log(`metrics server on ${cfg.metricsAddress} failed: ${errorMessage(e)}`, {
         event: "metrics.failed",
         level: "error",
         address: cfg.metricsAddress,
-        error: message(e),
+        error: errorMessage(e),
       });
     }
   }

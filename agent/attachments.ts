@@ -15,6 +15,7 @@
  * ```
  */
 import { dirname } from "node:path";
+import { fnv1a32 } from "@tsn-proxy/bpf/datapath";
 
 /** One CNI attachment with a saver. */
 export interface AttachmentRecord {
@@ -48,10 +49,8 @@ interface IndexFile {
   attachments: AttachmentRecord[];
 }
 
-function fnv1a32(text: string): string {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
+function fnv1a32Hex(text: string): string {
+  return fnv1a32(text).toString(16).padStart(8, "0");
 }
 
 /**
@@ -61,7 +60,7 @@ function fnv1a32(text: string): string {
 export function attachmentId(network: string, containerId: string, ifname: string): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
   const prefix = safe(containerId).slice(0, 12).replace(/^[^A-Za-z0-9]+/, "") || "c";
-  return `${prefix}-${safe(ifname)}-${fnv1a32(`${network}\0${containerId}\0${ifname}`)}`;
+  return `${prefix}-${safe(ifname)}-${fnv1a32Hex(`${network}\0${containerId}\0${ifname}`)}`;
 }
 
 /** The index, read and written whole (it is small: one entry per opted-in pod on the node). */

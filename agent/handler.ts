@@ -21,7 +21,7 @@ import {
 import type { AgentRequest, AgentResponse } from "@tsn-proxy/cni/protocol";
 import { attachmentId, type AttachmentIndex, type AttachmentRecord } from "./attachments.ts";
 import type { PodLookup } from "./k8s.ts";
-import type { Log } from "./log.ts";
+import { errorMessage, type Log } from "./log.ts";
 import { maxPriorityFor, type Policy, txtimeFor, type TxtimeRule } from "./policy.ts";
 
 /** What a pod's saver is configured with: its namespace's rules and the pod's default class. */
@@ -127,10 +127,6 @@ function fail(code: number, msg: string, details = ""): AgentResponse {
   return { v: 1, ok: false, code, msg, ...(details ? { details } : {}) };
 }
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function netnsExists(path: string): boolean {
   if (!path) return false;
   try {
@@ -201,11 +197,11 @@ export class CniHandler {
       } catch (e) {
         failed++;
         this.deps.metrics?.reclamp?.("error");
-        this.deps.log(`policy: cannot re-clamp ${rec.id}: ${message(e)}`, {
+        this.deps.log(`policy: cannot re-clamp ${rec.id}: ${errorMessage(e)}`, {
           event: "policy.reclamp_failed",
           level: "error",
           ...who,
-          error: message(e),
+          error: errorMessage(e),
         });
       }
     }
@@ -235,7 +231,7 @@ export class CniHandler {
           );
       }
     } catch (e) {
-      return fail(ErrorCode.Internal, `tsn-proxy agent failed on ${req.command}`, message(e));
+      return fail(ErrorCode.Internal, `tsn-proxy agent failed on ${req.command}`, errorMessage(e));
     } finally {
       this.deps.metrics?.attachments(this.#count());
     }
@@ -289,14 +285,14 @@ export class CniHandler {
     } catch (e) {
       // Fail open: a pod that did not opt in must never be blocked by an API outage.
       this.deps.metrics?.optInLookup("error");
-      this.deps.log(`opt-in lookup of ${ns}/${name} failed (${message(e)}); not attaching`, {
+      this.deps.log(`opt-in lookup of ${ns}/${name} failed (${errorMessage(e)}); not attaching`, {
         event: "optin.lookup_failed",
         level: "warn",
         namespace: ns,
         pod: name,
-        error: message(e),
+        error: errorMessage(e),
       });
-      return { optedIn: false, source: `API lookup failed: ${message(e)}` };
+      return { optedIn: false, source: `API lookup failed: ${errorMessage(e)}` };
     }
   }
 
@@ -411,17 +407,17 @@ export class CniHandler {
       // attachPod rolled its own steps back; drop the record unless an older attach stands.
       if (!datapath.has(id)) index.remove(id);
       this.deps.metrics?.decision?.("failed");
-      this.deps.log(`cannot attach ${id} (${label}): ${message(e)}`, {
+      this.deps.log(`cannot attach ${id} (${label}): ${errorMessage(e)}`, {
         event: "pod.attach_failed",
         level: "error",
         ...who,
         id,
-        error: message(e),
+        error: errorMessage(e),
       });
       return fail(
         ErrorCode.AgentFailure,
         `cannot attach the tsn-proxy saver to ${req.ifname}`,
-        message(e),
+        errorMessage(e),
       );
     }
     try {
@@ -429,7 +425,7 @@ export class CniHandler {
     } catch (e) {
       datapath.detach(id);
       index.remove(id);
-      return fail(ErrorCode.AgentFailure, "cannot record the attachment", message(e));
+      return fail(ErrorCode.AgentFailure, "cannot record the attachment", errorMessage(e));
     }
     this.deps.metrics?.decision?.("attached");
     this.deps.log(
@@ -547,11 +543,11 @@ export class CniHandler {
         this.#remove(r.id, gone ? "sweep: its netns is gone" : "sweep: attach never completed");
         removed++;
       } catch (e) {
-        this.deps.log(`sweep: cannot remove ${r.id}: ${message(e)}`, {
+        this.deps.log(`sweep: cannot remove ${r.id}: ${errorMessage(e)}`, {
           event: "sweep.failed",
           level: "error",
           id: r.id,
-          error: message(e),
+          error: errorMessage(e),
         });
       }
     }

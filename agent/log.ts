@@ -23,6 +23,20 @@
 /** Severity of a line. */
 export type LogLevel = "info" | "warn" | "error";
 
+/**
+ * What a caught value says: an Error's message, anything else as a string (what logs and CNI
+ * error answers carry).
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error("no such interface")); // "no such interface"
+ * errorMessage(7); // "7"
+ * ```
+ */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Facts of one event: `event` names it; `level` defaults to info (or warn for "WARNING ..."). */
 export interface LogFields {
   readonly event?: string;

@@ -22,6 +22,7 @@ export { installPlugin, uninstallPlugin } from "./install.ts";
 export { AgentMetrics, serveMetrics } from "./metrics.ts";
 export {
   createLog,
+  errorMessage,
   jsonLine,
   type Log,
   LOG_FORMATS,

@@ -27,7 +27,7 @@
  * ```
  */
 import type { RestorerCheck } from "@tsn-proxy/bpf/datapath";
-import type { Log } from "./log.ts";
+import { errorMessage, type Log } from "./log.ts";
 
 /** What the watch reports to metrics. */
 export interface RestorerWatchMetrics {
@@ -43,10 +43,6 @@ export interface RestorerWatchOptions {
   readonly check: () => RestorerCheck[];
   readonly log: Log;
   readonly metrics?: RestorerWatchMetrics;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Tracks restorer transitions across checks. */
@@ -70,12 +66,12 @@ export class RestorerWatch {
     try {
       checks = this.o.check();
     } catch (e) {
-      if (this.#failing.get("") !== message(e)) {
-        this.#failing.set("", message(e));
-        log(`restorer check failed: ${message(e)}`, {
+      if (this.#failing.get("") !== errorMessage(e)) {
+        this.#failing.set("", errorMessage(e));
+        log(`restorer check failed: ${errorMessage(e)}`, {
           event: "restorer.check_failed",
           level: "error",
-          error: message(e),
+          error: errorMessage(e),
         });
       }
       return [];

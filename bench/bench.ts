@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { DEFAULT_STORE, type StoreName, STORES } from "@tsn-proxy/bpf/datapath";
-import { kernelTestBlocker } from "@tsn-proxy/e2e";
-import type { FloodTool } from "./flood/launch.ts";
-import { toolName } from "./flood/launch.ts";
+import { kernelTestBlocker } from "@tsn-proxy/sim";
+import type { FloodTool } from "@tsn-proxy/sim/flood";
+import { toolName } from "@tsn-proxy/sim/flood";
 import { HostRunner, type Log } from "./host_runner.ts";
 import { type KernelOutcome, type KernelPlan, measureKernel } from "./kernel_run.ts";
 import { measureLabKernel } from "./lab_runner.ts";
@@ -17,7 +17,8 @@ import type { TaprioPlan } from "./lab/plan.ts";
 import { measureNodeCost } from "./node_cost.ts";
 import { TAPRIO_TCG_SCALE } from "./taprio.ts";
 import { type Datapath, DATAPATHS, type KernelId, TRAFFIC, type Traffic } from "./matrix.ts";
-import { checkTargets, writeReport } from "./report.ts";
+import { writeReport } from "./report.ts";
+import { checkTargets } from "./verdicts.ts";
 import { RESULTS_SCHEMA } from "./types.ts";
 import type { BenchResults } from "./types.ts";
 

@@ -8,12 +8,13 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { BpfObject } from "@tsn-proxy/bpf/libbpf";
-import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/e2e";
+import { BIN, denoRunArgv, exec, requireKernelTests } from "@tsn-proxy/sim";
 import { buildBenchObjects } from "./bpf/build.ts";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { DATAPATHS, NONE, pickDatapaths, TRAFFIC, trafficOn } from "./matrix.ts";
 import { runStatsOfFd, StatsSession } from "./progstats.ts";
-import { REPORT_FILES, taprioSvgName, wrongByStrategy } from "./report.ts";
+import { REPORT_FILES, taprioSvgName } from "./report_format.ts";
+import { wrongByStrategy } from "./verdicts.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults } from "./types.ts";
 

@@ -17,7 +17,7 @@ import {
   tcDetach,
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
-import type { Netns } from "@tsn-proxy/e2e";
+import type { Netns } from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS } from "./bpf/build.ts";
 
 /** Limits of gate.bpf.c. */

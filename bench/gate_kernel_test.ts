@@ -14,7 +14,7 @@ import {
   runScenario,
   type TalkerSpec,
   uniquePrefix,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { buildBenchObjects } from "./bpf/build.ts";
 import { attachGate, type GateProbe } from "./gate.ts";
 import { FAR_PORT } from "./taprio.ts";

@@ -8,7 +8,7 @@
  */
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import type { Log } from "./host_runner.ts";
-import { type FloodTool, toolName } from "./flood/launch.ts";
+import { type FloodTool, toolName } from "@tsn-proxy/sim/flood";
 import { getStrategy } from "@tsn-proxy/strategies";
 import { type Datapath, DATAPATHS, TRAFFIC, type Traffic, UNTRACKED } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";

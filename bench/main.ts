@@ -18,7 +18,7 @@ import {
   runBench,
   stamp,
 } from "./bench.ts";
-import type { FloodTool } from "./flood/launch.ts";
+import type { FloodTool } from "@tsn-proxy/sim/flood";
 import { MAX_PODS } from "./node_cost.ts";
 import { KERNEL_IDS, type KernelId, pickDatapaths, pickTraffic } from "./matrix.ts";
 import { stdoutSummary } from "./report.ts";

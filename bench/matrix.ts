@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TopologyKind } from "@tsn-proxy/e2e";
+import type { TopologyKind } from "@tsn-proxy/sim";
 
 /** The no-proxy baseline arm. */
 export const NONE = "none";
@@ -133,4 +133,9 @@ export function pickTraffic(ids: readonly string[] | undefined): Traffic[] {
     if (!t) throw new Error(`unknown traffic ${id}; known: ${TRAFFIC.map((x) => x.id).join(", ")}`);
     return t;
   });
+}
+
+/** Pod name of a traffic kind (and the sentinel's). */
+export function podOf(t: Traffic): string {
+  return t.id;
 }

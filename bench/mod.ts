@@ -25,7 +25,8 @@ export {
   runBench,
   stamp,
 } from "./bench.ts";
-export { HostRunner, type Log, restorationOf } from "./host_runner.ts";
+export { HostRunner, type Log } from "./host_runner.ts";
+export { restorationOf } from "./restoration_arm.ts";
 export {
   type AgentMemory,
   measureNodeCost,
@@ -62,18 +63,11 @@ export {
   runStatsOfPin,
   StatsSession,
 } from "./progstats.ts";
-export {
-  checkTargets,
-  renderPlots,
-  renderReport,
-  REPORT_FILES,
-  stdoutSummary,
-  summaryTable,
-  TARGETS,
-  writeReport,
-  wrongByStrategy,
-} from "./report.ts";
-export { type FloodTool, runFlood, toolName } from "./flood/launch.ts";
+export { stdoutSummary, writeReport } from "./report.ts";
+export { checkTargets, TARGETS, wrongByStrategy } from "./verdicts.ts";
+export { renderReport, summaryTable } from "./report_tables.ts";
+export { renderPlots } from "./report_plots.ts";
+export { REPORT_FILES } from "./report_format.ts";
 export {
   measureTaprio,
   TAPRIO_TCG_SCALE,

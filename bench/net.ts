@@ -7,7 +7,7 @@
  * @module
  */
 import { withNetns } from "@tsn-proxy/bpf/libbpf";
-import { parseIpv4 } from "@tsn-proxy/e2e";
+import { parseIpv4 } from "@tsn-proxy/sim";
 
 /** One interface's counters from /proc/net/dev. */
 export interface LinkCounters {

@@ -3,7 +3,7 @@
  * ADD latency, the agent's memory and the restorer's per-packet cost, at several pod counts in one
  * run (the pod-count dimension).
  *
- * A simulated node (e2e's CNI fixture: the built plugin and agent, Debian's bridge + host-local)
+ * A simulated node (sim's CNI fixture: the built plugin and agent, Debian's bridge + host-local)
  * runs the agent as the DaemonSet does (k8s/measure_agent.ts: the manifest's capabilities only).
  * The agent appends itself to the bridge conflist. For each pod count P (ascending), opted-in
  * "resident" pods are added through the real chain until P are attached (each its own netns, veth
@@ -19,12 +19,12 @@
 import { join } from "node:path";
 import { BpfProgram } from "@tsn-proxy/bpf/libbpf";
 import { PinLayout } from "@tsn-proxy/bpf/datapath";
-import { CniRuntime, type NetworkList, type RuntimeConf } from "../e2e/cni_driver.ts";
-import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "../e2e/cni_fixture.ts";
-import { createNetns, deleteNetns, type Netns } from "../e2e/netns.ts";
-import { type Proc, sleep } from "../e2e/process.ts";
-import { createTopology } from "../e2e/topology.ts";
-import { parseProcSample, type ProcSample, startAgentWithCaps } from "../k8s/measure_agent.ts";
+import { CniRuntime, type NetworkList, type RuntimeConf } from "@tsn-proxy/sim/cni_driver";
+import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "@tsn-proxy/sim/cni_fixture";
+import { createNetns, deleteNetns, type Netns } from "@tsn-proxy/sim/netns";
+import { type Proc, sleep } from "@tsn-proxy/sim/process";
+import { createTopology } from "@tsn-proxy/sim/topology";
+import { parseProcSample, type ProcSample, startAgentWithCaps } from "@tsn-proxy/k8s/measure_agent";
 import { skbCtx, udpFrame } from "./frames.ts";
 import { type Latency, latency, round, summarize } from "./stats.ts";
 

@@ -113,12 +113,3 @@ export class StatsSession {
     this.close();
   }
 }
-
-/** The sysctl's current value (1 while any holder has stats on). */
-export function statsEnabledNow(): boolean {
-  try {
-    return Deno.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim() === "1";
-  } catch {
-    return false;
-  }
-}

@@ -1,23 +1,11 @@
 /**
- * The real tsn-proxy datapath on a benchmark topology, through the same loader the agent uses:
- * `up` in node1's netns with the restorer on its NIC, a saver on each opted-in pod's eth0, pins
- * under the topology's own bpffs directory (removed with the topology). Also the floor program
+ * The real tsn-proxy datapath on a benchmark topology (sim/proxy.ts: the loader the agent uses,
+ * pins under the topology's bpffs directory), labelled by the bench's arm. Also the floor program
  * attached next to them, for the bpf_stats overhead, and the pin paths bpf_stats are read from.
  *
  * @module
  */
-import { join } from "node:path";
-import {
-  attachPod,
-  type DatapathStats,
-  down,
-  PinLayout,
-  readStats,
-  removePodAttachment,
-  type StoreName,
-  type TrackerState,
-  up,
-} from "@tsn-proxy/bpf/datapath";
+import type { DatapathStats, StoreName, TrackerState } from "@tsn-proxy/bpf/datapath";
 import {
   attachTcx,
   type BpfLink,
@@ -28,8 +16,8 @@ import {
   tcDetach,
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
-import { getStrategy } from "@tsn-proxy/strategies";
-import type { Topology } from "@tsn-proxy/e2e";
+import type { Topology } from "@tsn-proxy/sim";
+import { attachProxy } from "@tsn-proxy/sim/proxy";
 import { BENCH_PROGRAMS } from "./bpf/build.ts";
 import { armOf } from "./matrix.ts";
 
@@ -60,8 +48,8 @@ export function strategyLabel(name: string, trackers: readonly TrackerState[]): 
 
 /**
  * Loads the datapath of `arm` (a strategy name, or `<name>/no-tracker`: the same strategy with
- * its trackers left out, as e2e/proxy.ts does) into node1 of `topo` and attaches savers to the
- * `optedIn` pods.
+ * its trackers left out) into node1 of `topo` through sim's `attachProxy` and attaches savers to
+ * the `optedIn` pods.
  */
 export function attachBenchProxy(
   topo: Topology,
@@ -69,58 +57,18 @@ export function attachBenchProxy(
   store: StoreName,
   optedIn: readonly string[],
 ): BenchProxy {
-  const bpffs = join(topo.bpffsDir, "proxy");
-  const stateDir = Deno.makeTempDirSync({ prefix: `${topo.prefix}-bench-` });
-  const stateFile = join(stateDir, "datapath.json");
   const { strategy: strategyName, trackers } = armOf(arm);
-  const registered = getStrategy(strategyName);
-  const strategy = trackers ? registered : { ...registered, trackers: [] };
-  let state;
-  try {
-    state = withNetns(
-      topo.node.ns.path,
-      () => up({ strategy, bpffs, restoreOn: [topo.node.nic], stateFile, store }),
-    );
-  } catch (e) {
-    Deno.removeSync(stateDir, { recursive: true });
-    throw e;
-  }
-  const pins = new PinLayout(bpffs);
-  const saverPins = new Map<string, string>();
-  let isDown = false;
-  const proxy: BenchProxy = {
+  const proxy = attachProxy(topo, { strategy: strategyName, trackers, store, optedIn });
+  return {
     strategy: arm,
     store,
-    trackers: state.trackers,
-    label: trackers ? strategyLabel(strategyName, state.trackers) : `${strategyName} (no tracker)`,
-    restorerPin: pins.restorer,
-    saverPins,
-    stats: () => readStats(stateFile),
-    down() {
-      if (isDown) return;
-      isDown = true;
-      try {
-        withNetns(
-          topo.node.ns.path,
-          () => down(bpffs, stateFile, (p) => removePodAttachment(bpffs, p)),
-        );
-      } finally {
-        Deno.removeSync(stateDir, { recursive: true });
-      }
-    },
+    trackers: proxy.trackers,
+    label: trackers ? strategyLabel(strategyName, proxy.trackers) : `${strategyName} (no tracker)`,
+    restorerPin: proxy.pins.restorer,
+    saverPins: new Map(optedIn.map((n) => [n, proxy.pins.podSaver(proxy.podId(n))])),
+    stats: proxy.stats,
+    down: proxy.down,
   };
-  try {
-    for (const name of optedIn) {
-      const pod = topo.pod(name);
-      const id = `${topo.prefix}-${name}`;
-      attachPod({ stateFile, id, netns: pod.ns.path, ifname: pod.ifname });
-      saverPins.set(name, pins.podSaver(id));
-    }
-  } catch (e) {
-    proxy.down();
-    throw e;
-  }
-  return proxy;
 }
 
 /** The empty program attached at one egress hook (after whatever is there). */

@@ -1,18 +1,16 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
+import { stdoutSummary, writeReport } from "./report.ts";
 import {
   checkTargets,
-  ppsIntervalTable,
   realPacketChecks,
-  renderPlots,
-  renderReport,
-  REPORT_FILES,
-  stdoutSummary,
   storeBytes,
   storeLossChecks,
-  writeReport,
   wrongByStrategy,
-} from "./report.ts";
+} from "./verdicts.ts";
+import { ppsIntervalTable, renderReport } from "./report_tables.ts";
+import { renderPlots } from "./report_plots.ts";
+import { REPORT_FILES } from "./report_format.ts";
 import { latency, summarize } from "./stats.ts";
 import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";

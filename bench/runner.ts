@@ -6,7 +6,7 @@
  * @module
  */
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
-import type { FloodTool } from "./flood/launch.ts";
+import type { FloodTool } from "@tsn-proxy/sim/flood";
 import type { Datapath, Traffic } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";
 import type { CalibrationRow, Capabilities, Cell, KernelInfo, SentinelRow } from "./types.ts";

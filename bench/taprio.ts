@@ -13,10 +13,10 @@
  * cycle is more than an emulated guest's timers can keep.
  */
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
-import { type AttachedProxy, attachProxy } from "../e2e/proxy.ts";
-import { runScenario, type TalkerSpec } from "../e2e/scenario.ts";
-import { TAPRIO } from "../lab/vm/checks.ts";
-import { qdiscStats, tc } from "../lab/guest/vm/common.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { TAPRIO } from "@tsn-proxy/lab/scenarios";
+import { qdiscStats, tc } from "@tsn-proxy/lab/guest/vm";
 import { attachGate, gateBins, type GateHook, type GateProbe } from "./gate.ts";
 import { strategyLabel } from "./proxy.ts";
 
@@ -33,7 +33,7 @@ export const TAPRIO_TCG_SCALE = 25;
 export const TAPRIO_NONE = "none";
 
 /**
- * The far end's port that receives node1's NIC traffic: e2e/topology.ts makes `ext0` in the ext
+ * The far end's port that receives node1's NIC traffic: sim/topology.ts makes `ext0` in the ext
  * netns the veth peer of `nic0` and a port of ext's bridge.
  */
 export const FAR_PORT = "ext0";

@@ -1,5 +1,5 @@
 import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
-import { TAPRIO } from "../lab/vm/checks.ts";
+import { TAPRIO } from "@tsn-proxy/lab/scenarios";
 import { checkSvg } from "./svg.ts";
 import { type GateRow, ownWindowFraction, taprioSchedule, taprioTalkers } from "./taprio.ts";
 import { taprioMarkdown, taprioSvg } from "./taprio_report.ts";

@@ -5,7 +5,7 @@
  * @example
  * ```ts ignore
  * import { buildObjects } from "./build.ts";
- * await buildObjects(); // writes bpf/obj/*.bpf.o and e2e/bpf/obj/*.bpf.o
+ * await buildObjects(); // writes bpf/obj/*.bpf.o and sim/bpf/obj/*.bpf.o
  * ```
  */
 import { dirname, join } from "node:path";

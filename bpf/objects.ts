@@ -28,9 +28,9 @@ export const BPF_OBJECTS: readonly BpfObjectSource[] = [
     includes: ["bpf/include"],
   },
   {
-    source: "e2e/bpf/observer.bpf.c",
-    object: "e2e/bpf/obj/observer.bpf.o",
-    bindings: "e2e/bpf/gen/observer.ts",
-    includes: ["bpf/include", "e2e/bpf"],
+    source: "sim/bpf/observer.bpf.c",
+    object: "sim/bpf/obj/observer.bpf.o",
+    bindings: "sim/bpf/gen/observer.ts",
+    includes: ["bpf/include", "sim/bpf"],
   },
 ];

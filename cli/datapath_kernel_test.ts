@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { basename, join } from "node:path";
-import { createNetns, deleteNetns, ipBatch, type Netns, uniquePrefix } from "@tsn-proxy/e2e";
+import { createNetns, deleteNetns, ipBatch, type Netns, uniquePrefix } from "@tsn-proxy/sim";
 import { ifindex, probeFexit, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { checkRestorers, loadState } from "@tsn-proxy/bpf/datapath";
 import { datapath as runDatapath } from "./datapath.ts";

@@ -17,7 +17,7 @@ import {
   requireKernelTests,
   run,
   uniquePrefix,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import { kernelHasTcx, probeFexit } from "@tsn-proxy/bpf/libbpf";
 import type { DoctorReport } from "./doctor.ts";
 

@@ -12,11 +12,10 @@
  */
 import { join } from "node:path";
 import { BpfError, bpffsMounts, kernelEnum, kernelHasTcx } from "@tsn-proxy/bpf/libbpf";
-import { DEFAULT_MAX_AGE_NS } from "@tsn-proxy/bpf/datapath";
+import { coreConfig, DEFAULT_MAX_AGE_NS, openCore } from "@tsn-proxy/bpf/datapath";
 import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import type { Strategy } from "@tsn-proxy/strategies";
 import { isConfName } from "@tsn-proxy/agent/conflist";
-import { coreConfig, openCore } from "../bpf/datapath/core.ts";
 import type { CniFacts, InterfaceFacts, KernelFacts, LoadOutcome } from "./doctor_checks.ts";
 
 const IP = "/usr/sbin/ip";

@@ -36,7 +36,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   demo: {
     summary: "run the simulated-node demo: traffic without and with tsn-proxy, side by side",
-    load: async () => (await import("./demo.ts")).demoCommand,
+    load: async () => (await import("@tsn-proxy/demo")).demoCommand,
   },
   status: {
     summary: "strategy, trackers, restorers, pod savers and counters (works with the agent down)",

@@ -36,7 +36,13 @@ import {
   storeName,
   type TrackerState,
 } from "@tsn-proxy/bpf/datapath";
-import { BpfMap } from "@tsn-proxy/bpf/libbpf";
+import {
+  BpfMap,
+  getLink,
+  type PodLinkVerdict,
+  podLinkVerdict,
+  withNetns,
+} from "@tsn-proxy/bpf/libbpf";
 import { TsnConfig, TsnConfigFlags, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { STRATEGIES } from "@tsn-proxy/strategies";
 import { AgentUnavailableError, callAgent, statusRequest } from "@tsn-proxy/cni/protocol";
@@ -74,6 +80,35 @@ export interface PodStatus {
   readonly txtime?: { readonly allowed: boolean; readonly horizonNs: string };
   readonly missingPins: readonly string[];
   readonly cni?: CniSide;
+  /**
+   * The pod's device as the kernel reports it (read in the pod's netns) and whether its crossing
+   * zeroes the priority: a netkit pair with scrub none does not, so its saver is not needed.
+   * Absent: the netns or the device could not be read.
+   */
+  readonly link?: PodLinkVerdict;
+}
+
+/** The node's `net.ipv4.ip_forward_update_priority` (undefined: unreadable). */
+function forwardUpdatesPriority(): boolean | undefined {
+  try {
+    return Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward_update_priority").trim() !== "0";
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the pod's device in its netns; undefined when either is gone or unreadable. */
+function podLink(netns: string, ifname: string): PodLinkVerdict | undefined {
+  if (!netns || !ifname || !exists(netns)) return undefined;
+  try {
+    const fwd = forwardUpdatesPriority();
+    return podLinkVerdict(
+      withNetns(netns, () => getLink({ name: ifname })),
+      fwd === undefined ? {} : { forwardUpdatesPriority: fwd },
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 /** The agent as its socket answers. */
@@ -334,6 +369,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
   const pods: PodStatus[] = effective.pods.map((p) => {
     const missing = stats.missingPins.filter((m) => m.startsWith(pins.podDir(p.id) + "/"));
     const side = cni.get(p.id);
+    const link = podLink(p.netns, p.ifname);
     return {
       id: p.id,
       netns: p.netns,
@@ -345,6 +381,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
       ...(p.txtime ? { txtime: p.txtime } : {}),
       missingPins: missing,
       ...(side ? { cni: side } : {}),
+      ...(link ? { link } : {}),
     };
   });
   const restorers: NodeStatus["restorers"] = [
@@ -503,6 +540,12 @@ export function formatStatus(s: NodeStatus): string {
         : "";
       const missing = p.missingPins.length ? `, MISSING ${p.missingPins.join(" ")}` : "";
       lines.push(`  ${p.id}  ${who}  ${p.ifname} ${p.mode}, ${clamp}${netns}${missing}`);
+      if (p.link?.netkit) {
+        const nk = p.link.netkit;
+        lines.push(
+          `    netkit ${nk.mode ?? "?"}, scrub ${nk.scrub ?? "not reported"}: ${p.link.reason}`,
+        );
+      }
     }
     lines.push("counters");
     for (const k of COUNTERS_SHOWN) {

@@ -17,7 +17,7 @@ import {
   ipBatch,
   requireKernelTests,
   uniquePrefix,
-} from "@tsn-proxy/e2e";
+} from "@tsn-proxy/sim";
 import type { NodeStatus } from "./status.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

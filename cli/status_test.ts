@@ -1,5 +1,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
+import { podLinkVerdict } from "@tsn-proxy/bpf/libbpf";
 import type { ClockFacts } from "@tsn-proxy/agent/clock";
 import {
   collectStatus,
@@ -152,6 +153,23 @@ Deno.test("formatStatus() lists pods with their CNI side and the problems; exit 
     /^restorers +eth1 \(tcx, INTERFACE GONE\), eth2 \(NO SUCH INTERFACE: attached when it appears\)$/m,
   );
   equal(statusExitCode(degraded), 0, "a missing TSN interface degrades, the node stays ready");
+  // A netkit pod: its mode and scrub, and whether the saver is needed, under its line.
+  const netkit = podLinkVerdict({
+    ifindex: 4,
+    name: "eth0",
+    kind: "netkit",
+    netkit: {
+      primary: false,
+      mode: "l3",
+      policy: "pass",
+      peerPolicy: "pass",
+      scrub: undefined,
+      peerScrub: undefined,
+    },
+  });
+  const nk = formatStatus({ ...healthy, pods: [{ ...healthy.pods[0]!, link: netkit }] });
+  match(nk, /^ {4}netkit l3, scrub not reported: .*netkit_xmit\(\) always zeroes the priority/m);
+  ok(!formatStatus(healthy).includes("netkit"), "a pod without link facts has no netkit line");
 });
 
 Deno.test("collectStatus() reports the clock of a fake node: unsynchronised, veth, ptp4l silent", async () => {

@@ -20,9 +20,9 @@ import { dirname } from "node:path";
 import { PinLayout } from "@tsn-proxy/bpf/datapath";
 import { statusRequest } from "@tsn-proxy/cni/protocol";
 import { CniBench, since } from "./fault_fixture.ts";
-import { BIN } from "./netns.ts";
-import { exec, type ExecResult } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { BIN } from "@tsn-proxy/sim/netns";
+import { exec, type ExecResult } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const NOBODY = "65534";
 

@@ -14,8 +14,8 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import type { RuntimeConf } from "./cni_driver.ts";
-import { agentHttp } from "./cni_fixture.ts";
+import type { RuntimeConf } from "@tsn-proxy/sim/cni_driver";
+import { agentHttp } from "@tsn-proxy/sim/cni_fixture";
 import {
   CniBench,
   cniCode,
@@ -26,9 +26,9 @@ import {
   since,
   tcxEgress,
 } from "./fault_fixture.ts";
-import { BIN } from "./netns.ts";
-import { exec } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { BIN } from "@tsn-proxy/sim/netns";
+import { exec } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 function snapshotDir(dir: string): Record<string, string> {
   const out: Record<string, string> = {};

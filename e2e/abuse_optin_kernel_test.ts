@@ -15,9 +15,9 @@
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { type DatapathStats, readStats } from "@tsn-proxy/bpf/datapath";
-import { agentHttp } from "./cni_fixture.ts";
+import { agentHttp } from "@tsn-proxy/sim/cni_fixture";
 import { type BenchPod, CniBench, recorded, since } from "./fault_fixture.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const COUNT = 200;
 

@@ -11,14 +11,14 @@
  * 3,000 (skb-data).
  */
 import { equal, ok } from "node:assert/strict";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { type Family, runScenario, type TalkerRow } from "./scenario.ts";
-import { runRawSender } from "./talkers/txtime.ts";
-import { onOneCpu } from "./process.ts";
-import { run } from "./netns.ts";
-import type { SenderResult } from "./talkers/txtime_sender.ts";
-import type { Topology } from "./topology.ts";
-import { ANY_PRIORITY } from "./talkers/record.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { type Family, runScenario, type TalkerRow } from "@tsn-proxy/sim/scenario";
+import { runRawSender } from "@tsn-proxy/sim/talkers/txtime";
+import { onOneCpu } from "@tsn-proxy/sim/process";
+import { run } from "@tsn-proxy/sim/netns";
+import type { SenderResult } from "@tsn-proxy/sim/talkers/txtime_sender";
+import type { Topology } from "@tsn-proxy/sim/topology";
+import { ANY_PRIORITY } from "@tsn-proxy/sim/talkers/record";
 
 const IP_ID = 0x1234;
 // Case (b)'s identical datagrams cannot name each talker's own priority: their records name none

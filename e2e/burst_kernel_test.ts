@@ -11,13 +11,13 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { withNetns } from "@tsn-proxy/bpf/libbpf";
-import { attachProxy } from "./proxy.ts";
-import { installObserver } from "./observer.ts";
-import { run } from "./netns.ts";
-import { onOneCpu } from "./process.ts";
-import { createTopology } from "./topology.ts";
-import { TxtimeSocket } from "./talkers/libc.ts";
-import { encodeRecord, RECORD_SIZE } from "./talkers/record.ts";
+import { attachProxy } from "@tsn-proxy/sim/proxy";
+import { installObserver } from "@tsn-proxy/sim/observer";
+import { run } from "@tsn-proxy/sim/netns";
+import { onOneCpu } from "@tsn-proxy/sim/process";
+import { createTopology } from "@tsn-proxy/sim/topology";
+import { TxtimeSocket } from "@tsn-proxy/sim/talkers/libc";
+import { encodeRecord, RECORD_SIZE } from "@tsn-proxy/sim/talkers/record";
 
 const PODS = 64;
 const PER_POD = 256;

@@ -4,15 +4,15 @@
  * host refuses fexit, so skb-addr runs without its clone tracker here ("unavailable"): it restores
  * none of the clones, and refuses every record a clone's recycled address happens to find; skb-data
  * (clones share skb->data) restores them all. Nothing is ever wrong. With the tracker (the QEMU
- * guests, lab/guest/scenarios/vm-clone.ts, the same traffic: e2e/clone_flood.ts), skb-addr restores
+ * guests, lab/guest/scenarios/vm-clone.ts, the same traffic: sim/clone_flood.ts), skb-addr restores
  * them all. Needs root.
  */
 import { equal, ok } from "node:assert/strict";
-import { runCloneFlood } from "./clone_flood.ts";
-import { requireKernelTests } from "./require_root.ts";
-import type { Family, TalkerRow } from "./scenario.ts";
-import { ADDR, ADDR6, createTopology, leftovers } from "./topology.ts";
-import { BIN, run } from "./netns.ts";
+import { runCloneFlood } from "@tsn-proxy/sim/clone_flood";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import type { Family, TalkerRow } from "@tsn-proxy/sim/scenario";
+import { ADDR, ADDR6, createTopology, leftovers } from "@tsn-proxy/sim/topology";
+import { BIN, run } from "@tsn-proxy/sim/netns";
 
 const COUNT = 100;
 

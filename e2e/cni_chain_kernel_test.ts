@@ -11,22 +11,28 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { CniCallError, CniRuntime, type NetworkList, type RuntimeConf } from "./cni_driver.ts";
+import {
+  CniCallError,
+  CniRuntime,
+  type NetworkList,
+  type RuntimeConf,
+} from "@tsn-proxy/sim/cni_driver";
 import {
   type AgentHandle,
   agentHttp,
   type CniNode,
+  kindnetConflist,
   prepareNode,
   startAgent,
   uninstallAgent,
-} from "./cni_fixture.ts";
-import { BIN, createNetns, deleteNetns, exists, type Netns } from "./netns.ts";
-import { exec } from "./process.ts";
-import { installObserver, type Observer } from "./observer.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { startReceiver } from "./talkers/receiver.ts";
-import { runSocatTalker } from "./talkers/socat.ts";
-import { createTopology, type Topology, waitLinksReady } from "./topology.ts";
+} from "@tsn-proxy/sim/cni_fixture";
+import { BIN, createNetns, deleteNetns, exists, type Netns } from "@tsn-proxy/sim/netns";
+import { exec } from "@tsn-proxy/sim/process";
+import { installObserver, type Observer } from "@tsn-proxy/sim/observer";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import { runSocatTalker } from "@tsn-proxy/sim/talkers/socat";
+import { createTopology, type Topology, waitLinksReady } from "@tsn-proxy/sim/topology";
 
 const COUNT = 100;
 const ANNOTATIONS = "io.kubernetes.cri.pod-annotations";
@@ -140,31 +146,6 @@ class Bench {
   }
 }
 
-function kindnetList(node: CniNode): string {
-  return JSON.stringify(
-    {
-      cniVersion: "0.3.1",
-      name: "kindnet",
-      plugins: [
-        {
-          type: "ptp",
-          ipMasq: false,
-          ipam: {
-            type: "host-local",
-            dataDir: node.ipamDir,
-            routes: [{ dst: "0.0.0.0/0" }],
-            ranges: [[{ subnet: "10.244.1.0/24" }]],
-          },
-          mtu: 1500,
-        },
-        { type: "portmap", capabilities: { portMappings: true } },
-      ],
-    },
-    null,
-    "\t",
-  );
-}
-
 function errorCode(e: unknown): number {
   if (e instanceof CniCallError) return e.error.code ?? -1;
   throw e;
@@ -190,7 +171,7 @@ Deno.test("tsn-proxy after ptp+host-local (kindnet): opt-in, clamp, agent down/r
   });
   try {
     const { node, rt } = bench;
-    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetConflist(node));
     bench.agent = await startAgent(node);
     const list = bench.conflist("10-kindnet.conflist");
     deepEqual(list.plugins.map((p) => p.type), ["ptp", "portmap", "tsn-proxy"]);
@@ -371,7 +352,7 @@ Deno.test("a pod's default class (tsn-proxy.io/priority) reaches the NIC, clampe
   });
   try {
     const { node, rt } = bench;
-    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetConflist(node));
     bench.agent = await startAgent(node);
     const list = bench.conflist("10-kindnet.conflist");
     const on = { "tsn-proxy.io/enabled": "true" };

@@ -20,14 +20,14 @@ import {
   prepareNode,
   startAgent,
   uninstallAgent,
-} from "./cni_fixture.ts";
-import { BIN } from "./netns.ts";
-import { installObserver, type Observer } from "./observer.ts";
-import { exec } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { type Receiver, startReceiver } from "./talkers/receiver.ts";
-import { encodeRecordStream } from "./talkers/record.ts";
-import { createTopology } from "./topology.ts";
+} from "@tsn-proxy/sim/cni_fixture";
+import { BIN } from "@tsn-proxy/sim/netns";
+import { installObserver, type Observer } from "@tsn-proxy/sim/observer";
+import { exec } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { type Receiver, startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import { encodeRecordStream } from "@tsn-proxy/sim/talkers/record";
+import { createTopology } from "@tsn-proxy/sim/topology";
 
 const PODMAN = "/usr/bin/podman";
 const COUNT = 100;

@@ -6,17 +6,17 @@
  * lose metadata (skb-data through VXLAN) the expected loss is stated so a change shows up.
  */
 import { equal, ok } from "node:assert/strict";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { type Family, runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
-import type { TopologyKind } from "./topology.ts";
-import { run as nsRun } from "./netns.ts";
-import { onOneCpu } from "./process.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { type Family, runScenario, type TalkerRow, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import type { TopologyKind } from "@tsn-proxy/sim/topology";
+import { run as nsRun } from "@tsn-proxy/sim/netns";
+import { onOneCpu } from "@tsn-proxy/sim/process";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
-import { matrixTalkers } from "./matrix_talkers.ts";
+import { matrixTalkers } from "@tsn-proxy/sim/matrix_talkers";
 
 const COUNT = 150;
 
-/** Opted-in pods a and b, and c which did not opt in (e2e/matrix_talkers.ts). */
+/** Opted-in pods a and b, and c which did not opt in (sim/matrix_talkers.ts). */
 const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);
 
 interface Outcome {

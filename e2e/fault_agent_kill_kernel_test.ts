@@ -28,9 +28,9 @@ import {
   since,
   tcxEgress,
 } from "./fault_fixture.ts";
-import { createNetns, ipBatch } from "./netns.ts";
-import { sleep } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { createNetns, ipBatch } from "@tsn-proxy/sim/netns";
+import { sleep } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 /** Every hook tsn-proxy uses, as program names on the TCX egress hooks. */
 async function hooks(bench: CniBench): Promise<Record<string, string[]>> {
@@ -167,7 +167,7 @@ Deno.test("agent SIGKILLed under traffic and mid-ADD: restoration goes on, the n
       equal(await countOnHook(orphanNs, "eth0", "tsn_saver"), 0, "the orphan's link is gone");
       deepEqual(await podPinDirs(bench.node), recorded(bench.node).savers);
     } finally {
-      const { deleteNetns } = await import("./netns.ts");
+      const { deleteNetns } = await import("@tsn-proxy/sim/netns");
       await deleteNetns(orphanNs);
     }
     const [after] = await bench.traffic([{ pod: burst[0]!, priority: 3, expect: 3, clock: "tai" }]);

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { loadState, PinLayout } from "@tsn-proxy/bpf/datapath";
 import { ifindex, withNetns } from "@tsn-proxy/bpf/libbpf";
 import { attachmentId } from "@tsn-proxy/agent";
-import { uninstallAgent } from "./cni_fixture.ts";
+import { uninstallAgent } from "@tsn-proxy/sim/cni_fixture";
 import {
   type BenchPod,
   bpfObjectExists,
@@ -34,8 +34,8 @@ import {
   tcxEgress,
   tsnClsactFilters,
 } from "./fault_fixture.ts";
-import { exists } from "./netns.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const PODS = 50;
 const OPTED = 40;

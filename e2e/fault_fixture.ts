@@ -23,21 +23,26 @@
 import { join } from "node:path";
 import { loadState, PinLayout } from "@tsn-proxy/bpf/datapath";
 import { ifindex, isBpfError, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf";
-import { CniCallError, CniRuntime, type NetworkList, type RuntimeConf } from "./cni_driver.ts";
+import {
+  CniCallError,
+  CniRuntime,
+  type NetworkList,
+  type RuntimeConf,
+} from "@tsn-proxy/sim/cni_driver";
 import {
   type AgentHandle,
   type CniNode,
   prepareNode,
   startAgent,
   uninstallAgent,
-} from "./cni_fixture.ts";
-import { BIN, createNetns, deleteNetns, exists, ipBatch, type Netns } from "./netns.ts";
-import { installObserver, type Observer, type ObserverStats } from "./observer.ts";
-import { exec } from "./process.ts";
-import { startReceiver } from "./talkers/receiver.ts";
-import type { TxClock } from "./talkers/record.ts";
-import { runTxtimeSender } from "./talkers/txtime.ts";
-import { ADDR, createTopology, type Topology, waitLinksReady } from "./topology.ts";
+} from "@tsn-proxy/sim/cni_fixture";
+import { BIN, createNetns, deleteNetns, exists, ipBatch, type Netns } from "@tsn-proxy/sim/netns";
+import { installObserver, type Observer, type ObserverStats } from "@tsn-proxy/sim/observer";
+import { exec } from "@tsn-proxy/sim/process";
+import { startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import type { TxClock } from "@tsn-proxy/sim/talkers/record";
+import { runTxtimeSender } from "@tsn-proxy/sim/talkers/txtime";
+import { ADDR, createTopology, type Topology, waitLinksReady } from "@tsn-proxy/sim/topology";
 
 /** The annotation capability key containerd and CRI-O use. */
 export const ANNOTATIONS = "io.kubernetes.cri.pod-annotations";
@@ -275,18 +280,6 @@ export async function createNic(bench: CniBench): Promise<void> {
 export function cniCode(e: unknown): number {
   if (e instanceof CniCallError) return e.error.code ?? -1;
   throw e;
-}
-
-/** Expects `p` to fail with CNI error `code`. */
-export async function expectCniError(p: Promise<unknown>, code: number, what: string) {
-  try {
-    await p;
-  } catch (e) {
-    const got = cniCode(e);
-    if (got !== code) throw new Error(`${what}: expected CNI error ${code}, got ${got}: ${e}`);
-    return e as CniCallError;
-  }
-  throw new Error(`${what}: expected CNI error ${code}, got success`);
 }
 
 /** A program on a TCX hook. */

@@ -8,7 +8,7 @@
  * - delivered to the node itself: the opted-in pod n sends to the node's bridge address, where
  *   a socket reads it.
  *
- * Both flood 500 000 datagrams each (1 M, bench/flood's FFI sendmmsg sender; SO_PRIORITY 7 and 6;
+ * Both flood 500 000 datagrams each (1 M, sim/flood's FFI sendmmsg sender; SO_PRIORITY 7 and 6;
  * plus 20 000 each with a TAI txtime from the txtime talker, so leftovers carry txtimes too) while
  * a pod that did not opt in (c) and an opted-in pod (d) send to the far end through the NIC. The
  * observer after the restorer counts every packet of c and d that left with a priority, txtime or
@@ -18,16 +18,16 @@
  * exceeds its capacity; once traffic stops, no record is applicable after the age bound (100 ms).
  */
 import { equal, ok } from "node:assert/strict";
-import { runFlood } from "@tsn-proxy/bench";
+import { runFlood } from "@tsn-proxy/sim/flood";
 import type { StoreName } from "@tsn-proxy/bpf/datapath";
 import { since } from "./fault_fixture.ts";
-import { BIN, run, spawnIn } from "./netns.ts";
-import { onOneCpu, type Proc, sleep } from "./process.ts";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { runScenario, type TalkerRow } from "./scenario.ts";
-import { runTxtimeSender } from "./talkers/txtime.ts";
-import type { SenderResult } from "./talkers/txtime_sender.ts";
-import { ADDR } from "./topology.ts";
+import { BIN, run, spawnIn } from "@tsn-proxy/sim/netns";
+import { onOneCpu, type Proc, sleep } from "@tsn-proxy/sim/process";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerRow } from "@tsn-proxy/sim/scenario";
+import { runTxtimeSender } from "@tsn-proxy/sim/talkers/txtime";
+import type { SenderResult } from "@tsn-proxy/sim/talkers/txtime_sender";
+import { ADDR } from "@tsn-proxy/sim/topology";
 
 const FLOOD = 500_000; // per flooding pod: 1 M in all
 const TIMED = 20_000; // per flooding pod, with a TAI txtime

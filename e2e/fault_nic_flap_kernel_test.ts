@@ -12,11 +12,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { agentHttp } from "./cni_fixture.ts";
+import { agentHttp } from "@tsn-proxy/sim/cni_fixture";
 import { CniBench, countOnHook, createNic, removeNic, since, tcxEgress } from "./fault_fixture.ts";
-import { BIN, run } from "./netns.ts";
-import { sleep } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { BIN, run } from "@tsn-proxy/sim/netns";
+import { sleep } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const COUNT = 200;
 const REATTACH_BOUND_MS = 2500;

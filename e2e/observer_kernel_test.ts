@@ -6,14 +6,14 @@
  * and wrong priorities when a packet keeps its metadata. Needs root.
  */
 import { kernelKeepsTxtimes } from "@tsn-proxy/bpf/libbpf";
-import { installObserver } from "./observer.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { runScenario, type TalkerRow, type TalkerSpec } from "./scenario.ts";
-import { startReceiver } from "./talkers/receiver.ts";
-import { runTxtimeSender } from "./talkers/txtime.ts";
-import { assertEquals, assertTrue } from "./testing.ts";
-import { installTamper, TAMPER, type Tamper, type TamperAction } from "./tamper.ts";
-import { createTopology, TOPOLOGY_KINDS, type TopologyKind } from "./topology.ts";
+import { installObserver } from "@tsn-proxy/sim/observer";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { runScenario, type TalkerRow, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import { runTxtimeSender } from "@tsn-proxy/sim/talkers/txtime";
+import { assertEquals, assertTrue } from "@tsn-proxy/sim/testing";
+import { installTamper, TAMPER, type Tamper, type TamperAction } from "@tsn-proxy/sim/tamper";
+import { createTopology, TOPOLOGY_KINDS, type TopologyKind } from "@tsn-proxy/sim/topology";
 
 const COUNT = 200;
 

@@ -16,9 +16,9 @@ import {
 } from "@tsn-proxy/bpf/datapath";
 import { withNetns } from "@tsn-proxy/bpf/libbpf";
 import { getStrategy } from "@tsn-proxy/strategies";
-import { run } from "./netns.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { ADDR, createTopology } from "./topology.ts";
+import { run } from "@tsn-proxy/sim/netns";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { ADDR, createTopology } from "@tsn-proxy/sim/topology";
 
 const COUNT = 50;
 

@@ -10,10 +10,10 @@
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { agentHttp } from "./cni_fixture.ts";
+import { agentHttp } from "@tsn-proxy/sim/cni_fixture";
 import { CniBench, since } from "./fault_fixture.ts";
-import { sleep } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { sleep } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const COUNT = 100;
 

@@ -7,11 +7,11 @@
  * second pod's packets leaving with the first pod's priority and txtime when the map had no guard.
  */
 import { equal, ok } from "node:assert/strict";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { runScenario, type TalkerRow } from "./scenario.ts";
-import { runTxtimeSender } from "./talkers/txtime.ts";
-import { onOneCpu } from "./process.ts";
-import type { SenderResult } from "./talkers/txtime_sender.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerRow } from "@tsn-proxy/sim/scenario";
+import { runTxtimeSender } from "@tsn-proxy/sim/talkers/txtime";
+import { onOneCpu } from "@tsn-proxy/sim/process";
+import type { SenderResult } from "@tsn-proxy/sim/talkers/txtime_sender";
 
 const FLOOD = 100_000;
 

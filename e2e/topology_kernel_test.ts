@@ -2,13 +2,19 @@
  * Each topology comes up dual-stack, carries a UDP datagram from every pod to the far end over
  * IPv4 and over IPv6, and leaves nothing behind. Needs root.
  */
-import { BIN, createNetns, deleteNetns, exists, run, uniquePrefix } from "./netns.ts";
-import { descendants } from "./process.ts";
-import { requireKernelTests } from "./require_root.ts";
-import { assertEquals, assertTrue } from "./testing.ts";
-import { startReceiver } from "./talkers/receiver.ts";
-import { runSocatTalker } from "./talkers/socat.ts";
-import { createTopology, leftovers, type Topology, TOPOLOGY_KINDS, VXLAN } from "./topology.ts";
+import { BIN, createNetns, deleteNetns, exists, run, uniquePrefix } from "@tsn-proxy/sim/netns";
+import { descendants } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
+import { assertEquals, assertTrue } from "@tsn-proxy/sim/testing";
+import { startReceiver } from "@tsn-proxy/sim/talkers/receiver";
+import { runSocatTalker } from "@tsn-proxy/sim/talkers/socat";
+import {
+  createTopology,
+  leftovers,
+  type Topology,
+  TOPOLOGY_KINDS,
+  VXLAN,
+} from "@tsn-proxy/sim/topology";
 
 for (const kind of TOPOLOGY_KINDS) {
   Deno.test({

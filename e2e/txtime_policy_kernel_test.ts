@@ -14,9 +14,9 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
-import { type AttachedProxy, attachProxy } from "./proxy.ts";
-import { runScenario, type TalkerRow } from "./scenario.ts";
-import { requireKernelTests } from "./require_root.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerRow } from "@tsn-proxy/sim/scenario";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 
 const COUNT = 300;
 const HORIZON = { allowed: true, horizonNs: 10_000_000n };

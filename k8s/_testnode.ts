@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
-import { CniRuntime, type NetworkList, type RuntimeConf } from "../e2e/cni_driver.ts";
-import { type CniNode, prepareNode } from "../e2e/cni_fixture.ts";
-import { createNetns, deleteNetns, type Netns, nsCommand } from "../e2e/netns.ts";
-import { type Proc, sleep, spawn } from "../e2e/process.ts";
-import { createTopology, type Topology } from "../e2e/topology.ts";
+import { CniRuntime, type NetworkList, type RuntimeConf } from "@tsn-proxy/sim/cni_driver";
+import { type CniNode, kindnetConflist, prepareNode } from "@tsn-proxy/sim/cni_fixture";
+import { createNetns, deleteNetns, type Netns, nsCommand } from "@tsn-proxy/sim/netns";
+import { type Proc, sleep, spawn } from "@tsn-proxy/sim/process";
+import { createTopology, type Topology } from "@tsn-proxy/sim/topology";
 
 /** A node, its runtime and the pods created on it. */
 export class TestNode {
@@ -24,19 +24,7 @@ export class TestNode {
       const node = await prepareNode(topo, { confFiles: {}, ...(policy ? { policy } : {}) });
       await Deno.writeTextFile(
         join(node.confDir, "10-kindnet.conflist"),
-        JSON.stringify({
-          cniVersion: "0.4.0",
-          name: "kindnet",
-          plugins: [{
-            type: "ptp",
-            ipMasq: false,
-            ipam: {
-              type: "host-local",
-              dataDir: node.ipamDir,
-              ranges: [[{ subnet: "10.244.1.0/24" }]],
-            },
-          }],
-        }),
+        kindnetConflist(node, { portmap: false }),
       );
       return new TestNode(topo, node, new CniRuntime({ ns: topo.node.ns, binDirs: [node.binDir] }));
     } catch (e) {

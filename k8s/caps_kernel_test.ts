@@ -9,11 +9,11 @@
 import { equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { CniCallError } from "../e2e/cni_driver.ts";
-import { agentHttp, uninstallAgent } from "../e2e/cni_fixture.ts";
-import { nsCommand } from "../e2e/netns.ts";
-import { sleep, spawn } from "../e2e/process.ts";
-import { requireKernelTests } from "../e2e/require_root.ts";
+import { CniCallError } from "@tsn-proxy/sim/cni_driver";
+import { agentHttp, uninstallAgent } from "@tsn-proxy/sim/cni_fixture";
+import { nsCommand } from "@tsn-proxy/sim/netns";
+import { sleep, spawn } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 import { AGENT_CAPABILITIES } from "./manifest.ts";
 import { startAgentWithCaps } from "./measure_agent.ts";
 import { TestNode } from "./_testnode.ts";

@@ -1,6 +1,5 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { main } from "../cli/main.ts";
 import { manifestCommand } from "./command.ts";
 import { renderManifest } from "./manifest.ts";
 import { agentConfigOf } from "./semantics.ts";
@@ -113,18 +112,6 @@ Deno.test("manifestCommand() --help prints the usage", async () => {
   const r = await run(["--help"]);
   equal(r.code, 0);
   match(r.out, /usage: tsnproxy manifest/);
-});
-
-Deno.test("tsnproxy manifest is registered in the CLI and exits 2 on a bad strategy", async () => {
-  const errors: string[] = [];
-  const origError = console.error;
-  console.error = (...a: unknown[]) => errors.push(a.join(" "));
-  try {
-    equal(await main(["manifest", "--strategy", "nope"]), 2);
-  } finally {
-    console.error = origError;
-  }
-  match(errors.join("\n"), /unknown strategy "nope"/);
 });
 
 Deno.test("parseManifestArgs() keeps a policy file's namespaces and lets flags override them", () => {

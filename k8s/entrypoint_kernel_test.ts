@@ -13,10 +13,10 @@ import { equal, match, ok } from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { agentHttp } from "../e2e/cni_fixture.ts";
-import { exists, nsCommand } from "../e2e/netns.ts";
-import { exec, type Proc, sleep, spawn } from "../e2e/process.ts";
-import { requireKernelTests } from "../e2e/require_root.ts";
+import { waitAgentReady } from "@tsn-proxy/sim/cni_fixture";
+import { exists, nsCommand } from "@tsn-proxy/sim/netns";
+import { exec, type Proc, spawn } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 import { policyConfigText } from "./config.ts";
 import { AGENT_CAPABILITIES } from "./manifest.ts";
 import { DEFAULT_MANIFEST_OPTIONS } from "./options.ts";
@@ -72,15 +72,7 @@ Deno.test("entrypoint.sh with the real agent: restart keeps, strategy switch rel
       "/bin/sh",
       join(HERE, "node/entrypoint.sh"),
     ]));
-  const ready = async (p: Proc) => {
-    for (let i = 0; i < 600 && !p.exited; i++) {
-      try {
-        if ((await agentHttp(node, "/readyz")).status === 200) return;
-      } catch { /* not yet */ }
-      await sleep(50);
-    }
-    throw new Error(`not ready\n${p.stderr}`);
-  };
+  const ready = (p: Proc) => waitAgentReady(node, p, 30_000);
   // As the runtime does: SIGTERM to the container's first process only.
   const term = async (p: Proc) => {
     Deno.kill(p.pid, "SIGTERM");

@@ -18,11 +18,18 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CniRuntime, type NetworkList } from "../e2e/cni_driver.ts";
-import { agentHttp, type CniNode, prepareNode, uninstallAgent } from "../e2e/cni_fixture.ts";
-import { createNetns, deleteNetns, nsCommand } from "../e2e/netns.ts";
-import { type Proc, sleep, spawn } from "../e2e/process.ts";
-import { createTopology } from "../e2e/topology.ts";
+import { CniRuntime, type NetworkList } from "@tsn-proxy/sim/cni_driver";
+import {
+  agentHttp,
+  type CniNode,
+  kindnetConflist,
+  prepareNode,
+  uninstallAgent,
+  waitAgentReady,
+} from "@tsn-proxy/sim/cni_fixture";
+import { createNetns, deleteNetns, nsCommand } from "@tsn-proxy/sim/netns";
+import { type Proc, sleep, spawn } from "@tsn-proxy/sim/process";
+import { createTopology } from "@tsn-proxy/sim/topology";
 import { startFakeApi } from "./_testnode.ts";
 import { AGENT_CAPABILITIES } from "./manifest.ts";
 
@@ -156,24 +163,6 @@ class Sampler {
   }
 }
 
-function kindnetList(node: CniNode): string {
-  return JSON.stringify({
-    cniVersion: "0.3.1",
-    name: "kindnet",
-    plugins: [{
-      type: "ptp",
-      ipMasq: false,
-      ipam: {
-        type: "host-local",
-        dataDir: node.ipamDir,
-        routes: [{ dst: "0.0.0.0/0" }],
-        ranges: [[{ subnet: "10.244.1.0/24" }]],
-      },
-      mtu: 1500,
-    }],
-  });
-}
-
 /** Starts the built agent in the node's netns with the manifest's capabilities only. */
 export async function startAgentWithCaps(
   node: CniNode,
@@ -192,20 +181,8 @@ export async function startAgentWithCaps(
     "--config",
     node.configPath,
   ]));
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline && !proc.exited) {
-    try {
-      const r = await agentHttp(node, "/readyz");
-      if (r.status === 200) return { proc, readyMs: performance.now() - t0 };
-      last = r.body;
-    } catch (e) {
-      last = String(e);
-    }
-    await sleep(50);
-  }
-  await proc.stop();
-  throw new Error(`agent not ready within ${timeoutMs} ms (${last.trim()})\n${proc.stderr}`);
+  await waitAgentReady(node, proc, timeoutMs);
+  return { proc, readyMs: performance.now() - t0 };
 }
 
 /** Runs the whole measurement; cleans up after itself. */
@@ -219,7 +196,10 @@ export async function measureAgent(o: MeasureOptions): Promise<AgentMeasurement>
   const pods: string[] = [];
   try {
     node = await prepareNode(topo, { confFiles: {}, policy: { defaultMaxPriority: 7 } });
-    await Deno.writeTextFile(join(node.confDir, "10-kindnet.conflist"), kindnetList(node));
+    await Deno.writeTextFile(
+      join(node.confDir, "10-kindnet.conflist"),
+      kindnetConflist(node, { portmap: false }),
+    );
     // The stand-in API in the node's netns (the agent reaches 127.0.0.1 there).
     const fake = await startFakeApi(node.ns);
     api = fake.proc;

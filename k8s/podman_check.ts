@@ -20,8 +20,8 @@
  */
 import { join } from "node:path";
 import { loadState } from "@tsn-proxy/bpf/datapath";
-import { exists, nsCommand } from "../e2e/netns.ts";
-import { exec, sleep } from "../e2e/process.ts";
+import { exists, nsCommand } from "@tsn-proxy/sim/netns";
+import { exec, sleep } from "@tsn-proxy/sim/process";
 import { agentConfigText, policyConfigText } from "./config.ts";
 import { daemonSet } from "./manifest.ts";
 import { CONFIG_KEYS, NAMES, NODE } from "./layout.ts";

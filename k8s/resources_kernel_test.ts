@@ -4,7 +4,7 @@
  * memory request, peak RSS within 80 % of the memory limit, idle CPU within the CPU request.
  */
 import { ok } from "node:assert/strict";
-import { requireKernelTests } from "../e2e/require_root.ts";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 import { AGENT_RESOURCES } from "./manifest.ts";
 import { formatMeasurement, measureAgent } from "./measure_agent.ts";
 

@@ -16,7 +16,7 @@
 import { dirname } from "node:path";
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { type AgentConfig, parseConfig } from "@tsn-proxy/agent";
-import { pluginEntry } from "../agent/conflist.ts";
+import { pluginEntry } from "@tsn-proxy/agent/conflist";
 import { CONFIG_KEYS, CONTAINER, IMAGE, METRICS, NAMES, NODE } from "./layout.ts";
 import type { ManifestObject } from "./manifest.ts";
 

@@ -26,11 +26,6 @@ interface Model {
 }
 type ModelClass = new (data: never) => Model;
 
-/** `kubernetes-models` module path of an apiVersion + kind. */
-export function modelPath(apiVersion: string, kind: string): string {
-  return `kubernetes-models/${apiVersion}/${kind}`;
-}
-
 // Static imports (one per kind the manifest and the kind e2e use), so the module graph is known
 // ahead and works offline; a dynamic import of a computed npm path would not be.
 const MODELS: Record<string, () => Promise<ModelClass>> = {

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { PREBUILT_BPF_ENV } from "@tsn-proxy/bpf";
-import { buildTamper, TAMPER_OBJECT } from "@tsn-proxy/e2e";
-import { BAD_BOUNDS, buildBadBounds } from "../bpf/libbpf/testutil.ts";
+import { buildTamper, TAMPER_OBJECT } from "@tsn-proxy/sim";
+import { BAD_BOUNDS, buildBadBounds } from "@tsn-proxy/bpf/testing";
 import { KERNELS, LabError, runLab } from "./mod.ts";
 import { repoRoot } from "./util.ts";
 import { VM_REPO_PATHS } from "./suite.ts";

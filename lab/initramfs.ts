@@ -72,7 +72,7 @@ export interface HostExtra {
 }
 
 /**
- * The programs the e2e toolkit (e2e/netns.ts `BIN`) runs, at the same absolute paths as on the
+ * The programs the e2e toolkit (sim/netns.ts `BIN`) runs, at the same absolute paths as on the
  * host, so the toolkit runs unchanged in a guest. Each is the host's binary (with its library
  * closure), found at one of the candidates. ip, tc and bpftool are links to /bin's copies.
  */

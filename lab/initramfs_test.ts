@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readNewc } from "./cpio.ts";
-import { BIN } from "../e2e/netns.ts";
+import { BIN } from "@tsn-proxy/sim/netns";
 import {
   appletLinks,
   busyboxTarget,

@@ -11,7 +11,8 @@
  * console.log(k.vmlinuz, k.modulesDir);
  * ```
  */
-import { cacheDir, exists, run, withLock, writeFileAtomic } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { cacheDir, run, withLock, writeFileAtomic } from "./util.ts";
 
 /** The kernels the lab boots. */
 export type KernelId = "6.1" | "6.12";

@@ -23,7 +23,8 @@ import type { ModuleStatus } from "./modules.ts";
 import { problems, type ScenarioResult } from "./protocol.ts";
 import { type Accel, boot, chooseAccel } from "./qemu.ts";
 import { checkRepoPath, DEFAULT_REPO_PATHS, GUEST_RUNNER, prepareShare } from "./share.ts";
-import { exists, repoRoot } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { repoRoot } from "./util.ts";
 
 export { KERNEL_IDS, type KernelId, type KernelPin, KERNELS } from "./kernels.ts";
 export type { LabEvent, RunSummary, ScenarioResult } from "./protocol.ts";

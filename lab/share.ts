@@ -24,7 +24,8 @@
  * ```
  */
 import { lddClosure } from "./ldd.ts";
-import { cacheDir, exists, repoRoot, run, sha256Hex, withLock } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
+import { cacheDir, repoRoot, run, sha256Hex, withLock } from "./util.ts";
 
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";
@@ -51,6 +52,8 @@ export interface LabBpfObject {
 export const LAB_BPF_OBJECTS: readonly LabBpfObject[] = [
   { name: "fexit_skb_clone", source: "lab/bpf/fexit_skb_clone.bpf.c" },
   { name: "vlan_pcp", source: "lab/bpf/vlan_pcp.bpf.c" },
+  { name: "skb_path", source: "lab/bpf/skb_path.bpf.c" },
+  { name: "netkit_cni", source: "lab/bpf/netkit_cni.bpf.c" },
 ];
 
 /** Options of {@link prepareShare}. */
@@ -124,7 +127,7 @@ export async function copyTree(src: string, dst: string): Promise<number> {
   }
   if (st.isFile) {
     await Deno.copyFile(src, dst);
-    // Keep the modification time: build steps compare it (e2e/bpf/build.ts rebuilds an object
+    // Keep the modification time: build steps compare it (sim/bpf/build.ts rebuilds an object
     // older than its sources, which a guest without clang and a read-only share cannot do).
     if (st.mtime) await Deno.utime(dst, st.atime ?? st.mtime, st.mtime);
     return 1;

@@ -6,11 +6,11 @@ import {
   sharedRootConfig,
   workspaceMembers,
 } from "./share.ts";
-import { exists } from "./util.ts";
+import { exists } from "@tsn-proxy/sim/netns";
 
 Deno.test("checkRepoPath accepts relative paths only", () => {
   assert.equal(checkRepoPath("./bpf/"), "bpf");
-  assert.equal(checkRepoPath("e2e/bpf"), "e2e/bpf");
+  assert.equal(checkRepoPath("sim/bpf"), "sim/bpf");
   assert.throws(() => checkRepoPath("/etc"), /relative/);
   assert.throws(() => checkRepoPath("bpf/../.."), /relative/);
   assert.throws(() => checkRepoPath(""), /relative/);

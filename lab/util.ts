@@ -38,17 +38,6 @@ export async function run(
   return new TextDecoder().decode(out.stdout);
 }
 
-/** True when `path` exists (any kind of file, symlinks not followed). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /** Hex SHA-256 of some bytes. */
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;

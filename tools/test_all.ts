@@ -19,6 +19,7 @@ const STEPS: Step[] = [
   { name: "format", cmd: ["deno", "fmt", "--check"] },
   { name: "lint", cmd: ["deno", "lint"] },
   { name: "type check", cmd: ["deno", "check"] },
+  { name: "package imports", cmd: ["deno", "task", "check:imports"] },
   { name: "unit tests", cmd: ["deno", "task", "test:unit"] },
   { name: "codegen tests", cmd: ["go", "test", "-v", "./..."], cwd: "tools/bpf2ts" },
   { name: "generated files fresh", cmd: ["deno", "task", "check:gen"] },

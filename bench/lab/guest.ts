@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { GUEST_EXTRA } from "../../lab/share.ts";
-import { writeResult } from "../../lab/guest/result.ts";
+import { GUEST_EXTRA } from "@tsn-proxy/lab/share";
+import { writeResult } from "@tsn-proxy/lab/guest/result";
 import type { BenchObjects } from "../bpf/build.ts";
 import { HostRunner } from "../host_runner.ts";
 import { measureKernel } from "../kernel_run.ts";

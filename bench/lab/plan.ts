@@ -16,7 +16,7 @@ export const PLAN_FILE = "bench-plan.json";
 export const GUEST_SCENARIO = "bench/lab/guest.ts";
 
 /** Repository paths the guest scenario imports. */
-export const GUEST_REPO_PATHS: readonly string[] = ["bench", "bpf", "e2e", "strategies"];
+export const GUEST_REPO_PATHS: readonly string[] = ["bench", "bpf", "sim", "strategies"];
 
 /** The plan file's content. */
 export interface GuestPlan {

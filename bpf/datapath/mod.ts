@@ -15,10 +15,12 @@
  * ```
  */
 export {
+  coreConfig,
   coreObjectPath,
   DEFAULT_MAX_AGE_NS,
   DEFAULT_STORE,
   NO_CLAMP,
+  openCore,
   STORE_MAPS,
   type StoreName,
   storeName,
@@ -31,6 +33,7 @@ export {
   attachPod,
   type AttachPodOptions,
   detachPod,
+  fnv1a32,
   ownerId,
   removePodAttachment,
   setPodClamp,

@@ -75,11 +75,23 @@ function settingsOf(p: PodState): PodSettings {
   };
 }
 
+/**
+ * 32-bit FNV-1a of the UTF-8 bytes of `text`: the project's one short, stable hash of an id.
+ *
+ * @example
+ * ```ts
+ * fnv1a32(""); // 0x811c9dc5
+ * ```
+ */
+export function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
 /** Owner ids tag records with their pod: FNV-1a of the attachment id, never 0 (0 = node). */
 export function ownerId(id: string): number {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(id)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h || 1;
+  return fnv1a32(id) || 1;
 }
 
 function requireState(stateFile: string): DatapathState {

@@ -113,6 +113,10 @@ export const LIBC_SYMBOLS = {
   gettid: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  // rtnetlink.ts: one NETLINK_ROUTE request per socket (the kernel autobinds on send).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**

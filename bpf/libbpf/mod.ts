@@ -47,7 +47,15 @@ export {
 } from "./program.ts";
 export { BpfMap, type BpfMapInfo, MapUpdateFlags, possibleCpus } from "./map.ts";
 export { attachTracing, BpfLink, type BpfLinkInfo, type TcDirection } from "./link.ts";
-export { attachTcx, BPF_MPROG_FLAGS, type TcxAttachOptions, tcxQuery } from "./tcx.ts";
+export {
+  attachNetkit,
+  attachTcx,
+  BPF_MPROG_FLAGS,
+  type NetkitHook,
+  netkitQuery,
+  type TcxAttachOptions,
+  tcxQuery,
+} from "./tcx.ts";
 export {
   tcAttach,
   tcDetach,
@@ -66,6 +74,19 @@ export {
 } from "./btf_kernel.ts";
 export { currentNetnsInode, netnsPath, type NotPromise, withNetns } from "./netns.ts";
 export { ifindex, ifname } from "./iface.ts";
+export {
+  createNetkit,
+  decodeLink,
+  deleteLink,
+  getLink,
+  type LinkInfo,
+  type NetkitInfo,
+  type NetkitMode,
+  type NetkitScrub,
+  type NetkitSpec,
+  type PodLinkVerdict,
+  podLinkVerdict,
+} from "./rtnetlink.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
 export { monotonicNs } from "./clock.ts";
 export { kernelKeepsTxtimes, probeFexit, type ProbeOutcome } from "./probe.ts";

@@ -187,3 +187,67 @@ export function tcxQuery(ifindex: number, direction: TcDirection, max = 64): num
   );
   return [...ids.subarray(0, Math.min(count[0] ?? 0, max))];
 }
+
+/** netkit's two attach points on the primary device (bpf_mprog, like TCX). */
+export type NetkitHook = "peer" | "primary";
+
+/**
+ * Attaches a tc program (SEC("tc") is accepted: `bpf_prog_attach_check_attach_type()` allows
+ * BPF_NETKIT_PRIMARY/PEER for SCHED_CLS) to a netkit pair through its primary device `ifindex`:
+ * `"peer"` runs in netkit_xmit() of the peer (the pod's device) for what the pod sends, after
+ * netkit_prep_forward() scrubbed the packet; `"primary"` for what the node sends to the pod.
+ * `first` places it before every program already there (BPF_F_BEFORE), else it is appended. The
+ * `link_create.netkit` layout is the TCX one.
+ *
+ * @example
+ * ```ts ignore
+ * import { attachNetkit } from "./tcx.ts";
+ * import type { BpfProgram } from "./program.ts";
+ * declare const probe: BpfProgram;
+ * const link = attachNetkit(probe, 7, "peer", { first: true });
+ * ```
+ */
+export function attachNetkit(
+  prog: BpfProgram,
+  ifindex: number,
+  hook: NetkitHook,
+  options: { first?: boolean } = {},
+): BpfLink {
+  const attachType = kernelAttachType(hook === "peer" ? "BPF_NETKIT_PEER" : "BPF_NETKIT_PRIMARY");
+  const attr = encodeTcxLinkCreate({
+    progFd: prog.fd,
+    ifindex,
+    attachType,
+    flags: options.first ? BPF_MPROG_FLAGS.BEFORE : 0,
+  });
+  const fd = libcInt(
+    "bpf(BPF_LINK_CREATE)",
+    () => Number(libc().syscall(sysBpf(), BigInt(BPF_LINK_CREATE), attr, attr.length)),
+    {
+      detail: `${prog.name} -> ifindex ${ifindex} netkit ${hook}${options.first ? ", first" : ""}`,
+    },
+  );
+  return BpfLink.fromFd(fd);
+}
+
+/**
+ * The ids of the programs on a netkit hook of primary device `ifindex`, in run order.
+ *
+ * @example
+ * ```ts ignore
+ * import { netkitQuery } from "./tcx.ts";
+ * const ids = netkitQuery(7, "peer");
+ * ```
+ */
+export function netkitQuery(ifindex: number, hook: NetkitHook, max = 64): number[] {
+  const attachType = kernelAttachType(hook === "peer" ? "BPF_NETKIT_PEER" : "BPF_NETKIT_PRIMARY");
+  const attachFlags = new Uint32Array(1);
+  const ids = new Uint32Array(max);
+  const count = new Uint32Array([max]);
+  libbpfInt(
+    "bpf_prog_query",
+    () => libbpf().bpf_prog_query(ifindex, attachType, 0, attachFlags, ids, count),
+    { detail: `ifindex ${ifindex} netkit ${hook}`, log: false },
+  );
+  return [...ids.subarray(0, Math.min(count[0] ?? 0, max))];
+}

@@ -18,7 +18,7 @@ export { prebuiltBpf } from "../toolchain.ts";
  * const obj = BpfObject.open(CORE_OBJECT, { autoload: TC_ONLY });
  * ```
  */
-export const CORE_OBJECT = new URL("../obj/tsn_core.bpf.o", import.meta.url).pathname;
+export const CORE_OBJECT: string = new URL("../obj/tsn_core.bpf.o", import.meta.url).pathname;
 
 /**
  * Autoload switches that leave only the tc programs (saver, restorer) on.
@@ -38,7 +38,7 @@ export const TC_ONLY: Record<string, boolean> = {
 
 /**
  * Why the kernel tests cannot run here (not root, no bpffs mount point), or null when they can.
- * Kernel tests never skip: they fail with this reason (one policy with e2e/require_root.ts).
+ * Kernel tests never skip: they fail with this reason (one policy with sim/require_root.ts).
  *
  * @example
  * ```ts

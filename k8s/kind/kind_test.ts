@@ -7,9 +7,9 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import dgram from "node:dgram";
 import { join } from "node:path";
-import { TAPRIO, TAPRIO_COUNT } from "../../lab/vm/checks.ts";
-import { resolveTalkers } from "../../e2e/scenario.ts";
-import { parseSenderArgs } from "../../e2e/talkers/txtime_sender.ts";
+import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/scenarios";
+import { resolveTalkers } from "@tsn-proxy/sim/scenario";
+import { parseSenderArgs } from "@tsn-proxy/sim/talkers/txtime_sender";
 import { validateObject } from "../validate.ts";
 import { agentConfigOf } from "../semantics.ts";
 import { manifestObjects } from "../manifest.ts";
@@ -371,7 +371,7 @@ Deno.test("kindE2e() exits 1 with the reason and touches nothing when Docker or 
 });
 
 Deno.test("stageE2eContext() lays out bundles and the observer object; the talker bundle runs alone", async () => {
-  equal(observerObjectFor(KIND.probeJs), "/opt/e2e/bpf/obj/observer.bpf.o");
+  equal(observerObjectFor(KIND.probeJs), "/opt/sim/bpf/obj/observer.bpf.o");
   const dir = await Deno.makeTempDir({ prefix: "tsn-stage-" });
   try {
     await stageE2eContext(dir);

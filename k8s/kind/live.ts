@@ -19,7 +19,7 @@
 import { manifestObjects } from "../manifest.ts";
 import { LABELS, NAMES } from "../layout.ts";
 import { type ManifestOptions, validateOptions } from "../options.ts";
-import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "../../e2e/scenario.ts";
+import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import type { KubeObject } from "./kube.ts";
 import { judgeObserved, parseMetrics, type TaprioRun } from "./results.ts";
 import type { RunContext } from "./run.ts";

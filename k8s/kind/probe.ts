@@ -27,12 +27,12 @@ import {
   ipBatch,
   type Netns,
   netns,
-} from "../../e2e/netns.ts";
+} from "@tsn-proxy/sim/netns";
 import { tcxQuery } from "@tsn-proxy/bpf/libbpf";
-import { installObserver, type Observer } from "../../e2e/observer.ts";
-import { OBSERVER_COUNTERS } from "../../e2e/observer_codec.ts";
-import { exec } from "../../e2e/process.ts";
-import { type Receiver, startReceiver } from "../../e2e/talkers/receiver.ts";
+import { installObserver, type Observer } from "@tsn-proxy/sim/observer";
+import { OBSERVER_COUNTERS } from "@tsn-proxy/sim/observer_codec";
+import { exec } from "@tsn-proxy/sim/process";
+import { type Receiver, startReceiver } from "@tsn-proxy/sim/talkers/receiver";
 import { METRICS } from "../layout.ts";
 import {
   checkSetup,

@@ -9,9 +9,9 @@
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
-import { createNetns, deleteNetns, exists, ipBatch, nsCommand, sysctl } from "../../e2e/netns.ts";
-import { exec, type Proc, sleep, spawn } from "../../e2e/process.ts";
-import { requireKernelTests } from "../../e2e/require_root.ts";
+import { createNetns, deleteNetns, exists, ipBatch, nsCommand, sysctl } from "@tsn-proxy/sim/netns";
+import { exec, type Proc, sleep, spawn } from "@tsn-proxy/sim/process";
+import { requireKernelTests } from "@tsn-proxy/sim/require_root";
 import { collectPath, type CollectResult, setupPath } from "./probe_api.ts";
 import { KIND, kindTalkers, talkerArgv } from "./scenario.ts";
 import { stageE2eContext } from "./stage.ts";

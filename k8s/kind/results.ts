@@ -1,6 +1,6 @@
 /**
  * The kind e2e's results: the probe's counters and the talker pods' logs become the VM suite's
- * taprio result (lab/vm/results.ts `TaprioResult`, rows shaped like e2e/scenario.ts's), which
+ * taprio result (lab/vm/results.ts `TaprioResult`, rows shaped like sim/scenario.ts's), which
  * `checkTaprio` (lab/vm/checks.ts) judges exactly as it judges the VM run; the agent's metrics
  * get checks of their own ({@link checkAgentMetrics}).
  *
@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { checkTaprio, minRestored } from "../../lab/vm/checks.ts";
+import { checkTaprio, minRestored } from "@tsn-proxy/lab/checks";
 import {
   parseClassStats,
   parseQdiscStats,
@@ -21,9 +21,9 @@ import {
   type TalkerOut,
   type TaprioResult,
   type VmKernel,
-} from "../../lab/vm/results.ts";
-import type { ResolvedTalker } from "../../e2e/scenario.ts";
-import { RECORD_SIZE } from "../../e2e/talkers/record.ts";
+} from "@tsn-proxy/lab/results";
+import type { ResolvedTalker } from "@tsn-proxy/sim/scenario";
+import { RECORD_SIZE } from "@tsn-proxy/sim/talkers/record";
 import type { CollectResult, ObserverCounters } from "./probe_api.ts";
 import type { TalkerOutput } from "./talker.ts";
 
@@ -94,7 +94,7 @@ export function proxyOutFromMetrics(text: string, strategy: string): ProxyOut {
   };
 }
 
-/** A talker's row from the observer's counters (the mapping of e2e/scenario.ts runScenario). */
+/** A talker's row from the observer's counters (the mapping of sim/scenario.ts runScenario). */
 export function talkerOut(
   t: ResolvedTalker,
   c: ObserverCounters | undefined,

@@ -18,7 +18,7 @@
 import { manifestObjects } from "../manifest.ts";
 import { LABELS, NAMES } from "../layout.ts";
 import { DEFAULT_MANIFEST_OPTIONS, type ManifestOptions, validateOptions } from "../options.ts";
-import type { ResolvedTalker } from "../../e2e/scenario.ts";
+import type { ResolvedTalker } from "@tsn-proxy/sim/scenario";
 import type { KubeApi, KubeObject } from "./kube.ts";
 import { collectPath, type CollectResult, type NodeState, setupPath } from "./probe_api.ts";
 import {

@@ -1,7 +1,7 @@
 /**
  * The kind e2e's scenario, built from the definitions the VM suite's taprio scenario uses
  * (lab/vm/checks.ts: the taprio schedule `TAPRIO`, its class per talker, `TAPRIO_COUNT`, and
- * `checkTaprio`, which judges both) and from e2e/scenario.ts (`TalkerSpec`, `resolveTalkers`:
+ * `checkTaprio`, which judges both) and from sim/scenario.ts (`TalkerSpec`, `resolveTalkers`:
  * names, ports and pod ids the same way the netns e2e resolves them). Pods a (priority 1, FFI
  * txtime sender) and b (priority 2, socat) opt in; pod c (best effort) does not.
  *
@@ -20,8 +20,8 @@
  */
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
-import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "../../e2e/scenario.ts";
-import { TAPRIO, TAPRIO_COUNT } from "../../lab/vm/checks.ts";
+import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/scenarios";
 
 /** The talkers (vm-taprio's: same pods, priorities, tools, counts, names). */
 export const KIND_TALKERS: readonly TalkerSpec[] = [

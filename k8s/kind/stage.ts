@@ -1,7 +1,7 @@
 /**
  * Stages the build context of the kind e2e image (./Containerfile.e2e): the probe and talker
  * bundles and the e2e observer object, laid out so the bundled observer module finds its object
- * (e2e/bpf/build.ts resolves it as `../../e2e/bpf/obj/observer.bpf.o` from its own URL, which in
+ * (sim/bpf/build.ts resolves it as `../../sim/bpf/obj/observer.bpf.o` from its own URL, which in
  * a bundle is the bundle's URL).
  *
  * @example
@@ -14,7 +14,7 @@
  */
 import { dirname, join } from "node:path";
 import { bundle } from "@tsn-proxy/cni/build";
-import { OBSERVER_OBJ, REPO_ROOT } from "../../e2e/bpf/build.ts";
+import { OBSERVER_OBJ, REPO_ROOT } from "@tsn-proxy/sim/observer_build";
 import { KIND } from "./scenario.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;

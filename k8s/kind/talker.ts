@@ -3,9 +3,9 @@
  * in the pod's own netns instead of through nsenter.
  *
  *   talker.js txtime --dst IP --port N --count N --priority P --pod ID --clock C --interval-us N
- *       e2e/talkers/txtime_sender.ts itself (SO_PRIORITY, SO_TXTIME, SCM_TXTIME per datagram)
+ *       sim/talkers/txtime_sender.ts itself (SO_PRIORITY, SO_TXTIME, SCM_TXTIME per datagram)
  *   talker.js socat --protocol udp|tcp --dst IP --port N --count N --priority P --pod ID
- *       socat with `so-priority` (e2e/talkers/socat.ts's argv), the records on its stdin in the
+ *       socat with `so-priority` (sim/talkers/socat.ts's argv), the records on its stdin in the
  *       same pipe-atomic batches
  *
  * Prints one JSON line: `{"tool":..,"sent":N,"errors":N,...}` (./results.ts parses it); exits 1
@@ -14,9 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { encodeRecordStream, RECORD_SIZE } from "../../e2e/talkers/record.ts";
-import { socatTalkerArgs } from "../../e2e/talkers/socat.ts";
-import { parseSenderArgs, sendRecords } from "../../e2e/talkers/txtime_sender.ts";
+import { encodeRecordStream, RECORD_SIZE } from "@tsn-proxy/sim/talkers/record";
+import { socatTalkerArgs } from "@tsn-proxy/sim/talkers/socat";
+import { parseSenderArgs, sendRecords } from "@tsn-proxy/sim/talkers/txtime_sender";
 
 /** What a talker pod prints. */
 export interface TalkerOutput {

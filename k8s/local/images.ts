@@ -17,7 +17,7 @@ import { IMAGE } from "../layout.ts";
 import { KIND } from "../kind/scenario.ts";
 import { stageE2eContext } from "../kind/stage.ts";
 import { writeOciArchive } from "./oci.ts";
-import { BIN } from "../../e2e/netns.ts";
+import { BIN } from "@tsn-proxy/sim/netns";
 
 /** Host programs standing in for the base image's and the packages' files. */
 const BASE_PROGRAMS = [
@@ -40,7 +40,7 @@ const PACKAGE_FILES: Readonly<Record<string, readonly string[]>> = {
   libbpf1: ["/usr/lib/x86_64-linux-gnu/libbpf.so.1"],
   iproute2: [BIN.ip, BIN.tc],
 };
-/** The e2e toolkit runs its tools by these paths (e2e/netns.ts BIN). */
+/** The e2e toolkit runs its tools by these paths (sim/netns.ts BIN). */
 const E2E_PROGRAMS = [BIN.socat, BIN.bpftool, BIN.ss, BIN.sysctl];
 
 async function run(cmd: string, args: string[]): Promise<string> {

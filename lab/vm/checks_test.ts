@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { checkVm, minRestored, VLAN } from "./checks.ts";
+import { checkVm, minRestored } from "./checks.ts";
+import { VLAN } from "./scenarios.ts";
 import { isVmResult, vmReport } from "./report.ts";
 import {
   type DatapathResult,
@@ -217,4 +218,81 @@ Deno.test("report: a line per run with restored/seen, txtimes and the scenario's
   assert.match(lines, /PCP@ext0 a-tai\{5:100\} b-socat\{3:100\} c-optout\{0:100\}/);
   assert.match(lines, /classes 100:1=0 100:2=100 100:3=100 100:4=101/);
   assert.match(lines, /etf sent 0 dropped 100/);
+});
+
+/** vm-netkit as the 6.12 guest reported it (lab/vm/testdata/netkit-6.12.json, recorded on TCG). */
+function recordedNetkit(): Extract<VmResult, { scenario: "vm-netkit" }> {
+  const url = new URL("./testdata/netkit-6.12.json", import.meta.url);
+  const data = JSON.parse(Deno.readTextFileSync(url)) as unknown;
+  assert.ok(isVmResult(data) && data.scenario === "vm-netkit");
+  return data;
+}
+
+Deno.test("checks: the recorded vm-netkit result passes; a missing saver and a late hook fail", () => {
+  const rec = recordedNetkit();
+  assert.equal(rec.kernel, "6.12");
+  // The guest judged it before the stale-record excuse existed: its one failure is the packet
+  // whose record the restorer refused as stale (rejectedStale 1), which the checks now excuse.
+  assert.deepEqual(rec.failures, [
+    "netkit-l3 skb-addr a-tai: priorities restored is 99, expected 100",
+  ]);
+  assert.deepEqual(checkVm(rec), []);
+  const noExcuse = structuredClone(rec);
+  (run(noExcuse.runs, "netkit-l3 skb-addr").proxy!.counters as Record<string, number>)
+    .rejectedStale = 0;
+  failsWith(noExcuse, /netkit-l3 skb-addr a-tai: priorities restored is 99, expected 100/);
+  assert.ok(vmReport(rec).some((l) => l.includes("netkit peer hook [probe_peer > cni_peer]")));
+
+  // No saver on the pod's device: nothing restored.
+  const noSaver = structuredClone(rec);
+  const addr = run(noSaver.runs, "netkit-l2 skb-addr");
+  row(addr, "b-mono").prioRight = 0;
+  failsWith(noSaver, /netkit-l2 skb-addr b-mono: priorities restored is 0, expected 100/);
+
+  // Scrub none with ip_forward_update_priority 0: the kernel keeps every priority, and status
+  // says the saver is not needed; with the default 1 ip_forward() resets them.
+  const lost = structuredClone(rec);
+  row(run(lost.runs, "netkit-l3 scrub-none fwd-prio-0 no proxy"), "c-optout").prioRight = 0;
+  failsWith(lost, /fwd-prio-0 no proxy c-optout: priorities kept by the kernel is 0/);
+  const said = structuredClone(rec);
+  (run(said.runs, "netkit-l3 scrub-none no proxy").links[1] as { saverNeeded: boolean })
+    .saverNeeded = false;
+  failsWith(said, /scrub-none no proxy b\/eth0: status: saver needed is false, expected true/);
+
+  // Without the proxy the kernel must have zeroed the priority.
+  const kept = structuredClone(rec);
+  row(run(kept.runs, "netkit-l3 no proxy"), "b-socat").prioRight = 100;
+  failsWith(kept, /netkit-l3 no proxy b-socat: priorities restored is 100, expected 0/);
+
+  // A kernel whose peer hook ran before the scrub would be measured, not assumed.
+  const early = structuredClone(rec);
+  (run(early.runs, "netkit-l2 skb-addr").peerSeen as Record<string, { withPriority: number }>)[
+    "a-tai"
+  ]!.withPriority = 100;
+  failsWith(early, /netkit-l2 skb-addr a-tai: priorities left at the peer hook/);
+  const scrubbed = structuredClone(rec);
+  (run(scrubbed.runs, "netkit-l3 scrub-none no proxy").peerSeen as Record<
+    string,
+    { withPriority: number }
+  >)["b-socat"]!.withPriority = 0;
+  failsWith(
+    scrubbed,
+    /scrub-none no proxy b-socat: priorities left at the peer hook \(scrub none\)/,
+  );
+
+  const order = structuredClone(rec);
+  (run(order.runs, "netkit-l3 skb-data") as { peerOrder: readonly string[] }).peerOrder = [
+    "cni_peer",
+    "probe_peer",
+  ];
+  failsWith(order, /netkit-l3 skb-data: peer hook order is "cni_peer>probe_peer"/);
+
+  const verdict = structuredClone(rec);
+  (run(verdict.runs, "netkit-l3 skb-addr").links[0] as { saverNeeded: boolean }).saverNeeded =
+    false;
+  failsWith(verdict, /status: saver needed is false, expected true/);
+
+  const scrub = structuredClone(rec);
+  (scrub.scrubProbe.primary as { peerScrub: string }).peerScrub = "default";
+  failsWith(scrub, /scrub probe: the dump reports peer scrub none or nothing/);
 });

@@ -65,6 +65,13 @@ function extras(run: RunOut): string {
     const etf = r["etf"] as { sentPackets: number; dropped: number } | null;
     out.push(etf ? `etf sent ${etf.sentPackets} dropped ${etf.dropped}` : "etf missing");
   }
+  if (r["peerSeen"]) {
+    const seen = r["peerSeen"] as Record<string, { packets: number; withPriority: number }>;
+    out.push(
+      `netkit peer hook [${(r["peerOrder"] as string[]).join(" > ")}] cni ${r["cniPackets"]}: ` +
+        Object.entries(seen).map(([t, v]) => `${t} prio ${v.withPriority}/${v.packets}`).join(" "),
+    );
+  }
   return out.join("; ");
 }
 

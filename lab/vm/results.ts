@@ -153,8 +153,69 @@ export interface EtfResult {
   readonly failures: readonly string[];
 }
 
+/** A netkit device as rtnetlink reports it (bpf/libbpf/rtnetlink.ts decodeLink). */
+export interface NetkitLinkOut {
+  readonly ifname: string;
+  readonly kind: string | null;
+  readonly primary: boolean;
+  readonly mode: string | null;
+  /** null: the kernel does not report it (before 83134ef46093; it always scrubs). */
+  readonly scrub: string | null;
+  readonly peerScrub: string | null;
+  /** tsn-proxy status's verdict on this device (bpf/libbpf podLinkVerdict). */
+  readonly saverNeeded: boolean;
+  readonly reason: string;
+}
+
+/** What a program at BPF_NETKIT_PEER, placed first, saw of one UDP talker's packets. */
+export interface PeerSeenOut {
+  readonly packets: number;
+  readonly withPriority: number;
+  readonly withTstamp: number;
+}
+
+/**
+ * vm-netkit: routed pods whose interface is a netkit pair (l3, l2), a CNI stand-in on the netkit
+ * peer hook with a probe placed before it, without the proxy and with each strategy (saver on the
+ * pod device's TCX egress).
+ */
+export interface NetkitResult {
+  readonly scenario: "vm-netkit";
+  readonly kernel: VmKernel;
+  readonly count: number;
+  /** A pair created with scrub none on both sides: accepted? what the dump reports. */
+  readonly scrubProbe: {
+    readonly accepted: boolean;
+    readonly error: string | null;
+    readonly primary: NetkitLinkOut | null;
+  };
+  readonly runs: readonly (RunOut & {
+    readonly mode: "l2" | "l3";
+    readonly strategy: string | null;
+    /** The scrub the pairs were created with ("default": the attribute left out, as Cilium). */
+    readonly scrub: "default" | "none";
+    /** The node's net.ipv4.ip_forward_update_priority during the run. */
+    readonly fwdUpdatePriority: 0 | 1;
+    /** The pods' devices (pod side) as the kernel reports them. */
+    readonly links: readonly NetkitLinkOut[];
+    /** Program names on pod a's BPF_NETKIT_PEER hook, in run order. */
+    readonly peerOrder: readonly string[];
+    /** Packets the CNI stand-in handled (all pods). */
+    readonly cniPackets: number;
+    /** Per UDP talker: what the probe at the peer hook saw. */
+    readonly peerSeen: Readonly<Record<string, PeerSeenOut>>;
+  })[];
+  readonly failures: readonly string[];
+}
+
 /** Any VM suite result. */
-export type VmResult = DatapathResult | CloneResult | VlanResult | TaprioResult | EtfResult;
+export type VmResult =
+  | DatapathResult
+  | CloneResult
+  | VlanResult
+  | TaprioResult
+  | EtfResult
+  | NetkitResult;
 
 /** Parses `tc -s qdisc show` output into one entry per qdisc. */
 export function parseQdiscStats(text: string): QdiscStats[] {

@@ -5,7 +5,7 @@
  * /proc tree with ptp4l and phc2sys to show the daemons are found by name.
  * Result: `{ facts, verdict, busybox, fakeProc }`. Needs `agent/clock` in `repoPaths`.
  */
-import { clockVerdict, findLinuxptp, probeClock } from "../../../agent/clock/mod.ts";
+import { clockVerdict, findLinuxptp, probeClock } from "@tsn-proxy/agent/clock";
 import { writeResult } from "../result.ts";
 
 async function sh(argv: string[]): Promise<string> {

@@ -3,12 +3,13 @@
  * send to a multicast group, and br_flood() hands every port, nic0 included, a clone of the
  * packet: the sk_buff at the NIC is not the one the saver keyed. skb-addr with the fexit/skb_clone
  * tracker, skb-addr with the tracker left out (same loader, the strategy's tracker list emptied:
- * e2e/proxy.ts `trackers: false`), and skb-data (clones share skb->data). The traffic is the host
- * test's (e2e/clone_flood.ts).
+ * sim/proxy.ts `trackers: false`), and skb-data (clones share skb->data). The traffic is the host
+ * test's (sim/clone_flood.ts).
  * Result: lab/vm/results.ts CloneResult; checks: lab/vm/checks.ts checkClone.
  */
-import { runCloneFlood } from "../../../e2e/clone_flood.ts";
-import { checkClone, CLONE_COUNT } from "../../vm/checks.ts";
+import { runCloneFlood } from "@tsn-proxy/sim/clone_flood";
+import { checkClone } from "../../vm/checks.ts";
+import { CLONE_COUNT } from "../../vm/scenarios.ts";
 import type { CloneResult } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
 

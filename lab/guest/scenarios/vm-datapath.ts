@@ -1,22 +1,23 @@
 /**
  * VM suite, datapath matrix: e2e/datapath_kernel_test.ts's talkers on bridge-nat, routed-nat and
- * vxlan, with and without taps, for skb-addr and skb-data, through the real loader (e2e/proxy.ts)
+ * vxlan, with and without taps, for skb-addr and skb-data, through the real loader (sim/proxy.ts)
  * with the strategy's trackers loaded. First a run without the proxy, with observers on the pods'
  * eth0 too, to measure what the socket gave and what the kernel alone delivers.
  * Result: lab/vm/results.ts DatapathResult; checks: lab/vm/checks.ts checkDatapath.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { installObserver, type Observer } from "../../../e2e/observer.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import type { TopologyKind } from "../../../e2e/topology.ts";
-import { checkDatapath, DATAPATH_COUNT } from "../../vm/checks.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { installObserver, type Observer } from "@tsn-proxy/sim/observer";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import type { TopologyKind } from "@tsn-proxy/sim/topology";
+import { checkDatapath } from "../../vm/checks.ts";
+import { DATAPATH_COUNT } from "../../vm/scenarios.ts";
 import type { DatapathResult, ProxyOut, TalkerOut } from "../../vm/results.ts";
 import { finish, guestKernel, observerOut, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
-import { matrixTalkers } from "../../../e2e/matrix_talkers.ts";
+import { matrixTalkers } from "@tsn-proxy/sim/matrix_talkers";
 
 const COUNT = DATAPATH_COUNT;
 
-/** Opted-in pods a and b, and c which did not opt in (e2e/matrix_talkers.ts). */
+/** Opted-in pods a and b, and c which did not opt in (sim/matrix_talkers.ts). */
 const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);
 
 const kernel = guestKernel();

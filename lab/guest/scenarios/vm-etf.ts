@@ -8,9 +8,10 @@
  * proxy nothing steers: the restored priority does.
  * Result: lab/vm/results.ts EtfResult; checks: lab/vm/checks.ts checkEtf.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import { checkEtf, ETF, ETF_COUNT } from "../../vm/checks.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { checkEtf } from "../../vm/checks.ts";
+import { ETF, ETF_COUNT } from "../../vm/scenarios.ts";
 import type { EtfResult, ProxyOut, QdiscStats } from "../../vm/results.ts";
 import {
   finish,

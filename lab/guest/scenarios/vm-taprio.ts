@@ -6,9 +6,10 @@
  * packet went through (6.1's `tc -s class show` repeats the root's totals for every class).
  * Result: lab/vm/results.ts TaprioResult; checks: lab/vm/checks.ts checkTaprio.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import { checkTaprio, TAPRIO, TAPRIO_COUNT } from "../../vm/checks.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { checkTaprio } from "../../vm/checks.ts";
+import { TAPRIO, TAPRIO_COUNT } from "../../vm/scenarios.ts";
 import type { ProxyOut, QdiscStats, TaprioResult } from "../../vm/results.ts";
 import {
   classStats,

@@ -7,16 +7,18 @@
  * tag was written.
  * Result: lab/vm/results.ts VlanResult; checks: lab/vm/checks.ts checkVlan.
  */
-import { type AttachedProxy, attachProxy } from "../../../e2e/proxy.ts";
-import { BIN, exec, ipBatch, run, waitLinksReady } from "../../../e2e/mod.ts";
-import { fromBpftoolBytes } from "../../../e2e/observer_codec.ts";
-import { runScenario, type TalkerSpec } from "../../../e2e/scenario.ts";
-import { ensureClsact } from "../../../e2e/tc.ts";
-import { ADDR, type Topology } from "../../../e2e/topology.ts";
+import { type AttachedProxy, attachProxy } from "@tsn-proxy/sim/proxy";
+import { BIN, exec, run } from "@tsn-proxy/sim";
+import { fromBpftoolBytes } from "@tsn-proxy/sim/observer_codec";
+import { runScenario, type TalkerSpec } from "@tsn-proxy/sim/scenario";
+import { ensureClsact } from "@tsn-proxy/sim/tc";
+import type { Topology } from "@tsn-proxy/sim/topology";
 import { GUEST_SHARE } from "../../share.ts";
-import { checkVlan, VLAN, VLAN_COUNT } from "../../vm/checks.ts";
+import { checkVlan } from "../../vm/checks.ts";
+import { VLAN, VLAN_COUNT } from "../../vm/scenarios.ts";
 import type { ProxyOut, VlanResult } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+import { addVlan } from "../vm/vlan.ts";
 
 const COUNT = VLAN_COUNT;
 const TALKERS: TalkerSpec[] = [
@@ -40,33 +42,6 @@ const TALKERS: TalkerSpec[] = [
     name: "c-optout",
   },
 ];
-
-/** The VLAN between node1 and ext: devices, addresses, the route to the far end, NAT. */
-async function addVlan(topo: Topology, dev: string): Promise<void> {
-  const qos = [0, 1, 2, 3, 4, 5, 6, 7].map((p) => `${p}:${p}`).join(" ");
-  await ipBatch(topo.node.ns, [
-    `link add link ${topo.node.nic} name ${dev} type vlan id ${VLAN.id} egress-qos-map ${qos}`,
-    `addr add ${VLAN.node}/24 dev ${dev}`,
-    `link set ${dev} up`,
-    // The far end's address is reached through the VLAN (ext answers ARP for it on br0.100).
-    `route add ${ADDR.ext}/32 dev ${dev} src ${VLAN.node}`,
-  ]);
-  const table = `table ip ${topo.prefix}_vlan {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    ip saddr ${ADDR.clusterCidr} oifname "${dev}" masquerade
-  }
-}
-`;
-  await run(topo.node.ns, [BIN.nft, "-f", "-"], { stdin: table });
-  await ipBatch(topo.ext.ns, [
-    `link add link br0 name br0.${VLAN.id} type vlan id ${VLAN.id}`,
-    `addr add ${VLAN.ext}/24 dev br0.${VLAN.id}`,
-    `link set br0.${VLAN.id} up`,
-  ]);
-  await waitLinksReady(topo.node.ns);
-  await waitLinksReady(topo.ext.ns);
-}
 
 /** Loads the PCP counter and attaches it to ext0's ingress; returns its map pin. */
 async function addPcpCounter(topo: Topology): Promise<string> {

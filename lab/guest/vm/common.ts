@@ -5,10 +5,10 @@
  * ending (result written, failures printed, exit status).
  */
 import type { DatapathStats } from "@tsn-proxy/bpf/datapath";
-import { BIN, type Netns, run } from "../../../e2e/netns.ts";
-import type { ObserverStats } from "../../../e2e/observer.ts";
-import { observerCounts, type TalkerRow } from "../../../e2e/scenario.ts";
-import type { Protocol } from "../../../e2e/talkers/receiver.ts";
+import { BIN, type Netns, run } from "@tsn-proxy/sim/netns";
+import type { ObserverStats } from "@tsn-proxy/sim/observer";
+import { observerCounts, type TalkerRow } from "@tsn-proxy/sim/scenario";
+import type { Protocol } from "@tsn-proxy/sim/talkers/receiver";
 import { writeResult } from "../result.ts";
 import {
   parseClassStats,
