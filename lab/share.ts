@@ -162,13 +162,34 @@ export function workspaceMembers(denoJson: string): string[] {
     : [];
 }
 
+/** Members of which only a subfolder is shared (`agent/clock` of `agent`). */
+export function partlySharedMembers(denoJson: string, paths: readonly string[]): string[] {
+  return workspaceMembers(denoJson).filter((m) =>
+    !paths.some((p) => m === p || m.startsWith(`${p}/`)) &&
+    paths.some((p) => p.startsWith(`${m}/`))
+  );
+}
+
+/**
+ * A partly shared member's deno.json without its `imports`: its exports resolve
+ * (`@tsn-proxy/agent/clock`) while the npm packages of the parts not shared are never fetched.
+ */
+export function partMemberConfig(denoJson: string): string {
+  const parsed = JSON.parse(denoJson) as Record<string, unknown>;
+  delete parsed["imports"];
+  return JSON.stringify(parsed, null, 2) + "\n";
+}
+
 /**
  * The root deno.json as the guest sees it: the workspace lists only the members whose folders are
- * shared (`paths`), so Deno neither misses a member's config nor fetches its npm packages.
+ * shared (`paths`), wholly or partly, so Deno neither misses a member's config nor fetches the npm
+ * packages of a member that is not there.
  */
 export function sharedRootConfig(denoJson: string, paths: readonly string[]): string {
   const parsed = JSON.parse(denoJson) as Record<string, unknown>;
-  const shared = (m: string) => paths.some((p) => m === p || m.startsWith(`${p}/`));
+  const partly = new Set(partlySharedMembers(denoJson, paths));
+  const shared = (m: string) =>
+    partly.has(m) || paths.some((p) => m === p || m.startsWith(`${p}/`));
   const members = workspaceMembers(denoJson).filter(shared).map((m) => `./${m}`);
   const ws = parsed["workspace"];
   if (Array.isArray(ws)) parsed["workspace"] = members;
@@ -278,6 +299,10 @@ export async function prepareShare(opts: ShareOptions = {}): Promise<Share> {
     if (paths.has("deno.json")) {
       const text = await Deno.readTextFile(`${root}/deno.json`);
       await Deno.writeTextFile(`${dir}/repo/deno.json`, sharedRootConfig(text, [...paths]));
+      for (const m of partlySharedMembers(text, [...paths])) {
+        const own = await Deno.readTextFile(`${root}/${m}/deno.json`);
+        await Deno.writeTextFile(`${dir}/repo/${m}/deno.json`, partMemberConfig(own));
+      }
     }
   } catch (e) {
     await cleanup();

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import {
   checkRepoPath,
   GUEST_RUNNER,
+  partlySharedMembers,
+  partMemberConfig,
   prepareShare,
   sharedRootConfig,
   workspaceMembers,
@@ -31,6 +33,20 @@ Deno.test("sharedRootConfig keeps only the shared members, in both workspace for
   const obj = '{"workspace":{"members":["./cli","./lab"]}}';
   assert.deepEqual(JSON.parse(sharedRootConfig(obj, ["lab"])), {
     workspace: { members: ["./lab"] },
+  });
+});
+
+Deno.test("a partly shared member is listed, with its config stripped of npm imports", () => {
+  const text = '{"workspace":["./bpf","./agent"]}';
+  const paths = ["deno.json", "lab", "bpf", "agent/clock"];
+  assert.deepEqual(partlySharedMembers(text, paths), ["agent"]);
+  assert.deepEqual(JSON.parse(sharedRootConfig(text, paths)).workspace, ["./bpf", "./agent"]);
+  assert.deepEqual(partlySharedMembers(text, ["bpf", "agent"]), []);
+  const own = '{"name":"@tsn-proxy/agent","exports":{"./clock":"./clock/mod.ts"},' +
+    '"imports":{"yaml":"npm:yaml@^2.5.0"}}';
+  assert.deepEqual(JSON.parse(partMemberConfig(own)), {
+    name: "@tsn-proxy/agent",
+    exports: { "./clock": "./clock/mod.ts" },
   });
 });
 
