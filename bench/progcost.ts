@@ -158,10 +158,10 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     rows.push(row("empty", null, null, "prio", s, opts.repeat, floor, null));
     const single = sample(
       () => prog.testRun({ data: frame, ctx: ctxOf("prio"), repeat: 1 }).durationNs,
-      SINGLE_RUNS,
+      singleRuns(opts.repeat),
     );
     singleFloor = summarize(single).median;
-    // A thousand single runs: the median, not every sample, goes into the report.
+    // Hundreds of single runs: the median, not every sample, goes into the report.
     rows.push({
       ...row("empty (single runs)", null, null, "prio", single, 1, NaN, null),
       samples: [],
@@ -284,7 +284,7 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
             `saver+restorer ${round(summarize(pair).median)} ns (hit rate ${hit})`,
         );
       }
-      const own = ownPrograms(obj, read, singleFloor);
+      const own = ownPrograms(obj, read, singleFloor, singleRuns(opts.repeat));
       for (const r of own) rows.push({ ...r, strategy: strategyName, store: storeName });
       log(
         `test_run ${tag} own programs, single runs above their floor: restorer hit ` +
@@ -297,8 +297,13 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
   return rows;
 }
 
-/** Single runs per variant where one run is measured at a time. */
-const SINGLE_RUNS = 1000;
+/**
+ * Single runs per variant where one run is measured at a time: repeat / 100 within 200..1000
+ * (1000 on the host; 200 in a quick run's TCG guests, where each run is a few emulated syscalls).
+ */
+function singleRuns(repeat: number): number {
+  return Math.min(1000, Math.max(200, Math.round(repeat / 100)));
+}
 
 /**
  * The restorer as its own program, one test run at a time: after each run of the saver (tag out
@@ -308,6 +313,7 @@ function ownPrograms(
   obj: BpfObject,
   restored: () => { restored: bigint },
   singleFloor: number,
+  runs: number,
 ): ProgCostRow[] {
   const saver = obj.program(BENCH_PROGRAMS.saverTagged);
   const restorer = obj.program(BENCH_PROGRAMS.restorerTagged);
@@ -315,7 +321,7 @@ function ownPrograms(
   const ctx = ctxOf("prio");
   const before = restored().restored;
   let missRestored = 0n;
-  for (let i = 0; i < SINGLE_RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     // Each pair its own bytes: no record of an earlier pair can be the one found.
     const frame = udpFrame(64, 0x1000 + (i & 0xfff), i + 2);
     const out = saver.testRun({ data: frame, ctx, repeat: 1 }).ctxOut!;
@@ -327,9 +333,17 @@ function ownPrograms(
     missRestored += restored().restored - m0;
   }
   const hits = restored().restored - before - missRestored;
-  const runs = BigInt(SINGLE_RUNS);
   return [
-    row("restorer (hit, own program)", null, null, "prio", hit, 1, singleFloor, ratio(hits, runs)),
+    row(
+      "restorer (hit, own program)",
+      null,
+      null,
+      "prio",
+      hit,
+      1,
+      singleFloor,
+      ratio(hits, BigInt(runs)),
+    ),
     row(
       "restorer (miss, own program)",
       null,
@@ -338,7 +352,7 @@ function ownPrograms(
       miss,
       1,
       singleFloor,
-      ratio(missRestored, runs),
+      ratio(missRestored, BigInt(runs)),
     ),
   ].map((r) => ({ ...r, samples: [] }));
 }
