@@ -1,6 +1,6 @@
 /**
  * The entry point of the shipped `tsnproxy` (dist/tsnproxy, the agent's container image): the
- * node-side commands only, without the demo and its e2e toolkit.
+ * node-side commands only, without the demo and the simulator it runs.
  *
  *   tsnproxy agent --config FILE [...]                  the node agent
  *   tsnproxy status [--json] [--state-dir D|--bpffs D]  what tsn-proxy does on this node

@@ -12,7 +12,7 @@
  *    the pods are created again through `bridge + tsn-proxy`. Then the agent is stopped and
  *    uninstalled, which leaves the conflist as it was.
  *
- * The e2e observer on the NIC counts per pod what left with which priority and txtime; the table
+ * The observer on the NIC counts per pod what left with which priority and txtime; the table
  * shows both runs side by side.
  *
  *   --strategy NAME   skb-addr (default) or skb-data
@@ -121,7 +121,7 @@ export function bridgeConflist(ipamDir: string): NetworkList {
       bridge: "cni0",
       isGateway: true,
       isDefaultGateway: true,
-      ipMasq: false, // the node's own nftables MASQUERADE (e2e topology) does it
+      ipMasq: false, // the node's own nftables MASQUERADE (sim topology) does it
       ipam: {
         type: "host-local",
         dataDir: ipamDir,

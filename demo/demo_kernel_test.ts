@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { exists, leftovers, requireKernelTests, spawn } from "@tsn-proxy/sim";
 import { type DemoResult, runDemo } from "./demo.ts";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+// The CLI entry, as `deno task demo` runs it (the demo is its lazily loaded command).
+const MAIN = fileURLToPath(import.meta.resolve("@tsn-proxy/cli/main"));
 
 /** Everything a demo with this prefix could leave: netns, pins, temp dirs, processes. */
 async function traces(prefix: string, distDir?: string): Promise<string[]> {

@@ -10,7 +10,8 @@ import { spawn } from "@tsn-proxy/sim";
 import { minRestored } from "@tsn-proxy/lab/checks";
 import { TAPRIO_PODS, type TaprioDemoResult } from "./demo_taprio.ts";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+// The CLI entry, as `deno task demo` runs it (the demo is its lazily loaded command).
+const MAIN = fileURLToPath(import.meta.resolve("@tsn-proxy/cli/main"));
 
 Deno.test("tsnproxy demo --taprio --json (6.12): best effort without, own gates with", async () => {
   const proc = spawn([Deno.execPath(), "run", "-A", MAIN, "demo", "--taprio", "--json"]);

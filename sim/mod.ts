@@ -1,5 +1,5 @@
 /**
- * tsn-proxy's end-to-end toolkit: simulated nodes in network namespaces, talkers that set
+ * tsn-proxy's simulator (`@tsn-proxy/sim`): simulated nodes in network namespaces, talkers that set
  * SO_PRIORITY and SO_TXTIME, an observer on the node's NIC, and scenarios that tie them together.
  *
  * @module

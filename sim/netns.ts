@@ -1,5 +1,5 @@
 /**
- * Network namespaces for the e2e toolkit: create and delete named netns (`/run/netns/NAME`), and
+ * Network namespaces for the simulator: create and delete named netns (`/run/netns/NAME`), and
  * run commands inside one through `nsenter --net=PATH` (never `ip netns exec`, which also remounts
  * /sys and would hide the bpffs pins).
  *

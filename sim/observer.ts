@@ -1,5 +1,5 @@
 /**
- * The e2e observer on a node's NIC: loads sim/bpf/obj/observer.bpf.o, pins it under the run's
+ * The observer on a node's NIC: loads sim/bpf/obj/observer.bpf.o, pins it under the run's
  * bpffs dir, attaches it to tc egress (clsact, `pref 100`, direct-action), configures the talkers
  * it should watch and reads their counters.
  *

@@ -1,5 +1,5 @@
 /**
- * The observer's map keys and values as the e2e code uses them, on top of the codecs bpf2ts
+ * The observer's map keys and values as the simulator uses them, on top of the codecs bpf2ts
  * generates from observer.bpf.o's BTF (sim/bpf/gen/observer.ts): no layout is written here.
  * Counters become plain numbers (a test's packet counts fit), the last record a TalkerRecord.
  * Also bpftool's byte formats, since the observer is driven through bpftool.

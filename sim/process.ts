@@ -1,5 +1,5 @@
 /**
- * Child processes for the e2e toolkit: one-shot commands with a timeout, and long-running ones
+ * Child processes for the simulator: one-shot commands with a timeout, and long-running ones
  * (captures, receivers, talkers) whose output is pumped in the background and which are stopped by
  * their own pid and the pids of their own descendants, never by name.
  *

@@ -1,5 +1,5 @@
 /**
- * Plugs the real tsn-proxy datapath into an e2e topology: `up` in node1's netns with restorers on
+ * Plugs the real tsn-proxy datapath into a simulated topology: `up` in node1's netns with restorers on
  * its NIC, savers on the opted-in pods' eth0, stats and teardown through the same loader the agent
  * uses. Pins go under the topology's own bpffs directory.
  *

@@ -1,5 +1,5 @@
 /**
- * An e2e scenario: a topology, the observer on node1's NIC, talkers in pods sending to receivers
+ * A scenario: a topology, the observer on node1's NIC, talkers in pods sending to receivers
  * at the far end, and one row of counters per talker. Everything is torn down before it returns.
  *
  * ```ts ignore

@@ -1,5 +1,5 @@
 /**
- * The assertions the e2e tests use, on top of `node:assert` (the registries offer no `@std/assert`
+ * The assertions the simulator and e2e tests use, on top of `node:assert` (the registries offer no `@std/assert`
  * here). Kept tiny so swapping in `@std/assert` later is one import.
  *
  * @module

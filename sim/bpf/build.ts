@@ -1,5 +1,5 @@
 /**
- * Builds the e2e observer (observer.bpf.c -> obj/observer.bpf.o) with the project's pinned
+ * Builds the observer (observer.bpf.c -> obj/observer.bpf.o) with the project's pinned
  * toolchain and flags (bpf/toolchain.ts, bpf/objects.ts), so the result is byte-identical to
  * `deno task build:bpf`. `deno run -A sim/bpf/build.ts [--force]`.
  *

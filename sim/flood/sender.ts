@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-// The file itself, not @tsn-proxy/e2e: every sender process loads only what it runs.
+// The file itself, not @tsn-proxy/sim: every sender process loads only what it runs.
 import { parseIpv4 } from "../talkers/libc.ts";
 
 export { parseIpv4 };
