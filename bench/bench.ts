@@ -45,8 +45,10 @@ export interface BenchOptions {
    * costs (the regular 6.12 guest gives the 2-CPU point). Empty: not measured.
    */
   readonly cpuCounts: readonly number[];
-  /** Pods per chain for CNI ADD latency and agent memory on the host (0: not measured). */
+  /** Sample ADD pairs per pod count for CNI ADD latency (0: the pod dimension is not measured). */
   readonly cniPods: number;
+  /** The pod-count dimension: opted-in pods attached on the host's simulated node, ascending. */
+  readonly podCounts: readonly number[];
   /** Flood tools to calibrate (the best is used), or one fixed tool. */
   readonly floodTools: readonly FloodTool[];
   /** Calibration flood length (0: use the first tool without calibrating). */
@@ -96,7 +98,8 @@ export function defaultOptions(mode: "quick" | "full", outDir: string, log: Log)
     repeat: quick ? 200_000 : 1_000_000,
     samples: quick ? 3 : 5,
     cpuCounts: quick ? [64] : [8, 32, 64],
-    cniPods: quick ? 5 : 15,
+    cniPods: quick ? 6 : 40,
+    podCounts: quick ? [10, 30] : [10, 250],
     floodTools: [
       { kind: "ffi", procs: cpus },
       { kind: "ffi", procs: 1 },
@@ -237,6 +240,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       kernels: opts.kernels,
       ...hostPlan(opts),
       cniPods: opts.cniPods,
+      podCounts: opts.podCounts,
       floodTools: opts.floodTools.map(toolName),
       lab: { ...labPlan(opts), taprio: opts.lab.taprio },
     },
@@ -287,7 +291,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   if (opts.kernels.includes("host") && opts.cniPods > 0) {
     opts.signal?.throwIfAborted();
     try {
-      res.nodeCost = await measureNodeCost({ pods: opts.cniPods, log });
+      res.nodeCost = await measureNodeCost({
+        podCounts: opts.podCounts,
+        samples: opts.cniPods,
+        repeat: Math.min(opts.repeat, 200_000),
+        log,
+      });
     } catch (e) {
       const reason = `failed: ${e instanceof Error ? e.message : String(e)}`.replace(/\n/g, " ");
       res.notMeasured.push({ what: "CNI ADD latency and agent memory", reason });

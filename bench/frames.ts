@@ -10,6 +10,8 @@
 export const SKB_CTX_SIZE = 192;
 /** `__sk_buff.priority`. */
 export const SKB_PRIORITY_OFFSET = 32;
+/** Offset of `mark` in `struct __sk_buff` (len, pkt_type, mark). */
+export const SKB_MARK_OFFSET = 8;
 /** `__sk_buff.tstamp`. */
 export const SKB_TSTAMP_OFFSET = 152;
 

@@ -19,6 +19,7 @@ import {
   stamp,
 } from "./bench.ts";
 import type { FloodTool } from "@tsn-proxy/sim/flood";
+import { MAX_PODS } from "./node_cost.ts";
 import { KERNEL_IDS, type KernelId, pickDatapaths, pickTraffic } from "./matrix.ts";
 import { stdoutSummary } from "./report.ts";
 
@@ -40,10 +41,21 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
   --count N               records per restoration talker
   --repeat N              BPF_PROG_TEST_RUN repeat
   --samples N             BPF_PROG_TEST_RUN samples
-  --cni-pods N            pods per chain for CNI ADD latency and agent memory (0 = skip)
+  --cni-pods N            sample ADDs per chain and pod count for CNI ADD latency (0 = skip
+                          the pod dimension)
+  --pod-counts A,B,...    opted-in pods attached on the simulated node, ascending (pod dimension)
   --tool ffi|socat        flood with this tool, no calibration
   --procs N               flood processes (with --tool)
   -h, --help`;
+
+function podCounts(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const counts = v.split(",").map((x) => int("pod-counts", x.trim(), 1, MAX_PODS)!);
+  if (counts.some((c, i) => i > 0 && c <= counts[i - 1]!)) {
+    throw new Error(`--pod-counts must ascend: ${v}`);
+  }
+  return counts;
+}
 
 function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -78,6 +90,7 @@ export function parseBenchArgs(
       repeat: { type: "string" },
       samples: { type: "string" },
       "cni-pods": { type: "string" },
+      "pod-counts": { type: "string" },
       tool: { type: "string" },
       procs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -124,7 +137,8 @@ export function parseBenchArgs(
     restorationCount: int("count", values.count, 1, 10_000) ?? d.restorationCount,
     repeat: int("repeat", values.repeat, 1, 100_000_000) ?? d.repeat,
     samples: int("samples", values.samples, 1, 100) ?? d.samples,
-    cniPods: int("cni-pods", values["cni-pods"], 0, 200) ?? d.cniPods,
+    cniPods: int("cni-pods", values["cni-pods"], 0, 500) ?? d.cniPods,
+    podCounts: podCounts(values["pod-counts"]) ?? d.podCounts,
     floodTools,
     calibrateMs,
   };

@@ -7,7 +7,8 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   equal(p.opts.mode, "quick");
   equal(p.opts.datapaths.length, 7);
   equal(p.opts.traffic.length, 3);
-  equal(p.opts.cniPods, 5);
+  equal(p.opts.cniPods, 6);
+  deepStrictEqual(p.opts.podCounts, [10, 30], "the pod dimension's smoke point");
   deepStrictEqual(p.opts.strategies, ["skb-addr", "skb-data"]);
   deepStrictEqual(p.opts.kernels, ["host", "6.1", "6.12"], "every kernel unless --kernel says");
   deepStrictEqual(p.opts.lab.datapaths, ["bridge-nat"]);
@@ -16,6 +17,12 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   const full = parseBenchArgs([]);
   ok(full !== "help");
   equal(full.latest, true, "a full run becomes latest/");
+  deepStrictEqual(full.opts.podCounts, [10, 250]);
+  const pods = parseBenchArgs(["--pod-counts", "5, 50,500"]);
+  ok(pods !== "help");
+  deepStrictEqual(pods.opts.podCounts, [5, 50, 500]);
+  throws(() => parseBenchArgs(["--pod-counts", "50,10"]), /must ascend/);
+  throws(() => parseBenchArgs(["--pod-counts", "10,5000"]), /pod-counts/);
 });
 
 Deno.test("parseBenchArgs: narrowing, --out and a fixed tool", () => {

@@ -27,7 +27,13 @@ export {
 } from "./bench.ts";
 export { HostRunner, type Log } from "./host_runner.ts";
 export { restorationOf } from "./restoration_arm.ts";
-export { type AgentMemory, measureNodeCost, type NodeCost } from "./node_cost.ts";
+export {
+  type AgentMemory,
+  measureNodeCost,
+  type NodeCost,
+  type PodPoint,
+  type RestorerCost,
+} from "./node_cost.ts";
 export {
   type Datapath,
   DATAPATHS,

@@ -9,6 +9,10 @@
  * - `saver+restorer (hit)`: both on the same packet, inlined into one program (see
  *   bpf/costs.bpf.c): the only way to make the restorer hit inside a test run, since the key is the
  *   test run's own sk_buff. `restorer (hit)` is derived as pair minus saver.
+ * - `restorer (hit, own program)` and `restorer (miss, own program)`: the saver and the restorer as
+ *   the separate programs of production, one test run each (single runs: the restorer's sk_buff is
+ *   a new one, at the address the saver's run freed, and carries the saver's tag through `mark`;
+ *   see bpf/costs.bpf.c), above `empty (single runs)`, the same timer around an empty program.
  * Plus two references: `empty` (the floor: what the test-run loop itself costs per run) and
  * `lru update+delete` (one update and one delete in an LRU hash with the records' sizes); and the
  * restorer's origin check on its own: `origin check (in place)` and `origin check (conntrack)`,
@@ -21,7 +25,7 @@ import { DEFAULT_MAX_AGE_NS, STORES, sumCounters } from "@tsn-proxy/bpf/datapath
 import { PROGRAMS, TsnConfig, VARIABLES } from "@tsn-proxy/bpf/gen/tsn_core";
 import { getStrategy } from "@tsn-proxy/strategies";
 import { BENCH_PROGRAMS, type BenchObjects } from "./bpf/objects.ts";
-import { skbCtx, udpFrame } from "./frames.ts";
+import { SKB_MARK_OFFSET, skbCtx, udpFrame } from "./frames.ts";
 import { round, summarize } from "./stats.ts";
 
 /** The test packets: priority only, or priority and a txtime. */
@@ -96,7 +100,11 @@ function openCosts(
   const names = [
     ...Object.values(PROGRAMS).map((p) => p.name),
     BENCH_PROGRAMS.saveRestore,
+    BENCH_PROGRAMS.saverTagged,
+    BENCH_PROGRAMS.restorerTagged,
     BENCH_PROGRAMS.lruCycle,
+    BENCH_PROGRAMS.missSameBucket,
+    BENCH_PROGRAMS.missNewBucket,
     BENCH_PROGRAMS.originParse,
     BENCH_PROGRAMS.originInPlace,
     BENCH_PROGRAMS.originConntrack,
@@ -139,8 +147,8 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
   const testRun = (prog: BpfProgram, packet: TestPacket) => () =>
     prog.testRun({ data: frame, ctx: ctxOf(packet), repeat: opts.repeat }).durationNs;
 
-  // The floor.
-  let floor = NaN;
+  // The floor, and the floor of single runs (the timer's own cost around one run).
+  let floor = NaN, singleFloor = NaN;
   {
     using obj = BpfObject.open(opts.objects.empty);
     obj.load();
@@ -148,7 +156,17 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     const s = sample(testRun(prog, "prio"), opts.samples);
     floor = summarize(s).median;
     rows.push(row("empty", null, null, "prio", s, opts.repeat, floor, null));
-    log(`test_run empty: ${round(floor)} ns`);
+    const single = sample(
+      () => prog.testRun({ data: frame, ctx: ctxOf("prio"), repeat: 1 }).durationNs,
+      singleRuns(opts.repeat),
+    );
+    singleFloor = summarize(single).median;
+    // Hundreds of single runs: the median, not every sample, goes into the report.
+    rows.push({
+      ...row("empty (single runs)", null, null, "prio", single, 1, NaN, null),
+      samples: [],
+    });
+    log(`test_run empty: ${round(floor)} ns, single runs ${round(singleFloor)} ns`);
   }
   {
     using obj = openCosts(
@@ -161,6 +179,33 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
     rows.push(row("lru update+delete", null, null, "prio", s, opts.repeat, floor, null));
     log(`test_run lru update+delete: ${round(summarize(s).median)} ns`);
   }
+  if (stores.includes("buckets")) {
+    using obj = openCosts(
+      opts.objects.costs,
+      [BENCH_PROGRAMS.missSameBucket, BENCH_PROGRAMS.missNewBucket],
+      0,
+      STORES.buckets,
+    );
+    const same = sample(testRun(obj.program(BENCH_PROGRAMS.missSameBucket), "prio"), opts.samples);
+    const spread = sample(testRun(obj.program(BENCH_PROGRAMS.missNewBucket), "prio"), opts.samples);
+    rows.push(
+      row("store miss, same bucket", null, "buckets", "prio", same, opts.repeat, floor, null),
+      row(
+        "store miss, a new bucket each run",
+        null,
+        "buckets",
+        "prio",
+        spread,
+        opts.repeat,
+        floor,
+        null,
+      ),
+    );
+    log(
+      `test_run store miss: same bucket ${round(summarize(same).median)} ns, a new bucket each ` +
+        `run ${round(summarize(spread).median)} ns`,
+    );
+  }
   rows.push(...measureOriginCheck(opts, testRun, floor));
 
   for (const storeName of stores) {
@@ -170,7 +215,13 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
       const keyMode = getStrategy(strategyName).keyMode;
       using obj = openCosts(
         opts.objects.costs,
-        [PROGRAMS.tsnSaver.name, PROGRAMS.tsnRestorer.name, BENCH_PROGRAMS.saveRestore],
+        [
+          PROGRAMS.tsnSaver.name,
+          PROGRAMS.tsnRestorer.name,
+          BENCH_PROGRAMS.saveRestore,
+          BENCH_PROGRAMS.saverTagged,
+          BENCH_PROGRAMS.restorerTagged,
+        ],
         keyMode,
         store,
       );
@@ -233,9 +284,77 @@ export function measureProgCosts(opts: ProgCostOptions): ProgCostRow[] {
             `saver+restorer ${round(summarize(pair).median)} ns (hit rate ${hit})`,
         );
       }
+      const own = ownPrograms(obj, read, singleFloor, singleRuns(opts.repeat));
+      for (const r of own) rows.push({ ...r, strategy: strategyName, store: storeName });
+      log(
+        `test_run ${tag} own programs, single runs above their floor: restorer hit ` +
+          `${own[0]!.nsAboveFloor} ns (hit rate ${own[0]!.hitRate}), miss ${
+            own[1]!.nsAboveFloor
+          } ns`,
+      );
     }
   }
   return rows;
+}
+
+/**
+ * Single runs per variant where one run is measured at a time: repeat / 100 within 200..1000
+ * (1000 on the host; 200 in a quick run's TCG guests, where each run is a few emulated syscalls).
+ */
+function singleRuns(repeat: number): number {
+  return Math.min(1000, Math.max(200, Math.round(repeat / 100)));
+}
+
+/**
+ * The restorer as its own program, one test run at a time: after each run of the saver (tag out
+ * through mark) the restorer runs on the same bytes (hit), and on bytes no saver saw (miss).
+ */
+function ownPrograms(
+  obj: BpfObject,
+  restored: () => { restored: bigint },
+  singleFloor: number,
+  runs: number,
+): ProgCostRow[] {
+  const saver = obj.program(BENCH_PROGRAMS.saverTagged);
+  const restorer = obj.program(BENCH_PROGRAMS.restorerTagged);
+  const hit: number[] = [], miss: number[] = [];
+  const ctx = ctxOf("prio");
+  const before = restored().restored;
+  let missRestored = 0n;
+  for (let i = 0; i < runs; i++) {
+    // Each pair its own bytes: no record of an earlier pair can be the one found.
+    const frame = udpFrame(64, 0x1000 + (i & 0xfff), i + 2);
+    const out = saver.testRun({ data: frame, ctx, repeat: 1 }).ctxOut!;
+    const tagged = ctx.slice();
+    tagged.set(out.subarray(SKB_MARK_OFFSET, SKB_MARK_OFFSET + 4), SKB_MARK_OFFSET);
+    hit.push(restorer.testRun({ data: frame, ctx: tagged, repeat: 1 }).durationNs);
+    const m0 = restored().restored;
+    miss.push(restorer.testRun({ data: udpFrame(64, 0x7e57, i + 2), ctx, repeat: 1 }).durationNs);
+    missRestored += restored().restored - m0;
+  }
+  const hits = restored().restored - before - missRestored;
+  return [
+    row(
+      "restorer (hit, own program)",
+      null,
+      null,
+      "prio",
+      hit,
+      1,
+      singleFloor,
+      ratio(hits, BigInt(runs)),
+    ),
+    row(
+      "restorer (miss, own program)",
+      null,
+      null,
+      "prio",
+      miss,
+      1,
+      singleFloor,
+      ratio(missRestored, BigInt(runs)),
+    ),
+  ].map((r) => ({ ...r, samples: [] }));
 }
 
 /** The origin check's two paths, each as (parse + check) - parse of the same run. */

@@ -6,12 +6,13 @@
  */
 import { NONE } from "./matrix.ts";
 import type { ProgCostRow } from "./progcost.ts";
-import { round, type Summary } from "./stats.ts";
+import { type Latency, round, type Summary } from "./stats.ts";
+import type { PodPoint } from "./node_cost.ts";
 import { TAPRIO_TCG_SCALE } from "./taprio.ts";
 import { taprioMarkdown } from "./taprio_report.ts";
 import type { BenchResults, Cell } from "./types.ts";
 import { num, pct, REPORT_FILES, taprioSvgName } from "./report_format.ts";
-import { cpuMedian, cpuPoints, strategyCells } from "./verdicts.ts";
+import { cpuMedian, cpuPoints, ppsVerdict, ratioCi, strategyCells, TARGETS } from "./verdicts.ts";
 
 /** The CPU dimension's table (nothing when it was not measured). */
 function cpuSection(res: BenchResults): string[] {
@@ -36,6 +37,29 @@ function cpuSection(res: BenchResults): string[] {
     }
   }
   return [...lines, ""];
+}
+
+/** Delivered rate vs none: the paired ratio's 95 % interval and verdict, one row per UDP cell. */
+export function ppsIntervalTable(res: BenchResults): string {
+  const cells = strategyCells(res).filter((c) => c.throughput?.unit === "pps" && ratioCi(c));
+  if (!cells.length) return "No UDP flood rounds in this run.";
+  const lines = [
+    "| kernel | datapath | traffic | strategy | rounds | ratio (geometric mean) | 95 % CI | " +
+    "width | verdict |",
+    "|" + " --- |".repeat(9),
+  ];
+  for (const c of cells) {
+    const ci = ratioCi(c)!;
+    const v = ppsVerdict(ci);
+    lines.push(
+      `| ${c.kernel} | ${c.datapath} | ${c.traffic} | ${c.strategyLabel} | ${ci.n} | ` +
+        `${num(ci.mean, 3)} | ${num(ci.lower, 3)}–${num(ci.upper, 3)} | ` +
+        `${num(ci.width * 100, 1)} % | ${
+          v === "undecided" ? `undecided (~${num(ci.roundsForTarget)} rounds for 2 %)` : v
+        } |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 function ratioText(c: Cell): string {
@@ -165,23 +189,34 @@ function msText(s: Summary): string {
   return `${num(s.median, 1)} [${num(s.min, 1)}–${num(s.max, 1)}]`;
 }
 
-/** CNI ADD latency and agent memory: one table per run (they do not depend on the cell). */
+/** The pod dimension: one column per pod count (node cost does not depend on the cell). */
 export function nodeCostTable(res: BenchResults): string {
   const n = res.nodeCost;
   if (!n) return 'Not measured in this run (see "Not measured yet").';
   const mib = (k: number) => `${num(k / 1024, 1)} MiB`;
-  const a = n.agent;
+  const lat = (s: Latency) => `${msText(s)}, p99 ${num(s.p99, 1)}`;
+  const rows: Array<[string, (p: PodPoint) => string]> = [
+    ["CNI ADD, bridge + host-local (ms)", (p) => lat(p.baseAddMs)],
+    ["CNI ADD, + tsn-proxy, opted-in pod (ms)", (p) => lat(p.proxyAddMs)],
+    ["**extra ms per ADD** (pairwise: with − without)", (p) => `**${lat(p.extraMs)}**`],
+    ["the tsn-proxy plugin's own exec (ms)", (p) => lat(p.pluginMs)],
+    ["of which the agent's handling (ms, mean)", (p) => num(p.agentAddMs, 1)],
+    ["ADDs of the resident pods that got the node here (ms)", (p) => lat(p.residentAddMs)],
+    [
+      "agent VmRSS: steady / peak during the ADDs / VmHWM",
+      (p) => `${mib(p.agent.steadyRssKiB)} / ${mib(p.agent.peakRssKiB)} / ${mib(p.agent.hwmKiB)}`,
+    ],
+    [
+      "agent RssAnon: steady / peak during the ADDs",
+      (p) => `${mib(p.agent.steadyAnonKiB)} / ${mib(p.agent.peakAnonKiB)}`,
+    ],
+    ["agent's open file descriptors", (p) => num(p.agent.fds)],
+    ["pinned restorer, miss, BPF_PROG_TEST_RUN (ns)", (p) => num(p.restorer.missNs, 1)],
+  ];
   return [
-    "| what | median [min–max] |",
-    "| --- | --- |",
-    `| CNI ADD, bridge + host-local (ms) | ${msText(n.baseAddMs)} |`,
-    `| CNI ADD, bridge + host-local + tsn-proxy, opted-in pod (ms) | ${msText(n.proxyAddMs)} |`,
-    `| **extra ms per ADD** (pairwise: with − without) | **${msText(n.extraMs)}** |`,
-    `| the tsn-proxy plugin's own exec (ms) | ${msText(n.pluginMs)} |`,
-    `| agent VmRSS: steady / peak during the ADDs / VmHWM | ${mib(a.steadyRssKiB)} / ` +
-    `${mib(a.peakRssKiB)} / ${mib(a.hwmKiB)} |`,
-    `| agent RssAnon: steady / peak during the ADDs | ${mib(a.steadyAnonKiB)} / ` +
-    `${mib(a.peakAnonKiB)} |`,
+    `| what | ${n.points.map((p) => `${p.pods} pods`).join(" | ")} |`,
+    `| --- |${n.points.map(() => " --- |").join("")}`,
+    ...rows.map(([what, f]) => `| ${what} | ${n.points.map(f).join(" | ")} |`),
   ].join("\n");
 }
 
@@ -246,17 +281,34 @@ export function renderReport(res: BenchResults): string {
     "",
     summaryTable(res),
     "",
-    "## CNI ADD latency and agent memory",
+    "## Delivered UDP rate: the paired ratio's 95 % confidence interval",
+    "",
+    "Per round, the strategy's delivered rate over none's in the same round; the interval is " +
+    "Student's t on the logarithms of those ratios (bench/stats.ts `ratioInterval`). A cell " +
+    `meets the target when the lower end is >= ${TARGETS.ppsRatio} and the interval is ` +
+    `narrower than ${TARGETS.ciWidth * 100} %; a wider one decides only when it lies wholly ` +
+    "below; otherwise it is undecided and the row says how many rounds would narrow it to 2 % at " +
+    "the same spread (`--rounds N`).",
+    "",
+    ppsIntervalTable(res),
+    "",
+    "## Pods: CNI ADD latency, agent memory and the restorer at several pod counts",
     "",
     ...(res.nodeCost
       ? [
-        `Kernel ${res.nodeCost.kernel}; ${res.nodeCost.pods} pods per chain, alternating (which ` +
-        "chain goes first flips every pair), each ADD followed by its DEL, timed as the runtime " +
-        "sees it (sim/cni_driver.ts: libcni's order, nsenter into the node). The agent runs with " +
-        "the DaemonSet's capabilities and appended itself to the conflist " +
-        `(${res.nodeCost.chain.join(" + ")}); opted-in pods get a saver attached during their ` +
-        `ADD. Memory from /proc/PID/status, ${res.nodeCost.agent.samples} samples 100 ms apart: ` +
-        "steady = median over an idle second before the ADDs, peak = highest during them.",
+        `Kernel ${res.nodeCost.kernel}; one simulated node, its agent running with the ` +
+        "DaemonSet's capabilities and appended to the conflist " +
+        `(${res.nodeCost.chain.join(" + ")}). At each pod count that many opted-in pods are ` +
+        "attached through the real chain (own netns, veth and saver instance each) and stay; " +
+        `then ${res.nodeCost.samplesPerPoint} sample pods per chain, alternating (which chain ` +
+        "goes first flips every pair), each ADD followed by its DEL, timed as the runtime sees " +
+        "it (sim/cni_driver.ts: libcni's order, nsenter into the node). The agent's share is its " +
+        "own request-duration histogram over the sample ADDs. Memory from /proc/PID/status, " +
+        "100 ms apart: steady = median over an idle second before the sample ADDs. The restorer " +
+        "is the one the agent pinned, run by BPF_PROG_TEST_RUN on a packet without a record (the " +
+        "path every packet at the NIC takes; a hit needs the saver's tag in `tc_index`, which a " +
+        "test run's sk_buff cannot carry). Deleting every resident pod took " +
+        `${num(res.nodeCost.teardownMs / 1000, 1)} s.`,
         "",
       ]
       : []),
@@ -269,7 +321,13 @@ export function renderReport(res: BenchResults): string {
     "`saver+restorer (hit)` runs both programs on the same sk_buff, inlined into one program " +
     "compiled from the core's own sources (bench/bpf/costs.bpf.c): inside a test run the sk_buff " +
     "stays the same, so every run is a restorer hit (hit rate from the core's `restored` counter). " +
-    "`empty` is the floor (what the test-run loop costs per run).",
+    "`empty` is the floor (what the test-run loop costs per run). `restorer (hit, own program)` " +
+    "and `(miss, own program)` run the saver and the restorer as the separate programs of " +
+    "production, one test run each (the restorer's new sk_buff lands at the address the saver's " +
+    "run freed; the saver's tag rides in `mark`, since a test run cannot set `tc_index`), " +
+    "above `empty (single runs)`: the same timer around one run of an empty program. Single " +
+    "runs start cold (branch predictors, the program's code, the record's line written by " +
+    "another program), which the repeat loop of the other rows hides.",
     "",
     ...res.progCost.flatMap((x) => [`### ${x.kernel}`, "", progCostTable(x.rows), ""]),
     `![BPF_PROG_TEST_RUN](${REPORT_FILES.progCost})`,

@@ -1,15 +1,22 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { stdoutSummary, writeReport } from "./report.ts";
-import { checkTargets, wrongByStrategy } from "./verdicts.ts";
-import { renderReport } from "./report_tables.ts";
+import {
+  checkTargets,
+  realPacketChecks,
+  storeBytes,
+  storeLossChecks,
+  wrongByStrategy,
+} from "./verdicts.ts";
+import { ppsIntervalTable, renderReport } from "./report_tables.ts";
 import { renderPlots } from "./report_plots.ts";
 import { REPORT_FILES } from "./report_format.ts";
-import { summarize } from "./stats.ts";
+import { latency, summarize } from "./stats.ts";
 import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults, Cell, Restoration } from "./types.ts";
 import type { ProgCostRow } from "./progcost.ts";
+import type { PodPoint } from "./node_cost.ts";
 
 function restoration(packets: number, right: number, wrong = 0): Restoration {
   return {
@@ -146,7 +153,13 @@ Deno.test("checkTargets reports the pair cost, pps ratio, skb-addr restoration a
   const byName = (s: string) => t.find((x) => x.target.includes(s))!;
   equal(byName("saver + restorer").met, false);
   ok(byName("saver + restorer").measured.includes("190 ns"));
-  equal(byName("(skb-addr, UDP floods)").met, true); // median 0.98
+  // Median 0.98, but three rounds 0.95..0.99 leave the interval far wider than 2 %: undecided.
+  equal(byName("(skb-addr, UDP floods)").met, false);
+  ok(
+    byName("(skb-addr, UDP floods)").measured.startsWith(
+      "0/1 cells meet it, 0 do not, 1 undecided",
+    ),
+  );
   ok(
     byName("(skb-addr, UDP floods)").measured.includes(
       "empty programs at the same hooks alone: medians 0.975..0.975 (1/1 >= 0.97)",
@@ -163,6 +176,62 @@ Deno.test("checkTargets reports the pair cost, pps ratio, skb-addr restoration a
   equal(addr.met, true);
   ok(addr.measured.includes("1 cells ran without the tracker"), addr.measured);
   ok(byName("wrong metadata").measured.startsWith("2 wrong"));
+});
+
+Deno.test("the pps verdict is the lower end of a 95 % interval narrower than 2 %", () => {
+  const verdict = (ratios: number[]) => {
+    const res = fixture();
+    res.cells = res.cells.map((c) => c.strategy === "skb-addr" ? cell("skb-addr", 100, ratios) : c);
+    const t = checkTargets(res).find((x) => x.target.includes("(skb-addr, UDP floods)"))!;
+    const row = ppsIntervalTable(res).split("\n").find((l) => l.includes("skb-addr"))!;
+    return { met: t.met, measured: t.measured, row };
+  };
+  const tight = verdict([0.99, 0.991, 0.989, 0.99, 0.992, 0.988]);
+  equal(tight.met, true, tight.measured);
+  ok(tight.row.endsWith("| met |"), tight.row);
+  const below = verdict([0.96, 0.961, 0.959, 0.96, 0.962, 0.958]);
+  equal(below.met, false);
+  ok(below.row.endsWith("| not met |"), below.row);
+  ok(below.measured.startsWith("0/1 cells meet it, 1 do not"), below.measured);
+  const wide = verdict([0.99, 0.95, 1.02, 0.97]);
+  equal(wide.met, false);
+  match(wide.row, /undecided \(~\d+ rounds for 2 %\)/);
+});
+
+Deno.test("real-packet targets: saver in every cell, restorer hit and miss by restoration", () => {
+  const res = fixture();
+  const byName = (t: ReturnType<typeof realPacketChecks>, s: string) =>
+    t.find((x) => x.target.startsWith(s));
+  let t = realPacketChecks(res);
+  equal(byName(t, "saver <= 25 ns")?.met, false, "110 ns above the floor");
+  ok(byName(t, "saver <= 25 ns")!.measured.startsWith("0/2 cells meet it; 110..110 ns"));
+  equal(byName(t, "restorer, hit <= 30 ns")?.measured, "0/1 cells meet it; 111..111 ns");
+  equal(byName(t, "restorer, miss"), undefined, "no cell found no record");
+  res.cells.push({ ...cell("skb-data", 0, [1.0]), datapath: "vxlan" });
+  for (const c of res.cells) {
+    if (c.bpfStats) c.bpfStats = { ...c.bpfStats, saverNetNs: 20, restorerNetNs: 12 };
+  }
+  t = realPacketChecks(res);
+  equal(byName(t, "saver <= 25 ns")?.met, true);
+  equal(byName(t, "restorer, hit <= 30 ns")?.met, true);
+  equal(byName(t, "restorer, miss <= 15 ns")?.met, true);
+});
+
+Deno.test("store loss: displaced or unclaimed records in bucket cells, memory by CPUs", () => {
+  const res = fixture();
+  equal(storeLossChecks(res).length, 0, "no bucket-store cell");
+  res.cells = res.cells.map((c) =>
+    c.datapathView ? { ...c, store: "buckets", datapathView: { ...c.datapathView } } : c
+  );
+  let [t] = storeLossChecks(res);
+  equal(t!.met, true);
+  ok(t!.measured.startsWith("0 in 2 cells"), t!.measured);
+  ok(t!.measured.includes("5.00 MiB at 2, 5.00 MiB at 8"), t!.measured);
+  equal(storeBytes(64) - storeBytes(2), 62 * (200 + 24), "per-CPU maps only");
+  res.cells[1]!.datapathView!.counters = { saveOverwrote: 2, saveContended: 1 };
+  [t] = storeLossChecks(res);
+  equal(t!.met, false);
+  ok(t!.measured.startsWith("3 in 2 cells"));
 });
 
 Deno.test("checkTargets never scores a lab guest's emulated ns or rates", () => {
@@ -250,31 +319,43 @@ Deno.test("report and plots render, and say what is not measured", () => {
   ok(md.includes("Not measured yet"));
   ok(md.includes("kernel 6.1 (lab guest)"));
   ok(md.includes("Not measured in this run"));
-  const ms = summarize([10, 12, 14]);
-  res.nodeCost = {
-    kernel: "6.18",
-    chain: ["bridge", "tsn-proxy"],
-    pods: 3,
-    baseAddMs: ms,
-    proxyAddMs: summarize([60, 70, 80]),
-    extraMs: summarize([50, 58, 66]),
-    pluginMs: summarize([45, 50, 55]),
+  const point = (pods: number, extra: number[], rssKiB: number): PodPoint => ({
+    pods,
+    residentAddMs: latency([60, 70]),
+    baseAddMs: latency([10, 12, 14]),
+    proxyAddMs: latency([60, 70, 80]),
+    extraMs: latency(extra),
+    pluginMs: latency([45, 50, 55]),
+    agentAddMs: 20,
     pairs: [[10, 60], [12, 70], [14, 80]],
     agent: {
-      steadyRssKiB: 256_000,
+      steadyRssKiB: rssKiB,
       steadyAnonKiB: 215_000,
       peakRssKiB: 262_144,
       peakAnonKiB: 220_000,
       hwmKiB: 262_144,
-      afterRssKiB: 262_144,
-      afterAnonKiB: 220_000,
       samples: 20,
-      readyMs: 700,
+      fds: 30,
     },
+    restorer: { missNs: 40, samples: [40], repeat: 1000 },
+  });
+  res.nodeCost = {
+    kernel: "6.18",
+    chain: ["bridge", "tsn-proxy"],
+    samplesPerPoint: 3,
+    points: [point(10, [40, 45, 49], 256_000), point(250, [50, 58, 66], 307_200)],
+    agentReadyMs: 700,
+    teardownMs: 3000,
   };
   const withCost = renderReport(res);
-  ok(withCost.includes("**58.0 [50.0–66.0]**"));
+  ok(withCost.includes("**58.0 [50.0–66.0], p99 65.8**"), withCost);
   ok(withCost.includes("250.0 MiB / 256.0 MiB / 256.0 MiB"));
+  const verdicts = checkTargets(res);
+  const verdict = (s: string) => verdicts.find((t) => t.target.includes(s))?.met;
+  equal(verdict("median, at 10 pods"), true, "+45 ms meets the 50 ms goal");
+  equal(verdict("median, at 250 pods"), false, "+58 ms misses it");
+  equal(verdict("agent steady VmRSS at 250 pods within 10 %"), false, "1.2x RSS");
+  equal(verdict("CNI ADD median (opted-in) at 250 pods within 10 %"), true);
   for (const [name, svg] of renderPlots(res)) {
     ok(name.endsWith(".svg"));
     checkSvg(svg);

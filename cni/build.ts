@@ -130,20 +130,21 @@ export async function buildPlugin(
 }
 
 /**
- * A shell function both launchers use for Deno's cache dir: `private_cache DIR` prints DIR when it
- * is the caller's alone (made 0700 when absent; only root can create one in /run), else an
- * unwritable path, so Deno runs without a cache. Root runs the launchers, and a cache another user
- * planted (in a shared /tmp, say) would run as root. Another owner, group/other permission bits or
- * an ACL ("+") all mean "not ours alone".
+ * A shell function both launchers use for Deno's cache dir: `private_cache DIR` sets DENO_DIR to
+ * DIR when it is the caller's alone (made 0700 when absent; only root can create one in /run), else
+ * to an unwritable path, so Deno runs without a cache. Root runs the launchers, and a cache another
+ * user planted (in a shared /tmp, say) would run as root. Another owner, group/other permission
+ * bits or an ACL ("+") all mean "not ours alone". It runs on every CNI ADD and DEL, so it forks
+ * once (ls) when the dir exists: no command substitution around it, `test -O` for the owner.
  */
 const PRIVATE_CACHE_SH = `private_cache() {
-  (umask 077 && mkdir -p "$1") 2>/dev/null
+  [ -d "$1" ] || (umask 077 && mkdir -p "$1") 2>/dev/null
   # shellcheck disable=SC2046 # the fields of \`ls -ldn\`
   set -- "$1" $(ls -ldn "$1" 2>/dev/null)
-  case "\${2:-}:\${4:-}" in
-  drwx------:"$(id -u)" | drwx------.:"$(id -u)") echo "$1" ;;
-  *) echo /proc/self/fdinfo/no-deno-cache ;;
+  case "\${2:-}" in
+  drwx------ | drwx------.) if [ -O "$1" ]; then DENO_DIR=$1 && return; fi ;;
   esac
+  DENO_DIR=/proc/self/fdinfo/no-deno-cache
 }`;
 
 const AGENT_LAUNCHER = `#!/bin/sh
@@ -154,7 +155,7 @@ export TSN_PROXY_BPF_OBJECT="\${TSN_PROXY_BPF_OBJECT:-$here/${AGENT_FILES.object
 export TSN_PROXY_PLUGIN_DIR="\${TSN_PROXY_PLUGIN_DIR:-$here/${AGENT_FILES.plugin}}"
 ${PRIVATE_CACHE_SH}
 # An explicit DENO_DIR is the caller's choice (the image sets one in its private emptyDir).
-DENO_DIR=\${DENO_DIR:-$(private_cache /run/tsn-proxy-deno)}
+[ -n "\${DENO_DIR:-}" ] || private_cache /run/tsn-proxy-deno
 export DENO_DIR DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 exec "$here/${AGENT_FILES.plugin}/${PLUGIN_FILES.deno}" run --quiet ${
   SELF_CONTAINED_RUN.join(" ")

@@ -19,7 +19,7 @@ payload="$here/@PAYLOAD@"
 # The runtime runs this as root: Deno's cache goes neither into the (often read-only) CNI bin dir
 # nor anywhere another user can plant files.
 @PRIVATE_CACHE@
-DENO_DIR=$(private_cache "${TSN_PROXY_DENO_CACHE:-/run/tsn-proxy-cni}")
+private_cache "${TSN_PROXY_DENO_CACHE:-/run/tsn-proxy-cni}"
 export DENO_DIR DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 exec "$payload/deno" run --quiet @SELF_CONTAINED_RUN@ \
   --allow-read --allow-write --allow-env --allow-net "$payload/@BUNDLE@"

@@ -5,6 +5,20 @@
  *   bench_save_restore  the saver and then the restorer on the same packet, inlined into one
  *                       program: inside one test run the sk_buff (and its data) stays the same, so
  *                       every run is a restorer HIT, which a lone restorer can never get here;
+ *   bench_saver_tagged, bench_restorer_tagged
+ *                       the saver and the restorer as the separate programs of production, each
+ *                       in its own test run: the restorer's run gets a new sk_buff, which the slab
+ *                       hands back at the address the saver's run just freed (skb-addr finds the
+ *                       record), but the saver's per-packet tag in tc_index is gone and a test
+ *                       run cannot set tc_index (convert___skb_to_skb() wants it zero). So the
+ *                       saver copies its tag to mark (ctx_out returns it) and the restorer takes
+ *                       it back from mark (ctx in): one store each around the production code;
+ *   bench_miss_same_bucket, bench_miss_new_bucket
+ *                       the record store's miss alone (tsn_buckets_find() of a key nobody saved):
+ *                       on the same bucket every run, as every test run of the restorer does
+ *                       (its sk_buff, hence its key, is the same), and on the next bucket of the
+ *                       table every run, as a node's stream of different sk_buffs does: the
+ *                       difference is what the bucket's cache line costs when it is not hot;
  *   bench_lru_cycle     one update + one delete in an LRU hash with the records' key and value
  *                       sizes: the floor of any design that stores records in a shared hash;
  *   bench_origin_*      the restorer's origin check (origin.bpf.h) on a record of the packet
@@ -22,6 +36,43 @@ __attribute__((flatten)) int bench_save_restore(struct __sk_buff *skb)
 {
 	tsn_saver(skb);
 	return tsn_restorer(skb);
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_saver_tagged(struct __sk_buff *skb)
+{
+	int ret = tsn_saver(skb);
+
+	skb->mark = skb->tc_index;
+	return ret;
+}
+
+SEC("tc")
+__attribute__((flatten)) int bench_restorer_tagged(struct __sk_buff *skb)
+{
+	skb->tc_index = skb->mark;
+	return tsn_restorer(skb);
+}
+
+/* Keys no saver writes (odd: kernel addresses are aligned); the next one lands in another bucket. */
+static __u64 bench_seq;
+
+SEC("tc")
+int bench_miss_same_bucket(struct __sk_buff *skb)
+{
+	struct tsn_record rec;
+
+	return tsn_buckets_find(0x5a5a5a5a5a5a5a5bULL, &rec, true) < 0 ? TC_ACT_UNSPEC : TC_ACT_OK_;
+}
+
+SEC("tc")
+int bench_miss_new_bucket(struct __sk_buff *skb)
+{
+	struct tsn_record rec;
+
+	/* A multiplicative step: the bucket index (key * golden ratio >> 32) jumps pseudo-randomly. */
+	bench_seq += 0x9e3779b97f4a7c15ULL * 2;
+	return tsn_buckets_find(bench_seq | 1, &rec, true) < 0 ? TC_ACT_UNSPEC : TC_ACT_OK_;
 }
 
 struct {

@@ -31,7 +31,11 @@ export interface BenchObjects {
 export const BENCH_PROGRAMS = {
   empty: "bench_empty",
   saveRestore: "bench_save_restore",
+  saverTagged: "bench_saver_tagged",
+  restorerTagged: "bench_restorer_tagged",
   lruCycle: "bench_lru_cycle",
+  missSameBucket: "bench_miss_same_bucket",
+  missNewBucket: "bench_miss_new_bucket",
   originParse: "bench_origin_parse",
   originInPlace: "bench_origin_in_place",
   originConntrack: "bench_origin_conntrack",
