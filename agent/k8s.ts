@@ -40,7 +40,7 @@ export interface LookupOptions {
 
 /**
  * The module that imports client-node, relative to this one: `./k8s_client.ts` in the source tree,
- * `./k8s_client.js` beside the agent's bundle (cni/build.ts bundles it on its own), where
+ * `./k8s_client.js` beside the agent's bundle (tools/release/bundle.ts bundles it on its own), where
  * `import.meta.url` is the bundle's. The specifier is computed, not a literal: `deno bundle` would
  * inline a literal `import()` target into the agent's bundle and Deno's module graph would read
  * and parse it (14 MB of JavaScript) at start even though it is never evaluated there.

@@ -3,7 +3,7 @@
  * lookup (agent/k8s.ts). Nothing imports this module statically. agent/k8s.ts loads it on the first
  * lookup through a specifier computed at run time, so that neither `deno bundle` inlines it into
  * the agent's bundle nor Deno's module graph reads and parses it when the agent starts: the shipped
- * agent carries it as its own bundle, `tsnproxy.d/k8s_client.js` (cni/build.ts). Inlined into
+ * agent carries it as its own bundle, `tsnproxy.d/k8s_client.js` (tools/release/bundle.ts). Inlined into
  * the agent's bundle, client-node and its generated models were 14 MB of JavaScript that cost the
  * agent ~170 MiB of resident memory at start, whether or not a lookup ever happened.
  *

@@ -17,7 +17,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { dirname, join } from "node:path";
 import fc from "fast-check";
-import { buildPlugin } from "./build.ts";
+import { buildPlugin } from "@tsn-proxy/release";
 import { parseNetConf } from "./config.ts";
 import { parseCniEnv } from "./env.ts";
 import { runPlugin } from "./plugin.ts";

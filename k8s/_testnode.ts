@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/release";
 import { CniRuntime, type NetworkList, type RuntimeConf } from "@tsn-proxy/sim/cni_driver";
 import { type CniNode, kindnetConflist, prepareNode } from "@tsn-proxy/sim/cni_fixture";
 import { createNetns, deleteNetns, type Netns, nsCommand } from "@tsn-proxy/sim/netns";

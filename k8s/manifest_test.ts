@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { AGENT_FILES } from "@tsn-proxy/cni/build";
+import { AGENT_FILES } from "@tsn-proxy/release";
 import { configHash, manifestObjects, renderManifest } from "./manifest.ts";
 import { DEFAULT_MANIFEST_OPTIONS, type ManifestOptions, validateOptions } from "./options.ts";
 import { IMAGE, NAMES } from "./layout.ts";
@@ -124,7 +124,7 @@ Deno.test("semantic checks pass for the generated manifests", async () => {
   }
 });
 
-/** What the Containerfile's COPY sources hold: the build stage's dist (cni/build.ts) or the repo. */
+/** What the Containerfile's COPY sources hold: the build stage's dist (tools/release/bundle.ts) or the repo. */
 function sourceHas(from: string | null, source: string): boolean {
   if (from === "build") {
     const rel = source.replace(/^\/src\/dist\/tsnproxy\//, "");

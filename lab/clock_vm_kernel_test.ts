@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bundle } from "@tsn-proxy/cni/build";
+import { bundle } from "@tsn-proxy/release";
 import { runLab } from "./mod.ts";
 import { repoRoot } from "./util.ts";
 

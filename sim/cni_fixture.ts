@@ -12,7 +12,7 @@
  * ```
  */
 import { join } from "node:path";
-import { buildAll } from "@tsn-proxy/cni/build";
+import { buildAll } from "@tsn-proxy/release";
 import { httpGetUnix } from "@tsn-proxy/agent/testing";
 import { type Netns, nsCommand } from "./netns.ts";
 import { exec, type Proc, sleep, spawn } from "./process.ts";

@@ -21,8 +21,11 @@
 
 /** Packages whose shipped modules end up on a node (CLI, agent, plugin) or are loaded by them. */
 export const PRODUCT = ["bpf", "strategies", "agent", "cni", "cli"];
-/** Packages that simulate a node, test, measure or boot kernels: never imported by the product. */
-export const NOT_FOR_PRODUCT = ["e2e", "sim", "demo", "lab", "bench"];
+/**
+ * Packages (by directory) that simulate a node, test, measure, boot kernels or build the release:
+ * never imported by the product's shipped code.
+ */
+export const NOT_FOR_PRODUCT = ["e2e", "sim", "demo", "lab", "bench", "tools/release"];
 
 /**
  * Package cycles still known to exist, each written `a<->b`. Every entry is a debt; never add to

@@ -8,7 +8,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/release";
 import { createNetns, deleteNetns, exists, ipBatch, nsCommand, sysctl } from "@tsn-proxy/sim/netns";
 import { exec, type Proc, sleep, spawn } from "@tsn-proxy/sim/process";
 import { requireKernelTests } from "@tsn-proxy/sim/require_root";

@@ -19,7 +19,7 @@
  * @module
  */
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { SELF_CONTAINED_RUN } from "@tsn-proxy/cni/build";
+import { SELF_CONTAINED_RUN } from "@tsn-proxy/release";
 import { type ResolvedTalker, resolveTalkers, type TalkerSpec } from "@tsn-proxy/sim/scenario";
 import { TAPRIO, TAPRIO_COUNT } from "@tsn-proxy/lab/scenarios";
 

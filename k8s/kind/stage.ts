@@ -13,7 +13,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { bundle } from "@tsn-proxy/cni/build";
+import { bundle } from "@tsn-proxy/release";
 import { OBSERVER_OBJ, REPO_ROOT } from "@tsn-proxy/sim/observer_build";
 import { KIND } from "./scenario.ts";
 

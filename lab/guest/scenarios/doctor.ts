@@ -6,7 +6,7 @@
  */
 import { writeResult } from "../result.ts";
 
-/** cni/build.ts SELF_CONTAINED_RUN: what the shipped launcher runs the bundle with. */
+/** tools/release/bundle.ts SELF_CONTAINED_RUN: what the shipped launcher runs the bundle with. */
 const SELF_CONTAINED_RUN = ["--no-config", "--no-lock", "--no-remote", "--no-npm"];
 
 const ip = await new Deno.Command("/bin/ip", {

@@ -11,7 +11,7 @@ import {
   PLUGIN_FILES,
   ROOT,
   SELF_CONTAINED_RUN,
-} from "./build.ts";
+} from "@tsn-proxy/release";
 import { readLine } from "./protocol.ts";
 
 async function run(
