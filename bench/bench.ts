@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { repoRoot } from "@tsn-proxy/bpf";
 import { join } from "node:path";
 import { DEFAULT_STORE, type StoreName, STORES } from "@tsn-proxy/bpf/datapath";
 import { kernelTestBlocker } from "@tsn-proxy/sim";
@@ -142,7 +143,7 @@ async function git(): Promise<BenchResults["git"]> {
   try {
     const run = async (args: string[]) =>
       new TextDecoder().decode(
-        (await new Deno.Command("git", { args, cwd: new URL("..", import.meta.url).pathname })
+        (await new Deno.Command("git", { args, cwd: repoRoot() })
           .output()).stdout,
       ).trim();
     const commit = await run(["rev-parse", "HEAD"]);

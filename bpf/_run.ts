@@ -1,3 +1,5 @@
+import { repoRoot } from "./repo.ts";
+
 /** Runs a command from the repository root and throws with its stderr when it fails. */
 export async function run(cmd: string, args: string[], cwd = repoRoot()): Promise<string> {
   const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
@@ -6,9 +8,4 @@ export async function run(cmd: string, args: string[], cwd = repoRoot()): Promis
     throw new Error(`${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${err}`);
   }
   return new TextDecoder().decode(out.stdout);
-}
-
-/** The repository root (this file lives in bpf/). */
-export function repoRoot(): string {
-  return new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 }

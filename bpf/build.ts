@@ -11,7 +11,8 @@
 import { dirname, join } from "node:path";
 import { BPF_OBJECTS } from "./objects.ts";
 import { CLANG, CLANG_MAJOR, clangArgs, LLVM_STRIP } from "./toolchain.ts";
-import { repoRoot, run } from "./_run.ts";
+import { run } from "./_run.ts";
+import { repoRoot } from "./repo.ts";
 
 /** Fails unless the installed clang is the pinned major version. */
 export async function checkClang(): Promise<void> {

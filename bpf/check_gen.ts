@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { buildObjects } from "./build.ts";
 import { generateBindings } from "./gen.ts";
 import { BPF_OBJECTS } from "./objects.ts";
-import { repoRoot } from "./_run.ts";
+import { repoRoot } from "./repo.ts";
 
 async function sameBytes(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b).catch(() => undefined)]);

@@ -10,7 +10,8 @@
  */
 import { dirname, join } from "node:path";
 import { BPF_OBJECTS } from "./objects.ts";
-import { repoRoot, run } from "./_run.ts";
+import { run } from "./_run.ts";
+import { repoRoot } from "./repo.ts";
 
 /** Builds tools/bpf2ts into .cache/bin and returns the binary's path. */
 export async function buildBpf2ts(): Promise<string> {

@@ -4,4 +4,5 @@
  * compiled objects and generated bindings fresh.
  */
 export { BPF_OBJECTS, type BpfObjectSource, objectPath } from "./objects.ts";
+export { repoRoot } from "./repo.ts";
 export { CLANG, CLANG_MAJOR, clangArgs, PREBUILT_BPF_ENV, prebuiltBpf } from "./toolchain.ts";

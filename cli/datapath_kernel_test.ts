@@ -9,6 +9,7 @@ import { ifindex, probeFexit, tcxQuery, withNetns } from "@tsn-proxy/bpf/libbpf"
 import { Datapath, loadState } from "@tsn-proxy/bpf/datapath";
 import { datapath as runDatapath } from "./datapath.ts";
 import { UsageError } from "./args.ts";
+import { existsSync } from "node:fs";
 
 let lastError = "";
 /** Like `tsnproxy` itself: usage errors exit 2, other failures 1. */
@@ -54,15 +55,6 @@ async function withNode(
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("datapath up refuses an unknown strategy or interface before touching anything", async () => {
   await withNode(({ node, bpffs, state }) => {
     const base = ["--bpffs", bpffs, "--state", state];
@@ -73,7 +65,7 @@ Deno.test("datapath up refuses an unknown strategy or interface before touching 
       ),
       2,
     );
-    equal(exists(bpffs) || exists(state), false, "nothing created for a bad strategy");
+    equal(existsSync(bpffs) || existsSync(state), false, "nothing created for a bad strategy");
     let code = 0;
     try {
       code = withNetns(
@@ -87,7 +79,7 @@ Deno.test("datapath up refuses an unknown strategy or interface before touching 
     equal(code, 1);
     ok(lastError.includes("ENODEV") && lastError.includes("--allow-missing"), lastError);
     equal(
-      exists(join(bpffs, "records")) || exists(state),
+      existsSync(join(bpffs, "records")) || existsSync(state),
       false,
       "nothing pinned for an unknown interface",
     );
@@ -171,8 +163,8 @@ Deno.test("datapath up, attach, stats, detach, down: a full cycle leaves nothing
     );
     equal(withNetns(node, () => datapath(["down", ...base])), 0);
     equal(withNetns(node, () => tcxQuery(ifindex("nic0"), "egress")).length, 0, "restorer gone");
-    equal(exists(bpffs), false, "bpffs dir removed");
-    equal(exists(state), false, "state file removed");
+    equal(existsSync(bpffs), false, "bpffs dir removed");
+    equal(existsSync(state), false, "state file removed");
   });
 });
 
@@ -195,7 +187,7 @@ Deno.test("datapath attach that fails half-way rolls back: no saver, no pins, no
       0,
       "saver detached again",
     );
-    equal(exists(join(bpffs, "pods", "pod1")), false, "pod pins removed");
+    equal(existsSync(join(bpffs, "pods", "pod1")), false, "pod pins removed");
     equal(JSON.parse(Deno.readTextFileSync(state)).pods.length, 0, "no state entry");
     equal(withNetns(node, () => datapath(["down", ...base])), 0);
   });
@@ -248,7 +240,7 @@ Deno.test("datapath up --allow-missing: a missing interface is pending, attached
       ),
       2,
     );
-    equal(exists(state), false, "nothing recorded for an invalid name");
+    equal(existsSync(state), false, "nothing recorded for an invalid name");
     try {
       equal(
         withNetns(node, () =>
@@ -296,6 +288,6 @@ Deno.test("datapath up --allow-missing: a missing interface is pending, attached
       withNetns(node, () => datapath(["down", ...base]));
     }
     equal(hook("nic0").length + hook("nic9").length, 0, "down removed both restorers");
-    equal(exists(bpffs) || exists(state), false);
+    equal(existsSync(bpffs) || existsSync(state), false);
   });
 });

@@ -17,19 +17,11 @@ import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import type { Strategy } from "@tsn-proxy/strategies";
 import { isConfName } from "@tsn-proxy/agent/conflist";
 import type { CniFacts, InterfaceFacts, KernelFacts, LoadOutcome } from "./doctor_checks.ts";
+import { existsSync } from "node:fs";
 
 const IP = "/usr/sbin/ip";
 const TC = "/usr/sbin/tc";
 const NSENTER = "/usr/bin/nsenter";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The bracketed mode of /sys/kernel/security/lockdown (`none [integrity] confidentiality`). */
 export function parseLockdown(text: string): string | null {
@@ -66,7 +58,7 @@ export function tryLoad(strategy: Strategy, programs: readonly string[]): LoadOu
 /** Kernel facts; BPF probes only as root (they would fail with EPERM for another reason). */
 export function probeKernel(strategy: Strategy): KernelFacts {
   const root = Deno.uid() === 0;
-  const btf = exists("/sys/kernel/btf/vmlinux");
+  const btf = existsSync("/sys/kernel/btf/vmlinux");
   let tcx: boolean | null = null;
   let taiHelper: boolean | null = null;
   if (btf) {

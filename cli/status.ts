@@ -39,6 +39,7 @@ import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/a
 import { AttachmentIndex, type AttachmentRecord } from "@tsn-proxy/agent/attachments";
 import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
+import { existsSync } from "node:fs";
 
 /** The agent's default state dir (agent config `stateDir`). */
 export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
@@ -84,7 +85,7 @@ function forwardUpdatesPriority(): boolean | undefined {
 
 /** Reads the pod's device in its netns; undefined when either is gone or unreadable. */
 function podLink(netns: string, ifname: string): PodLinkVerdict | undefined {
-  if (!netns || !ifname || !exists(netns)) return undefined;
+  if (!netns || !ifname || !existsSync(netns)) return undefined;
   try {
     const fwd = forwardUpdatesPriority();
     return podLinkVerdict(
@@ -141,17 +142,8 @@ export interface NodeStatus {
   readonly problems: readonly string[];
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function agentStatus(socket: string): Promise<AgentStatus> {
-  if (!exists(socket)) return { socket, state: "down", detail: "no socket" };
+  if (!existsSync(socket)) return { socket, state: "down", detail: "no socket" };
   try {
     const res = await callAgent(socket, statusRequest("tsnproxy status"), 2000);
     if (res.ok) return { socket, state: "ready" };
@@ -281,7 +273,7 @@ export async function collectStatus(o: StatusOptions = {}): Promise<NodeStatus> 
     return {
       id: p.id,
       netns: p.netns,
-      netnsExists: p.netns ? exists(p.netns) : null,
+      netnsExists: p.netns ? existsSync(p.netns) : null,
       ifname: p.ifname,
       mode: p.mode.kind,
       maxPriority: p.maxPriority === NO_CLAMP ? null : p.maxPriority,

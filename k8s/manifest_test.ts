@@ -1,3 +1,4 @@
+import { repoRoot } from "@tsn-proxy/bpf";
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -16,7 +17,7 @@ import {
 } from "./semantics.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = repoRoot();
 
 const VARIANT: ManifestOptions = validateOptions({
   strategy: "skb-data",

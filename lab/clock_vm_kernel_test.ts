@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { bundle } from "@tsn-proxy/release";
 import { runLab } from "./mod.ts";
-import { repoRoot } from "./util.ts";
+import { repoRoot } from "@tsn-proxy/bpf";
 
 for (const kernel of ["6.1", "6.12"] as const) {
   Deno.test(`lab ${kernel}: the clock probes and doctor report no PHC and an unsynchronised clock`, async () => {

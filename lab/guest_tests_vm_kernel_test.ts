@@ -10,7 +10,7 @@ import { PREBUILT_BPF_ENV } from "@tsn-proxy/bpf";
 import { TAMPER_OBJECT, tamperObject } from "@tsn-proxy/sim";
 import { BAD_BOUNDS, buildBadBounds } from "@tsn-proxy/bpf/testing";
 import { KERNELS, LabError, runLab } from "./mod.ts";
-import { repoRoot } from "./util.ts";
+import { repoRoot } from "@tsn-proxy/bpf";
 import { VM_REPO_PATHS } from "./suite.ts";
 
 /**

@@ -24,7 +24,7 @@ import { problems, type ScenarioResult } from "./protocol.ts";
 import { type Accel, boot, chooseAccel } from "./qemu.ts";
 import { checkRepoPath, DEFAULT_REPO_PATHS, GUEST_RUNNER, prepareShare } from "./share.ts";
 import { exists } from "@tsn-proxy/sim/netns";
-import { repoRoot } from "./util.ts";
+import { repoRoot } from "@tsn-proxy/bpf";
 
 export { KERNEL_IDS, type KernelId, type KernelPin, KERNELS } from "./kernels.ts";
 export type { LabEvent, RunSummary, ScenarioResult } from "./protocol.ts";

@@ -26,7 +26,8 @@
 import { objectPath } from "@tsn-proxy/bpf";
 import { lddClosure } from "./ldd.ts";
 import { exists } from "@tsn-proxy/sim/netns";
-import { cacheDir, repoRoot } from "./util.ts";
+import { repoRoot } from "@tsn-proxy/bpf";
+import { cacheDir } from "./util.ts";
 
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";

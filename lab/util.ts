@@ -3,10 +3,7 @@
  * Small host-side helpers shared by the lab modules: where things live and how to run a command.
  */
 
-/** The repository root (this file lives in lab/). */
-export function repoRoot(): string {
-  return new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-}
+import { repoRoot } from "@tsn-proxy/bpf";
 
 /** The lab's download and build cache (git-ignored): `.cache/lab/` under the repository root. */
 export function cacheDir(): string {

@@ -37,6 +37,7 @@ import {
 } from "./pod.ts";
 import { type DatapathState, loadState, type PodState, removeState, saveState } from "./state.ts";
 import { type DatapathStats, readStats } from "./stats.ts";
+import { existsSync } from "node:fs";
 
 /** Where a datapath lives. */
 export interface DatapathLocation {
@@ -195,15 +196,6 @@ function listDir(path: string): string[] {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function stateFromPins(
   bpffs: string,
   nameOf: (keyMode: number) => string | undefined,
@@ -226,7 +218,9 @@ function stateFromPins(
       ...(denied || horizonNs
         ? { txtime: { allowed: !denied, horizonNs: String(horizonNs) } }
         : {}),
-      mode: exists(pins.podLink(id)) ? { kind: "tcx" } : { kind: "clsact", handle: 0, priority: 0 },
+      mode: existsSync(pins.podLink(id))
+        ? { kind: "tcx" }
+        : { kind: "clsact", handle: 0, priority: 0 },
     };
   });
   return {

@@ -25,6 +25,7 @@ import {
 import { PinLayout } from "./layout.ts";
 import type { DatapathState } from "./state.ts";
 import { tcxLinkIfindex } from "./tc.ts";
+import { existsSync } from "node:fs";
 
 /** A snapshot of one datapath. */
 export interface DatapathStats {
@@ -49,15 +50,6 @@ export interface DatapathStats {
    * interface was deleted: the link is defunct until the agent re-attaches it).
    */
   readonly detachedRestorers: string[];
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sums per-CPU `TsnCounters` values. */
@@ -149,7 +141,7 @@ export function readStats(state: DatapathState): DatapathStats {
       lru: records.maxEntries,
       buckets: buckets.maxEntries * TsnBucket.fields.recs.size / TsnRecord.size,
     }[state.store],
-    missingPins: expected.filter((p) => !exists(p)),
+    missingPins: expected.filter((p) => !existsSync(p)),
     detachedRestorers: state.restorers.filter((r) => {
       if (r.mode.kind !== "tcx") return false;
       const at = tcxLinkIfindex(pins.restorerLink(r.ifname));

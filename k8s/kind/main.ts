@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { repoRoot } from "@tsn-proxy/bpf";
 import { parseArgs } from "node:util";
 import { getStrategy, UnknownStrategyError } from "@tsn-proxy/strategies";
 import {
@@ -81,7 +82,7 @@ export async function kindE2e(
     console.error(problem);
     return 1;
   }
-  const root = new URL("../..", import.meta.url).pathname;
+  const root = repoRoot();
   const ctx = await Deno.makeTempDir({ prefix: "tsn-kind-" });
   let created = false;
   try {

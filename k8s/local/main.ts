@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { repoRoot } from "@tsn-proxy/bpf";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { getStrategy } from "@tsn-proxy/strategies";
@@ -22,7 +23,7 @@ import { writeLocalImages, writePauseImage } from "./images.ts";
 import { NODE, startNode } from "./node.ts";
 import { localImageRefs, runScenarios } from "./scenarios.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const ROOT = repoRoot();
 const USAGE = "usage: deno task e2e [--strategy skb-addr|skb-data]... [--keep]";
 const log = (s: string) => console.error(`  ▸ ${s}`);
 
