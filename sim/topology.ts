@@ -115,6 +115,46 @@ export interface PodHandle {
   hostIfname: string;
 }
 
+/**
+ * The node side of a routed (ptp-style) pod, as `ip -batch` lines for the node's netns: the pod's
+ * host device holds the gateway addresses and one route per pod address. The topology's routed
+ * pods and the lab's netkit pods (lab/guest/vm/netkit.ts) use the same addressing.
+ *
+ * @example
+ * ```ts ignore
+ * await ipBatch(node.ns, topo.pods.flatMap(routedNodeSide));
+ * ```
+ */
+export function routedNodeSide(p: Pick<PodHandle, "hostIfname" | "ip" | "ip6">): string[] {
+  return [
+    `addr add ${ADDR.gateway1}/32 dev ${p.hostIfname}`,
+    `addr add ${ADDR6.routedGateway}/64 dev ${p.hostIfname} nodad`,
+    `link set ${p.hostIfname} up`,
+    `route add ${p.ip}/32 dev ${p.hostIfname} scope link`,
+    `route add ${p.ip6}/128 dev ${p.hostIfname}`,
+  ];
+}
+
+/**
+ * The pod side of a routed pod, as `ip -batch` lines for the pod's netns: /32 and /128 addresses
+ * and default routes via the node's gateway addresses.
+ *
+ * @example
+ * ```ts ignore
+ * await ipBatch(pod.ns, routedPodSide(pod));
+ * ```
+ */
+export function routedPodSide(p: Pick<PodHandle, "ifname" | "ip" | "ip6">): string[] {
+  return [
+    `addr add ${p.ip}/32 dev ${p.ifname}`,
+    `addr add ${p.ip6}/128 dev ${p.ifname} nodad`,
+    `link set ${p.ifname} up`,
+    `route add ${ADDR.gateway1}/32 dev ${p.ifname} scope link`,
+    `route add default via ${ADDR.gateway1} dev ${p.ifname}`,
+    `route add default via ${ADDR6.routedGateway} dev ${p.ifname}`,
+  ];
+}
+
 /** The external TSN bridge. */
 export interface ExtHandle {
   /** Its netns. */
@@ -450,23 +490,12 @@ class Built implements Topology {
     for (const p of this.pods) {
       lines.push(
         `link add ${p.hostIfname} type veth peer name ${p.ifname} netns ${p.ns.name}`,
-        `addr add ${ADDR.gateway1}/32 dev ${p.hostIfname}`,
-        `addr add ${ADDR6.routedGateway}/64 dev ${p.hostIfname} nodad`,
-        `link set ${p.hostIfname} up`,
-        `route add ${p.ip}/32 dev ${p.hostIfname} scope link`,
-        `route add ${p.ip6}/128 dev ${p.hostIfname}`,
+        ...routedNodeSide(p),
       );
     }
     await ipBatch(node.ns, lines);
     for (const p of this.pods) {
-      await ipBatch(p.ns, [
-        `addr add ${p.ip}/32 dev ${p.ifname}`,
-        `addr add ${p.ip6}/128 dev ${p.ifname} nodad`,
-        `link set ${p.ifname} up`,
-        `route add ${ADDR.gateway1}/32 dev ${p.ifname} scope link`,
-        `route add default via ${ADDR.gateway1} dev ${p.ifname}`,
-        `route add default via ${ADDR6.routedGateway} dev ${p.ifname}`,
-      ]);
+      await ipBatch(p.ns, routedPodSide(p));
     }
   }
 

@@ -21,7 +21,7 @@ import {
 } from "@tsn-proxy/bpf/libbpf";
 import { BIN, exec, ipBatch, waitLinksReady } from "@tsn-proxy/sim";
 import { fromBpftoolBytes } from "@tsn-proxy/sim/observer_codec";
-import { ADDR, ADDR6, type Topology } from "@tsn-proxy/sim/topology";
+import { routedNodeSide, routedPodSide, type Topology } from "@tsn-proxy/sim/topology";
 import type { NetkitLinkOut, PeerSeenOut } from "../../vm/results.ts";
 import { GUEST_SHARE } from "../../share.ts";
 
@@ -77,23 +77,10 @@ export async function netkitPods(
   }
   await ipBatch(
     topo.node.ns,
-    topo.pods.flatMap((p) => [
-      `addr add ${ADDR.gateway1}/32 dev ${p.hostIfname}`,
-      `addr add ${ADDR6.routedGateway}/64 dev ${p.hostIfname} nodad`,
-      `link set ${p.hostIfname} up`,
-      `route add ${p.ip}/32 dev ${p.hostIfname} scope link`,
-      `route add ${p.ip6}/128 dev ${p.hostIfname}`,
-    ]),
+    topo.pods.flatMap(routedNodeSide),
   );
   for (const p of topo.pods) {
-    await ipBatch(p.ns, [
-      `addr add ${p.ip}/32 dev ${p.ifname}`,
-      `addr add ${p.ip6}/128 dev ${p.ifname} nodad`,
-      `link set ${p.ifname} up`,
-      `route add ${ADDR.gateway1}/32 dev ${p.ifname} scope link`,
-      `route add default via ${ADDR.gateway1} dev ${p.ifname}`,
-      `route add default via ${ADDR6.routedGateway} dev ${p.ifname}`,
-    ]);
+    await ipBatch(p.ns, routedPodSide(p));
   }
   await waitLinksReady(topo.node.ns);
   for (const p of topo.pods) await waitLinksReady(p.ns);
