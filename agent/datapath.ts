@@ -11,14 +11,10 @@
  * dp.bringUp();
  * ```
  */
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
-import { removeBpffsDir } from "@tsn-proxy/bpf/libbpf";
 import {
   Datapath,
   type DatapathState,
   type DatapathStats,
-  PinLayout,
   type RestorerCheck,
 } from "@tsn-proxy/bpf/datapath";
 import type { Strategy } from "@tsn-proxy/strategies";
@@ -52,12 +48,6 @@ export class NodeDatapath implements DatapathPort {
     this.#dp = Datapath.open({ stateFile: o.stateFile, bpffs: o.bpffs });
   }
 
-  /** Node-wide pins the datapath cannot work without. */
-  #corePins(bpffs: string): string[] {
-    const pins = new PinLayout(bpffs);
-    return [pins.records, pins.counters, pins.restorer];
-  }
-
   /**
    * Loads the datapath, or adopts the one already pinned. A state file whose pins are gone (bpffs
    * remounted) is stale: it is cleared and the datapath loaded anew. TSN interfaces that do not
@@ -67,7 +57,7 @@ export class NodeDatapath implements DatapathPort {
   bringUp(): BringUpResult {
     try {
       let existing = this.#dp.state();
-      if (existing && this.#corePins(existing.bpffs).some((p) => !existsSync(p))) {
+      if (existing && this.#dp.missingCorePins().length > 0) {
         this.#dp.down();
         existing = undefined;
       }
@@ -99,7 +89,7 @@ export class NodeDatapath implements DatapathPort {
     if (this.#error !== null) return this.#error;
     const state = this.#dp.state();
     if (!state) return "datapath state missing";
-    const missing = this.#corePins(state.bpffs).filter((p) => !existsSync(p));
+    const missing = this.#dp.missingCorePins();
     if (missing.length) return `datapath pins missing: ${missing.join(", ")}`;
     return null;
   }
@@ -121,12 +111,7 @@ export class NodeDatapath implements DatapathPort {
   }
 
   missingPins(id: string): string[] {
-    const state = this.#dp.state();
-    const pod = state?.pods.find((p) => p.id === id);
-    if (!state || !pod) return [id];
-    const pins = new PinLayout(state.bpffs);
-    const want = [pins.podSaver(id), ...(pod.mode.kind === "tcx" ? [pins.podLink(id)] : [])];
-    return want.filter((p) => !existsSync(p));
+    return this.#dp.missingPodPins(id);
   }
 
   /**
@@ -139,28 +124,9 @@ export class NodeDatapath implements DatapathPort {
     return this.#dp.check();
   }
 
-  /**
-   * Removes pod pin directories that the state does not name: what an agent killed between a
-   * saver's attach and the state write leaves (the saver's TCX link goes with its pin). Returns
-   * the ids removed.
-   */
+  /** Removes pod pins the state does not name (see Datapath.removeOrphans); not before `bringUp`. */
   removeOrphans(): string[] {
-    if (this.#error !== null) return [];
-    const state = this.#dp.state();
-    if (!state) return [];
-    const pins = new PinLayout(state.bpffs);
-    const dir = dirname(pins.podDir("x"));
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw e;
-    }
-    const known = new Set(state.pods.map((p) => p.id));
-    const orphans = names.filter((n) => !known.has(n));
-    for (const id of orphans) removeBpffsDir(pins.podDir(id));
-    return orphans;
+    return this.#error !== null ? [] : this.#dp.removeOrphans();
   }
 
   /** Stats for metrics; null when the datapath is not up. */

@@ -14,7 +14,9 @@
  * dp.down();
  * ```
  */
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { removeBpffsDir } from "../libbpf/mod.ts";
 import { TsnConfigFlags } from "../gen/tsn_core.ts";
 import { NO_CLAMP, storeName } from "./core.ts";
 import { PinLayout } from "./layout.ts";
@@ -37,7 +39,6 @@ import {
 } from "./pod.ts";
 import { type DatapathState, loadState, type PodState, removeState, saveState } from "./state.ts";
 import { type DatapathStats, readStats } from "./stats.ts";
-import { existsSync } from "node:fs";
 
 /** Where a datapath lives. */
 export interface DatapathLocation {
@@ -143,6 +144,53 @@ export class Datapath {
     const file = this.#file();
     const state = loadState(file);
     return state ? checkRestorers(state, (s) => saveState(file, s)) : [];
+  }
+
+  /**
+   * Node-wide pins the datapath cannot work without (records, counters, restorer program) that
+   * are gone, e.g. after bpffs was remounted under a state file. Empty when it is not up.
+   */
+  missingCorePins(): string[] {
+    const state = this.state();
+    if (!state) return [];
+    const pins = new PinLayout(state.bpffs);
+    return [pins.records, pins.counters, pins.restorer].filter((p) => !existsSync(p));
+  }
+
+  /**
+   * A pod's pins that are gone (its saver, and its link for a TCX attachment); `[id]` when the id
+   * is not attached at all.
+   */
+  missingPodPins(id: string): string[] {
+    const state = this.state();
+    const pod = state?.pods.find((p) => p.id === id);
+    if (!state || !pod) return [id];
+    const pins = new PinLayout(state.bpffs);
+    const want = [pins.podSaver(id), ...(pod.mode.kind === "tcx" ? [pins.podLink(id)] : [])];
+    return want.filter((p) => !existsSync(p));
+  }
+
+  /**
+   * Removes pod pin directories that the state does not name: what a process killed between a
+   * saver's attach and the state write leaves (the saver's TCX link goes with its pin). Returns
+   * the ids removed; nothing to do when the datapath is not up.
+   */
+  removeOrphans(): string[] {
+    const state = this.state();
+    if (!state) return [];
+    const pins = new PinLayout(state.bpffs);
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dirname(pins.podDir("x")))].filter((e) => e.isDirectory)
+        .map((e) => e.name);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    const known = new Set(state.pods.map((p) => p.id));
+    const orphans = names.filter((n) => !known.has(n));
+    for (const id of orphans) removeBpffsDir(pins.podDir(id));
+    return orphans;
   }
 
   /** A snapshot of the datapath from its pins. Throws when it is not up. */
