@@ -270,7 +270,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   for (const kernel of opts.kernels) {
     opts.signal?.throwIfAborted();
     if (kernel === "host") {
-      add(await measureKernel(await HostRunner.create(log), hostPlan(opts), log, opts.signal));
+      add(await measureKernel(HostRunner.create(log), hostPlan(opts), log, opts.signal));
       continue;
     }
     try {

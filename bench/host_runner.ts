@@ -38,27 +38,18 @@ const FLOOD_BASE_PORT = 45000;
 export class HostRunner implements Runner {
   readonly kernel: KernelInfo;
   #objects: BenchObjects;
-  /** A temp dir this runner owns and removes, or null. */
-  #dir: string | null;
   #log: Log;
 
-  private constructor(dir: string | null, objects: BenchObjects, log: Log, kernel: KernelInfo) {
-    this.#dir = dir;
+  private constructor(objects: BenchObjects, log: Log, kernel: KernelInfo) {
     this.#objects = objects;
     this.#log = log;
     this.kernel = kernel;
   }
 
-  /** A runner for this machine's kernel, with a temp dir of its own and the committed bench objects. */
-  static async create(log: Log = () => {}): Promise<HostRunner> {
-    const dir = await Deno.makeTempDir({ prefix: "tsn-bench-" });
-    try {
-      const kernel: KernelInfo = { id: "host", release: Deno.osRelease(), runner: "host" };
-      return new HostRunner(dir, BENCH_OBJECTS, log, kernel);
-    } catch (e) {
-      await Deno.remove(dir, { recursive: true });
-      throw e;
-    }
+  /** A runner for this machine's kernel, on the committed bench objects. */
+  static create(log: Log = () => {}): HostRunner {
+    const kernel: KernelInfo = { id: "host", release: Deno.osRelease(), runner: "host" };
+    return new HostRunner(BENCH_OBJECTS, log, kernel);
   }
 
   /**
@@ -70,7 +61,7 @@ export class HostRunner implements Runner {
    * ```
    */
   static fromObjects(objects: BenchObjects, kernel: KernelInfo, log: Log = () => {}): HostRunner {
-    return new HostRunner(null, objects, log, kernel);
+    return new HostRunner(objects, log, kernel);
   }
 
   /** The compiled objects (for tests). */
@@ -247,10 +238,6 @@ export class HostRunner implements Runner {
     }
     for (const c of cells.values()) c.strategyLabel = labels.get(c.strategy) ?? c.strategy;
     return { cells: [...cells.values()], sentinels };
-  }
-
-  async close(): Promise<void> {
-    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -86,11 +86,11 @@ export function armsOn(strategies: readonly string[], caps: Capabilities): strin
 }
 
 /**
- * Measures `plan` with `runner` (closed afterwards).
+ * Measures `plan` with `runner`.
  *
  * @example
  * ```ts ignore
- * const out = await measureKernel(await HostRunner.create(log), plan, log);
+ * const out = await measureKernel(HostRunner.create(log), plan, log);
  * console.log(out.cells.length);
  * ```
  */
@@ -102,55 +102,51 @@ export async function measureKernel(
 ): Promise<KernelOutcome> {
   const datapaths: Datapath[] = pick(DATAPATHS, plan.datapaths, "datapath");
   const traffic: Traffic[] = pick(TRAFFIC, plan.traffic, "traffic");
-  try {
-    const capabilities = await runner.capabilities();
-    log(`kernel ${runner.kernel.id} ${runner.kernel.release}: ${JSON.stringify(capabilities)}`);
-    const progCost = await runner.progCost({
-      strategies: plan.strategies,
-      repeat: plan.repeat,
-      samples: plan.samples,
-    });
-    let tool = plan.floodTools[0]!;
-    let calibration: CalibrationRow[] = [];
-    if (plan.rounds > 0 && plan.calibrateMs > 0 && plan.floodTools.length > 1) {
-      calibration = await runner.calibrate(datapaths[0]!, plan.floodTools, plan.calibrateMs);
-      const chosen = chooseTool(calibration, plan.floodTools);
-      tool = chosen.tool;
-      if (chosen.note) log(chosen.note);
-    }
-    const arms = armsOn(plan.strategies, capabilities);
-    const out: KernelOutcome = {
-      kernel: runner.kernel,
-      capabilities,
-      progCost,
-      calibration,
-      floodTool: toolName(tool),
-      cells: [],
-      sentinels: [],
-    };
-    for (const dp of datapaths) {
-      signal?.throwIfAborted();
-      const t1 = performance.now();
-      log(`[${runner.kernel.id} ${dp.id}] start`);
-      const r = await runner.runDatapath({
-        datapath: dp,
-        strategies: arms,
-        store: plan.store,
-        traffic,
-        restorationCount: plan.restorationCount,
-        throughput: plan.rounds > 0
-          ? { rounds: plan.rounds, durationMs: plan.floodMs, tool, statsArm: true }
-          : null,
-        ...(signal ? { signal } : {}),
-      });
-      out.cells.push(...r.cells);
-      out.sentinels.push(...r.sentinels);
-      log(
-        `[${runner.kernel.id} ${dp.id}] done in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
-      );
-    }
-    return out;
-  } finally {
-    await runner.close();
+  const capabilities = await runner.capabilities();
+  log(`kernel ${runner.kernel.id} ${runner.kernel.release}: ${JSON.stringify(capabilities)}`);
+  const progCost = await runner.progCost({
+    strategies: plan.strategies,
+    repeat: plan.repeat,
+    samples: plan.samples,
+  });
+  let tool = plan.floodTools[0]!;
+  let calibration: CalibrationRow[] = [];
+  if (plan.rounds > 0 && plan.calibrateMs > 0 && plan.floodTools.length > 1) {
+    calibration = await runner.calibrate(datapaths[0]!, plan.floodTools, plan.calibrateMs);
+    const chosen = chooseTool(calibration, plan.floodTools);
+    tool = chosen.tool;
+    if (chosen.note) log(chosen.note);
   }
+  const arms = armsOn(plan.strategies, capabilities);
+  const out: KernelOutcome = {
+    kernel: runner.kernel,
+    capabilities,
+    progCost,
+    calibration,
+    floodTool: toolName(tool),
+    cells: [],
+    sentinels: [],
+  };
+  for (const dp of datapaths) {
+    signal?.throwIfAborted();
+    const t1 = performance.now();
+    log(`[${runner.kernel.id} ${dp.id}] start`);
+    const r = await runner.runDatapath({
+      datapath: dp,
+      strategies: arms,
+      store: plan.store,
+      traffic,
+      restorationCount: plan.restorationCount,
+      throughput: plan.rounds > 0
+        ? { rounds: plan.rounds, durationMs: plan.floodMs, tool, statsArm: true }
+        : null,
+      ...(signal ? { signal } : {}),
+    });
+    out.cells.push(...r.cells);
+    out.sentinels.push(...r.sentinels);
+    log(
+      `[${runner.kernel.id} ${dp.id}] done in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+    );
+  }
+  return out;
 }

@@ -65,6 +65,4 @@ export interface Runner {
   ): Promise<CalibrationRow[]>;
   /** Restoration, throughput, bpf_stats and occupancy of every strategy and traffic. */
   runDatapath(plan: DatapathPlan): Promise<DatapathOutcome>;
-  /** Releases what the runner holds (objects, temp dirs). */
-  close(): Promise<void>;
 }
