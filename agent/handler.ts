@@ -91,7 +91,7 @@ export interface HandlerDeps {
 }
 
 /** True when `path` is the network namespace this process runs in (same device and inode). */
-export function isOwnNetns(path: string, own = "/proc/self/ns/net"): boolean {
+function isOwnNetns(path: string, own = "/proc/self/ns/net"): boolean {
   try {
     const a = Deno.statSync(path), b = Deno.statSync(own);
     return a.dev === b.dev && a.ino !== null && a.ino === b.ino;

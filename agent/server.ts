@@ -69,7 +69,7 @@ export type RefusalReason = "uid" | "userns";
  * overflow uid 65534) and, where the kernel tells, run in the agent's user namespace itself.
  * "unknown" (an old kernel and a peer pid the agent cannot see) leaves the uid to decide.
  */
-export function peerRefusal(
+function peerRefusal(
   peer: PeerCred,
   userns: UsernsMatch,
 ): { reason: RefusalReason; detail: string } | null {

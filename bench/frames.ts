@@ -9,11 +9,11 @@
 /** `sizeof(struct __sk_buff)` prefix passed as ctx; its layout is fixed uapi. */
 export const SKB_CTX_SIZE = 192;
 /** `__sk_buff.priority`. */
-export const SKB_PRIORITY_OFFSET = 32;
+const SKB_PRIORITY_OFFSET = 32;
 /** Offset of `mark` in `struct __sk_buff` (len, pkt_type, mark). */
 export const SKB_MARK_OFFSET = 8;
 /** `__sk_buff.tstamp`. */
-export const SKB_TSTAMP_OFFSET = 152;
+const SKB_TSTAMP_OFFSET = 152;
 
 /** A frame of `frameLen` bytes (>= 42): Ethernet, IPv4 (DF, id), UDP, payload ending in `seq`. */
 export function udpFrame(frameLen = 64, id = 0x1234, seq = 1): Uint8Array {

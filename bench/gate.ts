@@ -21,7 +21,7 @@ import type { Netns } from "@tsn-proxy/sim";
 import { BENCH_PROGRAMS } from "./bpf/objects.ts";
 
 /** Limits of gate.bpf.c. */
-export const GATE_LIMITS = { hooks: 2, rows: 8, bins: 256 } as const;
+const GATE_LIMITS = { hooks: 2, rows: 8, bins: 256 } as const;
 
 /** Where a histogram was taken: the NIC's transmit (`nic`) or the far end's ingress (`far`). */
 export type GateHook = "far" | "nic";

@@ -34,7 +34,7 @@ export interface LabOutcome {
  * A boot limit that grows with the plan: TCG runs a topology with its three arms in 20-40 s and a
  * flood round per traffic in about as much again.
  */
-export function labTimeoutMs(plan: KernelPlan, taprio: TaprioPlan | null): number {
+function labTimeoutMs(plan: KernelPlan, taprio: TaprioPlan | null): number {
   const perDatapath = 60 + (plan.rounds > 0 ? 40 * plan.rounds * plan.traffic.length : 0);
   const perTaprio = 60 * (1 + plan.strategies.length);
   return 1000 *

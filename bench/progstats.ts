@@ -18,7 +18,7 @@ export const PROG_INFO_OFFSETS = { id: 4, runTimeNs: 192, runCnt: 200, recursion
 /** Bytes passed for `struct bpf_prog_info` (the kernel zero-checks any tail it does not know). */
 export const PROG_INFO_LEN = 232;
 /** `enum bpf_stats_type`: BPF_STATS_RUN_TIME. */
-export const BPF_STATS_RUN_TIME = 0;
+const BPF_STATS_RUN_TIME = 0;
 
 /** A program's run statistics. */
 export interface RunStats {

@@ -190,7 +190,7 @@ function msText(s: Summary): string {
 }
 
 /** The pod dimension: one column per pod count (node cost does not depend on the cell). */
-export function nodeCostTable(res: BenchResults): string {
+function nodeCostTable(res: BenchResults): string {
   const n = res.nodeCost;
   if (!n) return 'Not measured in this run (see "Not measured yet").';
   const mib = (k: number) => `${num(k / 1024, 1)} MiB`;

@@ -30,7 +30,7 @@ import { strategyLabel } from "./proxy.ts";
 export const TAPRIO_TCG_SCALE = 25;
 
 /** The arm without the proxy. */
-export const TAPRIO_NONE = "none";
+const TAPRIO_NONE = "none";
 
 /**
  * The far end's port that receives node1's NIC traffic: sim/topology.ts makes `ext0` in the ext

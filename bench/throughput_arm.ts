@@ -18,7 +18,7 @@ import type { Cell, FloodSample, Throughput } from "./types.ts";
 import { statsArm } from "./stats_arm.ts";
 
 /** The throughput arm with empty programs where the datapath's programs sit. */
-export const FLOOR = "floor";
+const FLOOR = "floor";
 
 /** The multicast group the far end joins on bridge-flood, as startReceiver takes it. */
 function join(topo: Topology): { join?: { group: string; on: string } } {

@@ -311,7 +311,7 @@ export function storeLossChecks(res: BenchResults): TargetCheck[] {
 }
 
 /** The pod dimension's verdicts: growth from the fewest to the most pods, and the ADD's extra. */
-export function podChecks(res: BenchResults): TargetCheck[] {
+function podChecks(res: BenchResults): TargetCheck[] {
   const n = res.nodeCost;
   if (!n || !n.points.length) return [];
   const out: TargetCheck[] = [];

@@ -15,7 +15,7 @@ import { run } from "./_run.ts";
 import { repoRoot } from "./repo.ts";
 
 /** Fails unless the installed clang is the pinned major version. */
-export async function checkClang(): Promise<void> {
+async function checkClang(): Promise<void> {
   const version = await run(CLANG, ["--version"]).catch((e: unknown) => {
     throw new Error(
       `${CLANG} not found: install it with 'apt-get install clang-19 llvm-19' (${e})`,

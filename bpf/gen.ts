@@ -14,7 +14,7 @@ import { run } from "./_run.ts";
 import { repoRoot } from "./repo.ts";
 
 /** Builds tools/bpf2ts into .cache/bin and returns the binary's path. */
-export async function buildBpf2ts(): Promise<string> {
+async function buildBpf2ts(): Promise<string> {
   const bin = join(repoRoot(), ".cache/bin/bpf2ts");
   await run("go", ["build", "-o", bin, "."], join(repoRoot(), "tools/bpf2ts"));
   return bin;

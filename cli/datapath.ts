@@ -45,7 +45,7 @@ export const DATAPATH_USAGE: Readonly<Record<Subcommand, string>> = {
 };
 
 /** Usage of `tsnproxy datapath`. */
-export function datapathUsage(): string {
+function datapathUsage(): string {
   return `usage:\n${SUBCOMMANDS.map((s) => `  ${DATAPATH_USAGE[s]}`).join("\n")}\n\n` +
     "Every subcommand takes --state FILE (default: one file per bpffs dir under " +
     "/run/tsn-proxy/datapath/).";
@@ -58,7 +58,7 @@ export function defaultStateFile(bpffs: string): string {
 }
 
 /** A default attachment id from the netns path and interface. */
-export function defaultPodId(netns: string, ifname: string): string {
+function defaultPodId(netns: string, ifname: string): string {
   return `${basename(netns)}-${ifname}`.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[_.-]+/, "");
 }
 

@@ -29,7 +29,7 @@ export function parseLockdown(text: string): string | null {
 }
 
 /** Loads the given programs of the core (own maps, nothing pinned or attached) and closes them. */
-export function tryLoad(strategy: Strategy, programs: readonly string[]): LoadOutcome {
+function tryLoad(strategy: Strategy, programs: readonly string[]): LoadOutcome {
   try {
     const obj = openCore({
       programs,

@@ -42,7 +42,7 @@ import { defaultStateFile } from "./datapath.ts";
 import { existsSync } from "node:fs";
 
 /** The agent's default state dir (agent config `stateDir`). */
-export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
+const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
 
 /** The CNI side of an attachment (the agent's attachments.json). */
 export type CniSide = Pick<
@@ -484,7 +484,7 @@ export function formatClock(c: NonNullable<NodeStatus["clock"]>): string[] {
 }
 
 /** Usage of `tsnproxy status`. */
-export const STATUS_USAGE = `usage: tsnproxy status [--json] [--state-dir DIR | --bpffs DIR]
+const STATUS_USAGE = `usage: tsnproxy status [--json] [--state-dir DIR | --bpffs DIR]
 
 What tsn-proxy does on this node, from the datapath's state file and pins (works with the agent
 down). Exit 0 when the datapath is up and intact, 1 when not, 2 on bad usage.

@@ -17,13 +17,13 @@ import type { Attachment } from "./config.ts";
 export const PROTOCOL_VERSION = 1;
 
 /** Upper bound of one message, both ways. */
-export const MAX_MESSAGE_BYTES = 1 << 20;
+const MAX_MESSAGE_BYTES = 1 << 20;
 
 /** The commands the agent handles (VERSION never reaches it). */
 export type AgentCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
 
 /** Every {@link AgentCommand}. */
-export const AGENT_COMMANDS: readonly AgentCommand[] = ["ADD", "DEL", "CHECK", "GC", "STATUS"];
+const AGENT_COMMANDS: readonly AgentCommand[] = ["ADD", "DEL", "CHECK", "GC", "STATUS"];
 
 /** Upper bound of one string field of a message (a netns path is at most PATH_MAX). */
 export const MAX_FIELD_CHARS = 4096;
@@ -262,7 +262,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Encodes one message as a JSON line. */
-export function encodeMessage(msg: unknown): Uint8Array {
+function encodeMessage(msg: unknown): Uint8Array {
   const bytes = encoder.encode(JSON.stringify(msg) + "\n");
   if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError("message too large");
   return bytes;

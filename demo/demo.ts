@@ -89,7 +89,7 @@ export { DEMO_PODS, type DemoCell, type DemoResult, formatDemo, txtimeKeptByKern
 /** Datagrams per second per pod. */
 const RATE_PER_S = 250;
 /** The pods' Kubernetes namespace (the policy gives it a maximum priority of 3). */
-export const DEMO_NAMESPACE = "tsn-demo";
+const DEMO_NAMESPACE = "tsn-demo";
 /** The primary CNI's conflist in the node's conf dir. */
 const CONFLIST = "10-bridge.conflist";
 /** Steps of the progress display. */
@@ -513,7 +513,7 @@ export async function runDemo(
 }
 
 /** Usage of `tsnproxy demo`. */
-export const DEMO_USAGE = `usage: tsnproxy demo [--strategy NAME] [--duration S] [--json]
+const DEMO_USAGE = `usage: tsnproxy demo [--strategy NAME] [--duration S] [--json]
        tsnproxy demo --taprio [--strategy NAME] [--kernel 6.1|6.12] [--json]
 
 A simulated node in network namespaces: the same pods' traffic without and with tsn-proxy.

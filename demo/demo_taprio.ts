@@ -23,12 +23,12 @@ import {
 import { Progress } from "@tsn-proxy/cli/progress";
 
 /** The lab scenario this runs. */
-export const TAPRIO_SCENARIO = "vm-taprio";
+const TAPRIO_SCENARIO = "vm-taprio";
 /** The strategies the scenario always runs, in its order. */
 export const TAPRIO_STRATEGIES = ["skb-addr", "skb-data"] as const;
 
 /** vm-taprio's classes (lab/vm/checks.ts TAPRIO: class 100:N is TC N-1's child qdisc). */
-export const TAPRIO_CLASSES = [
+const TAPRIO_CLASSES = [
   { tc: "TC0", cls: "100:1", gate: "unused (no priority maps to it)" },
   { tc: "TC1", cls: "100:2", gate: "prio 1: open 0-10 us of 40" },
   { tc: "TC2", cls: "100:3", gate: "prio 2: open 10-20 us of 40" },

@@ -51,7 +51,7 @@ export const ANNOTATIONS = "io.kubernetes.cri.pod-annotations";
 export const PRIMARY_FILE = "10-tsnbr.conflist";
 
 /** The bridge + host-local list (1.0.0: Debian's plugins speak up to 1.0.0). */
-export function bridgeList(node: CniNode, subnet = "10.244.2.0/24"): string {
+function bridgeList(node: CniNode, subnet = "10.244.2.0/24"): string {
   return JSON.stringify(
     {
       cniVersion: "1.0.0",

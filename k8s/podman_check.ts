@@ -29,7 +29,7 @@ import { DEFAULT_MANIFEST_OPTIONS, validateOptions } from "./options.ts";
 import { startFakeApi, TestNode } from "./_testnode.ts";
 
 /** podman run flags for the DaemonSet's container (hostPath/ConfigMap sources mapped by `src`). */
-export function podmanFlags(
+function podmanFlags(
   o: ReturnType<typeof validateOptions>,
   src: { netns: string; configDirs: Record<string, string>; hostPath: (p: string) => string },
   env: Record<string, string>,

@@ -78,7 +78,7 @@ export function checkMounts(objs: readonly ManifestObject[]): string[] {
 }
 
 /** The hostPath that `path` (a container path) lives on, when it is mounted 1:1 from the host. */
-export function hostPathOf(spec: PodSpec, path: string): string | null {
+function hostPathOf(spec: PodSpec, path: string): string | null {
   const c = spec.containers[0]!;
   let best: { mountPath: string; host: string } | null = null;
   for (const m of c.volumeMounts ?? []) {
@@ -261,7 +261,7 @@ export interface ImageCopy {
 }
 
 /** The COPY instructions of the last stage of a Containerfile. */
-export function finalStageCopies(containerfile: string): ImageCopy[] {
+function finalStageCopies(containerfile: string): ImageCopy[] {
   const lines = containerfile.replace(/\\\n/g, " ").split("\n").map((l) => l.trim());
   let copies: ImageCopy[] = [];
   for (const line of lines) {
@@ -284,7 +284,7 @@ export function finalStageCopies(containerfile: string): ImageCopy[] {
  * Whether the image has `path`, given the final stage's COPYs and a resolver for their sources
  * (a repository path, or a path of the build stage's `/src`).
  */
-export function imageHas(
+function imageHas(
   copies: readonly ImageCopy[],
   path: string,
   sourceHas: (from: string | null, source: string) => boolean,

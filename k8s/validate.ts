@@ -47,7 +47,7 @@ const MODELS: Record<string, () => Promise<ModelClass>> = {
 };
 
 /** Errors of the OpenAPI schema validation (kubernetes-models); empty when valid. */
-export async function schemaErrors(object: object): Promise<string[]> {
+async function schemaErrors(object: object): Promise<string[]> {
   const obj = object as Obj;
   const key = `${obj.apiVersion}/${obj.kind}`;
   const load = MODELS[key];
@@ -126,13 +126,13 @@ function walk(models: ClientModels, type: string, value: unknown, path: string, 
 }
 
 /** client-node's model name of an apiVersion + kind (`apps/v1` + `DaemonSet` → `V1DaemonSet`). */
-export function clientModelName(apiVersion: string, kind: string): string {
+function clientModelName(apiVersion: string, kind: string): string {
   const version = apiVersion.split("/").at(-1)!;
   return `${version[0]!.toUpperCase()}${version.slice(1)}${kind}`;
 }
 
 /** Fields that do not exist in the API type (kubectl's strict field validation). */
-export async function unknownFields(object: object): Promise<string[]> {
+async function unknownFields(object: object): Promise<string[]> {
   const obj = object as Obj;
   const models = await loadClientModels();
   const type = clientModelName(String(obj.apiVersion), String(obj.kind));

@@ -36,7 +36,7 @@ const LAYOUT_VERSION = "tsnlab-initramfs-4";
 export const INIT_SCRIPT = new URL("./guest/init.sh", import.meta.url);
 
 /** Busybox applets that must not be linked: iproute2's real binaries take these names. */
-export const SHADOWED_APPLETS: ReadonlySet<string> = new Set(["ip", "tc"]);
+const SHADOWED_APPLETS: ReadonlySet<string> = new Set(["ip", "tc"]);
 
 /** One planned member; files come from a host path (optionally xz-compressed) or inline bytes. */
 export type PlannedEntry =
@@ -118,7 +118,7 @@ export interface Initramfs {
 }
 
 /** The first existing path of each candidate list (iproute2 and bpftool moved between /sbin and /usr/sbin). */
-export async function findHostTools(): Promise<HostTools> {
+async function findHostTools(): Promise<HostTools> {
   const first = async (name: string, candidates: readonly string[]) => {
     for (const c of candidates) {
       const st = await Deno.stat(c).catch(() => null);
@@ -339,7 +339,7 @@ export async function materialize(plan: readonly PlannedEntry[]): Promise<Uint8A
 }
 
 /** Resolves the kernel's modules for the lab (base list + the kernel's own + extras). */
-export async function labModules(
+async function labModules(
   kernel: UnpackedKernel,
   extra: readonly string[] = [],
 ): Promise<ResolvedModules> {

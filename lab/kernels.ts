@@ -73,14 +73,14 @@ export interface UnpackedKernel {
 }
 
 /** The file name `apt-get download` gives a package (an epoch's ':' is written as %3a). */
-export function debFileName(pin: KernelPin): string {
+function debFileName(pin: KernelPin): string {
   return `${pin.package}_${pin.version.replaceAll(":", "%3a")}_amd64.deb`;
 }
 
 const STAMP = ".tsnlab-unpacked.json";
 
 /** Downloads the pinned .deb (once) and returns its path, after checking its control fields. */
-export async function fetchDeb(pin: KernelPin): Promise<string> {
+async function fetchDeb(pin: KernelPin): Promise<string> {
   const dir = `${cacheDir()}/debs`;
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/${debFileName(pin)}`;
@@ -118,7 +118,7 @@ export async function fetchDeb(pin: KernelPin): Promise<string> {
 }
 
 /** Checks an unpacked tree: the bzImage and an indexed modules folder must be there. */
-export async function verifyUnpacked(pin: KernelPin, root: string): Promise<UnpackedKernel> {
+async function verifyUnpacked(pin: KernelPin, root: string): Promise<UnpackedKernel> {
   const vmlinuz = `${root}/boot/vmlinuz-${pin.release}`;
   const modulesDir = `${root}/lib/modules/${pin.release}`;
   const problems: string[] = [];

@@ -19,7 +19,7 @@
  * @example
  * ```ts ignore
  * import { prepareShare } from "./share.ts";
- * const share = await prepareShare({ repoPaths: ["bpf", "e2e"] });
+ * const share = await prepareShare({ repoPaths: ["bpf", "sim"] });
  * try { console.log(share.dir); } finally { await share.cleanup(); }
  * ```
  */
@@ -32,12 +32,12 @@ import { cacheDir } from "./util.ts";
 /** Where the share is mounted in the guest. */
 export const GUEST_SHARE = "/lab";
 /** Where the repository copy appears in the guest. */
-export const GUEST_REPO = `${GUEST_SHARE}/repo`;
+const GUEST_REPO = `${GUEST_SHARE}/repo`;
 /** The guest-side runner, as seen in the guest. */
 export const GUEST_RUNNER = `${GUEST_REPO}/lab/guest/run.sh`;
 
 /** libbpf as Deno scenarios dlopen it. */
-export const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
+const LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1";
 
 /** Repository paths every share carries (the guest runner and scenarios live in lab/). */
 export const DEFAULT_REPO_PATHS: readonly string[] = ["deno.json", "lab"];
@@ -46,7 +46,7 @@ export const DEFAULT_REPO_PATHS: readonly string[] = ["deno.json", "lab"];
  * The lab's own BPF objects, by the name the share gives them (obj/<name>.bpf.o): committed under
  * lab/bpf/obj/ and built with every other object of bpf/objects.ts (`deno task check:gen`).
  */
-export const LAB_BPF_OBJECTS: ReadonlyMap<string, string> = new Map(
+const LAB_BPF_OBJECTS: ReadonlyMap<string, string> = new Map(
   ["fexit_skb_clone", "vlan_pcp", "skb_path", "netkit_cni"].map((
     name,
   ) => [name, objectPath(`lab/bpf/obj/${name}.bpf.o`)]),
@@ -115,7 +115,7 @@ async function linkOrCopy(src: string, dst: string): Promise<void> {
 }
 
 /** Copies a file or a folder tree (symlinks kept as symlinks, .git and .cache skipped). */
-export async function copyTree(src: string, dst: string): Promise<number> {
+async function copyTree(src: string, dst: string): Promise<number> {
   const st = await Deno.lstat(src);
   if (st.isSymlink) {
     await Deno.symlink(await Deno.readLink(src), dst);

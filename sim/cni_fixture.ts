@@ -19,7 +19,7 @@ import { exec, type Proc, sleep, spawn } from "./process.ts";
 import type { Topology } from "./topology.ts";
 
 /** Debian's CNI plugins. */
-export const SYSTEM_CNI_DIR = "/usr/lib/cni";
+const SYSTEM_CNI_DIR = "/usr/lib/cni";
 
 let dist: Promise<{ plugin: string; agent: string; dir: string }> | undefined;
 

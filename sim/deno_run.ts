@@ -17,7 +17,7 @@
  */
 
 /** Flags every workspace child runs with: the lock as committed, packages from the cache only. */
-export const OFFLINE_RUN_FLAGS: readonly string[] = ["--cached-only", "--frozen"];
+const OFFLINE_RUN_FLAGS: readonly string[] = ["--cached-only", "--frozen"];
 
 /** argv of `deno run -A` of a workspace script (the lock is found from the script's folder). */
 export function denoRunArgv(script: string, ...args: string[]): string[] {

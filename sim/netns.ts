@@ -29,7 +29,7 @@ export const BIN = {
 } as const;
 
 /** Where `ip netns` keeps its named namespaces. */
-export const NETNS_DIR = "/run/netns";
+const NETNS_DIR = "/run/netns";
 
 /** A named network namespace. */
 export interface Netns {

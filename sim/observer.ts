@@ -31,9 +31,9 @@ import {
 export type { ObserverStats } from "./observer_codec.ts";
 
 /** The program's name in the object (its pin name). */
-export const OBSERVER_PROG = "observer_tc";
+const OBSERVER_PROG = "observer_tc";
 /** The tc filter preference the observer uses by default. */
-export const OBSERVER_PREF = 100;
+const OBSERVER_PREF = 100;
 
 /** What the observer should expect of one talker. */
 export interface ObserverExpect {

@@ -298,7 +298,7 @@ export function assertNoErrors(rows: readonly Pick<TalkerRow, "talker" | "errors
 }
 
 /** The address talkers of family send to at the topology's far end. */
-export function farAddress(topo: Topology, family: Family): string {
+function farAddress(topo: Topology, family: Family): string {
   return family === 6 ? topo.far.ip6 : topo.far.ip;
 }
 

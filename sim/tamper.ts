@@ -41,7 +41,7 @@ export interface Tamper {
 }
 
 /** Encodes struct tamper_action (16 bytes, little endian). */
-export function encodeTamperAction(a: TamperAction): Uint8Array {
+function encodeTamperAction(a: TamperAction): Uint8Array {
   const out = new Uint8Array(16);
   const v = new DataView(out.buffer);
   v.setUint32(0, a.flags, true);

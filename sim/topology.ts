@@ -264,7 +264,7 @@ export const ADDR6 = {
 } as const;
 
 /** The IPv6 address of node1's pod with 0-based index i (mirrors 10.244.1.(10 + i)). */
-export function podIp6(i: number): string {
+function podIp6(i: number): string {
   return `fd00:10:244:1::${10 + i}`;
 }
 

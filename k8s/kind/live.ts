@@ -27,7 +27,7 @@ import { KIND, kindTalkers, OPTED_IN } from "./scenario.ts";
 import { waitFor } from "./wait.ts";
 
 /** Fixed Service addresses (inside the default service range of kind and the local node). */
-export const SERVICES = {
+const SERVICES = {
   clusterIp: "10.96.200.10",
   /** The NodePort Service's own ClusterIP. */
   nodePortClusterIp: "10.96.200.11",
@@ -36,7 +36,7 @@ export const SERVICES = {
 } as const;
 
 /** Talkers through the ClusterIP Service: opted in, but c (best effort, never restored). */
-export const CLUSTERIP_TALKERS: readonly TalkerSpec[] = [
+const CLUSTERIP_TALKERS: readonly TalkerSpec[] = [
   { pod: "sc-u", protocol: "udp", tool: "txtime", priority: 2, count: 200, name: "clusterip-udp" },
   { pod: "sc-t", protocol: "tcp", tool: "socat", priority: 1, count: 200, name: "clusterip-tcp" },
   { pod: "sc-c", protocol: "udp", tool: "txtime", priority: 0, count: 200, name: "clusterip-c" },
@@ -45,7 +45,7 @@ export const CLUSTERIP_TALKERS: readonly TalkerSpec[] = [
  * An opted-in talker straight to the far end asking for more than its namespace may have: the
  * policy's cap for the e2e namespace (KIND.maxPriority) is what must leave tsn0.
  */
-export const CLAMPED_TALKER: TalkerSpec = {
+const CLAMPED_TALKER: TalkerSpec = {
   pod: "sx",
   protocol: "udp",
   tool: "txtime",
@@ -55,13 +55,13 @@ export const CLAMPED_TALKER: TalkerSpec = {
 };
 
 /** Talkers through the NodePort Service (opted in). */
-export const NODEPORT_TALKERS: readonly TalkerSpec[] = [
+const NODEPORT_TALKERS: readonly TalkerSpec[] = [
   { pod: "sn-u", protocol: "udp", tool: "socat", priority: 2, count: 200, name: "nodeport-udp" },
   { pod: "sn-t", protocol: "tcp", tool: "socat", priority: 1, count: 200, name: "nodeport-tcp" },
 ];
 
 /** Long talkers that send while the agent goes away (txtime: 5000 datagrams 2 ms apart). */
-export const LONG_TALKERS: readonly TalkerSpec[] = [
+const LONG_TALKERS: readonly TalkerSpec[] = [
   {
     pod: "la",
     protocol: "udp",
@@ -105,7 +105,7 @@ function resolve(specs: readonly TalkerSpec[], basePort: number): ResolvedTalker
 }
 
 /** A selector-less Service whose EndpointSlice names the far end, one port per talker. */
-export function serviceObjects(
+function serviceObjects(
   name: string,
   o: { clusterIp: string; nodePort: boolean; talkers: readonly ResolvedTalker[] },
 ): KubeObject[] {

@@ -48,25 +48,25 @@ function fmt(v: unknown): string {
 }
 
 /** The row of a talker; a missing one is a failure (and undefined). */
-export function rowOf(c: Checks, run: RunOut, talker: string): TalkerOut | undefined {
+function rowOf(c: Checks, run: RunOut, talker: string): TalkerOut | undefined {
   const r = run.rows.find((x) => x.talker === talker);
   c.ok(run.label, `row ${talker} present`, r !== undefined);
   return r;
 }
 
 /** Does the kernel alone keep a UDP txtime across the veth crossing? */
-export function kernelKeepsTxtime(k: VmKernel): boolean {
+function kernelKeepsTxtime(k: VmKernel): boolean {
   return k === "6.12";
 }
 
 /** The clock type a UDP txtime of `clock` has at the pod's eth0 (what the socket gives). */
-export function socketTxtimeType(k: VmKernel, clock: "tai" | "mono"): number {
+function socketTxtimeType(k: VmKernel, clock: "tai" | "mono"): number {
   if (k === "6.1") return 0; // no clock types before 6.11: mono_delivery_time is TCP's only
   return clock === "tai" ? 2 : 1; // BPF_SKB_CLOCK_TAI, BPF_SKB_CLOCK_MONOTONIC
 }
 
 /** Never another packet's metadata, nothing invented, every run finished. */
-export function checkNothingWrong(c: Checks, run: RunOut): void {
+function checkNothingWrong(c: Checks, run: RunOut): void {
   c.ok(run.label, "finished", run.error === undefined, run.error?.split("\n")[0]);
   for (const r of run.rows) {
     const w = `${run.label} ${r.talker}`;
@@ -79,7 +79,7 @@ export function checkNothingWrong(c: Checks, run: RunOut): void {
 }
 
 /** The run's tracker states must be exactly `expected` ("attached" / none). */
-export function checkTrackers(
+function checkTrackers(
   c: Checks,
   run: RunOut,
   expected: readonly string[],
@@ -100,7 +100,7 @@ export function counter(p: ProxyOut | null, name: string): number {
  * packets sent best effort, never wrong). A key that moves with the data buffer is lossy by nature;
  * the bound catches a strategy that stops working, not such losses.
  */
-export const SKB_DATA_MIN_SHARE = 0.9;
+const SKB_DATA_MIN_SHARE = 0.9;
 
 /** The fewest of `packets` a strategy must restore where it works: all for skb-addr. */
 export function minRestored(strategy: string, packets: number): number {
@@ -108,7 +108,7 @@ export function minRestored(strategy: string, packets: number): number {
 }
 
 /** Priorities restored: all (skb-addr) or nearly all (skb-data) where it works, none where not. */
-export function checkRestored(
+function checkRestored(
   c: Checks,
   where: string,
   strategy: string | null,
@@ -137,7 +137,7 @@ export function checkRestored(
  * packets whose record was restored (`restored`: the priority comes from the same record), the
  * others cleared. A txtime that arrives has the clock type the socket gave it.
  */
-export function checkTxtimes(
+function checkTxtimes(
   c: Checks,
   where: string,
   k: VmKernel,
@@ -274,7 +274,7 @@ export function checkClone(res: Omit<CloneResult, "failures">): string[] {
 }
 
 /** `{0:3,5:97}`: PCP label → frames, sorted. */
-export function pcpText(m: Readonly<Record<string, number>>): string {
+function pcpText(m: Readonly<Record<string, number>>): string {
   const parts = Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) =>
     `${k}:${v}`
   );

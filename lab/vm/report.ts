@@ -17,7 +17,7 @@ export function isVmResult(data: unknown): data is VmResult {
 }
 
 /** One talker: `a-tai prio 100/100 tx 100/100`. */
-export function talkerCell(r: TalkerOut): string {
+function talkerCell(r: TalkerOut): string {
   const parts = [`${r.talker} prio ${r.prioRight}/${r.packets}`];
   if (r.prioWrong) parts.push(`WRONG ${r.prioWrong}`);
   const tx = r.txtimeRight;
@@ -32,7 +32,7 @@ export function talkerCell(r: TalkerOut): string {
 }
 
 /** The datapath's counters that tell the story. */
-export function proxyCell(p: ProxyOut | null): string {
+function proxyCell(p: ProxyOut | null): string {
   if (!p) return "no proxy";
   const c = (k: string) => p.counters[k] ?? 0;
   const trackers = p.trackers.map((t) => `${t.program}:${t.state}`).join(",") || "none";

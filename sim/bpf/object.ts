@@ -18,7 +18,7 @@ import { BPF_OBJECTS } from "@tsn-proxy/bpf";
 export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /** The observer's source, relative to the repo root. */
-export const OBSERVER_SRC = "sim/bpf/observer.bpf.c";
+const OBSERVER_SRC = "sim/bpf/observer.bpf.c";
 
 const entry = BPF_OBJECTS.find((o) => o.source === OBSERVER_SRC);
 if (!entry) throw new Error(`${OBSERVER_SRC} is not in bpf/objects.ts`);

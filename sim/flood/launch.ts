@@ -53,7 +53,7 @@ const SENDER = new URL("./sender.ts", import.meta.url).pathname;
 const UDP_PAYLOAD = 22;
 
 /** argv of one sender process. */
-export function senderArgv(tool: FloodTool, s: FloodSpec): string[] {
+function senderArgv(tool: FloodTool, s: FloodSpec): string[] {
   if (tool.kind === "socat") {
     if (s.proto !== "udp" || s.clock !== "none") {
       throw new Error("socat floods are UDP without txtime only");

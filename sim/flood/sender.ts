@@ -66,7 +66,7 @@ export interface FloodResult {
 }
 
 /** The calling thread's total on-CPU time in ns, or NaN when schedstat is unavailable. */
-export function threadCpuNs(): number {
+function threadCpuNs(): number {
   try {
     return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
   } catch {
@@ -89,7 +89,7 @@ const LINUX = {
 } as const;
 
 /** Each txtime is this far ahead of the clock read of its batch. */
-export const FLOOD_TXTIME_AHEAD_NS = 5_000_000n;
+const FLOOD_TXTIME_AHEAD_NS = 5_000_000n;
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -103,7 +103,7 @@ const SYMBOLS = {
 } as const;
 
 /** sizeof(struct mmsghdr) on x86-64: msghdr (56) + msg_len (4) + padding. */
-export const MMSGHDR_SIZE = 64;
+const MMSGHDR_SIZE = 64;
 /** CMSG_SPACE(8) on x86-64. */
 const CMSG_SPACE_U64 = 24;
 

@@ -58,7 +58,7 @@ const IPV4_HLEN = 20;
 const IPV6_HLEN = 40;
 const UDP_HLEN = 8;
 /** Bytes per IPv4 datagram: IPv4 header, UDP header, one record. */
-export const RAW_PACKET_SIZE = IPV4_HLEN + UDP_HLEN + RECORD_SIZE;
+const RAW_PACKET_SIZE = IPV4_HLEN + UDP_HLEN + RECORD_SIZE;
 /** Bytes per IPv6 datagram: IPv6 header, UDP header, one record. */
 export const RAW_PACKET_SIZE_V6 = IPV6_HLEN + UDP_HLEN + RECORD_SIZE;
 
@@ -226,7 +226,7 @@ export function udp6Checksum(packet: Uint8Array): number {
 }
 
 /** Sends args.count identical datagrams; bounded by count and 2 retries per datagram. */
-export async function sendRaw(args: RawSenderArgs): Promise<SenderResult> {
+async function sendRaw(args: RawSenderArgs): Promise<SenderResult> {
   const clockid = args.clock === "none" ? null : CLOCK_ID[args.clock];
   const packet = rawDatagram(args);
   const sock = new TxtimeSocket(args.dst, 0, args.priority, clockid, packet.length, "raw");

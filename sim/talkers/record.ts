@@ -23,7 +23,7 @@ export const ANY_PRIORITY = 0xffff_ffff;
 export type TxClock = "none" | "mono" | "tai" | "realtime";
 
 /** Record clock codes (enum observer_clock). */
-export const CLOCK_CODE: Readonly<Record<TxClock, number>> = {
+const CLOCK_CODE: Readonly<Record<TxClock, number>> = {
   none: 0,
   mono: 1,
   tai: 2,

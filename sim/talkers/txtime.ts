@@ -15,7 +15,7 @@ const SENDER = new URL("./txtime_sender.ts", import.meta.url).pathname;
 const RAW_SENDER = new URL("./raw_sender.ts", import.meta.url).pathname;
 
 /** The sender's argv (deno run of txtime_sender.ts), to run in a netns. */
-export function txtimeSenderArgv(a: SenderArgs): string[] {
+function txtimeSenderArgv(a: SenderArgs): string[] {
   return denoRunArgv(
     SENDER,
     "--dst",
@@ -38,7 +38,7 @@ export function txtimeSenderArgv(a: SenderArgs): string[] {
 }
 
 /** The raw sender's argv (deno run of raw_sender.ts), to run in a netns. */
-export function rawSenderArgv(a: RawSenderArgs): string[] {
+function rawSenderArgv(a: RawSenderArgs): string[] {
   const flags: Record<string, string | number> = {
     dst: a.dst,
     ...(a.src === undefined ? {} : { src: a.src }),

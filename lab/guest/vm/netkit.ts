@@ -26,7 +26,7 @@ import type { NetkitLinkOut, PeerSeenOut } from "../../vm/results.ts";
 import { GUEST_SHARE } from "../../share.ts";
 
 /** A link's netkit facts as plain JSON. */
-export function linkOut(
+function linkOut(
   ifname: string,
   l: LinkInfo,
   forwardUpdatesPriority?: boolean,
@@ -113,7 +113,7 @@ export interface PeerPrograms {
 }
 
 /**
- * Loads lab/bpf/netkit_cni.bpf.o, attaches `cni_peer` to each pod pair's BPF_NETKIT_PEER hook
+ * Loads lab/bpf/obj/netkit_cni.bpf.o, attaches `cni_peer` to each pod pair's BPF_NETKIT_PEER hook
  * (appended, as a CNI would be there first) and then `probe_peer` before it (BPF_F_BEFORE).
  */
 export async function addPeerPrograms(topo: Topology): Promise<PeerPrograms> {
