@@ -1,6 +1,6 @@
 /**
  * The benchmark's dimensions: kernels, strategies (with `none`, the no-proxy baseline), datapaths
- * (the e2e topologies, each also with AF_PACKET taps: the clone-heavy variant) and traffic.
+ * (the sim topologies, each also with AF_PACKET taps: the clone-heavy variant) and traffic.
  *
  * @module
  */
@@ -9,11 +9,11 @@ import type { TopologyKind } from "@tsn-proxy/sim";
 /** The no-proxy baseline arm. */
 export const NONE = "none";
 
-/** A datapath of the matrix: an e2e topology, with or without taps. */
+/** A datapath of the matrix: a sim topology, with or without taps. */
 export interface Datapath {
   /** `bridge-nat`, `vxlan+taps`, ... */
   readonly id: string;
-  /** The e2e topology kind. */
+  /** The sim topology kind. */
   readonly kind: TopologyKind;
   /** tcpdump on every pod veth and the bridge: every packet is cloned on its way. */
   readonly taps: boolean;

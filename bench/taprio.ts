@@ -130,7 +130,7 @@ export function ownWindowFraction(
   return total ? inside / total : null;
 }
 
-/** A talker of one arm, as the e2e observer and the far end counted it. */
+/** A talker of one arm, as the sim observer and the far end counted it. */
 export interface TaprioTalker {
   readonly talker: string;
   readonly priority: number;

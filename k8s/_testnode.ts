@@ -1,5 +1,5 @@
 /**
- * Test-only helpers of the k8s kernel tests: a simulated node (e2e fixtures) with a kindnet-style
+ * Test-only helpers of the k8s kernel tests: a simulated node (sim fixtures) with a kindnet-style
  * conflist, and pods as a runtime creates them.
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * Measures the node agent's memory and CPU the way it runs in the DaemonSet: the built agent
  * (dist, as shipped in the image) with exactly the manifest's capabilities (`setpriv`), in a
- * simulated node (e2e fixtures: netns topology, kindnet-style ptp + host-local conflist, the
+ * simulated node (sim fixtures: netns topology, kindnet-style ptp + host-local conflist, the
  * real CNI plugin driven as a runtime does), a stand-in API server for the opt-in lookup (so
  * `@kubernetes/client-node` is loaded as in a cluster), and kubelet's probe rhythm (/readyz every
  * 5 s, /healthz every 10 s) plus a Prometheus scrape every 15 s.

@@ -2,7 +2,7 @@
  * @module
  * The VM suite: what `deno run -A lab/main.ts --kernel all` (`deno task e2e:vm`) and
  * `lab/datapath_vm_kernel_test.ts` run in one boot per kernel. The guest scenarios use the real
- * loader (`@tsn-proxy/bpf/datapath` through sim/proxy.ts) on e2e topologies, so the share carries
+ * loader (`@tsn-proxy/bpf/datapath` through sim/proxy.ts) on sim topologies, so the share carries
  * bpf/, strategies/ and e2e/.
  *
  * @example

@@ -1,7 +1,7 @@
 /**
  * The kind e2e's node-side half (bundled into the e2e image, run as a privileged hostNetwork pod
- * on every node): what the netns e2e's topology builds around a node, built around a kind node,
- * with the same e2e modules (netns, observer, receivers).
+ * on every node): what the simulator's topology (sim/topology.ts) builds around a node, built
+ * around a kind node, with the same sim modules (netns, observer, receivers).
  *
  *   GET /healthz
  *   GET /setup/SPEC         tsn0 (4 queues) + netns ext (the far end); taprio on tsn0, the
@@ -44,7 +44,7 @@ import {
 } from "./probe_api.ts";
 import { KIND } from "./scenario.ts";
 
-/** The node's own netns, named so the e2e helpers (`ip -n`, nsenter) can address it. */
+/** The node's own netns, named so the sim helpers (`ip -n`, nsenter) can address it. */
 const NODE_NS: Netns = netns("tsn-e2e-node");
 const EXT: Netns = netns(KIND.extNetns);
 const BPFFS = "/run/tsn-e2e-bpf";

@@ -7,7 +7,7 @@
  *
  * On each kind node the probe (./probe.ts) plays the simulated node's far side: a 4-queue veth
  * `tsn0` (the node's TSN interface, taprio on it) whose peer is in a netns "ext" holding the
- * receivers, and the e2e observer on `tsn0`. The talker pods send to ext's address through the
+ * receivers, and the sim observer on `tsn0`. The talker pods send to ext's address through the
  * node's routing (kindnet: ptp veths, masquerade), exactly the routed path of the netns e2e.
  *
  * @example

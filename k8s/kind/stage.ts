@@ -1,6 +1,6 @@
 /**
  * Stages the build context of the kind e2e image (./Containerfile.e2e): the probe and talker
- * bundles and the e2e observer object, laid out so the bundled observer module finds its object
+ * bundles and the sim observer object, laid out so the bundled observer module finds its object
  * (sim/bpf/object.ts resolves it as `../../sim/bpf/obj/observer.bpf.o` from its own URL, which in
  * a bundle is the bundle's URL).
  *

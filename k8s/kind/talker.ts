@@ -1,6 +1,6 @@
 /**
- * The kind e2e's talker pod program (bundled into the e2e image): the netns e2e's talkers, run
- * in the pod's own netns instead of through nsenter.
+ * The kind e2e's talker pod program (bundled into the e2e image): the simulator's talkers
+ * (sim/talkers/), run in the pod's own netns instead of through nsenter.
  *
  *   talker.js txtime --dst IP --port N --count N --priority P --pod ID --clock C --interval-us N
  *       sim/talkers/txtime_sender.ts itself (SO_PRIORITY, SO_TXTIME, SCM_TXTIME per datagram)

@@ -1,5 +1,5 @@
 /**
- * Where the e2e observer's object is: committed (sim/bpf/obj/observer.bpf.o), built with every
+ * Where the sim observer's object is: committed (sim/bpf/obj/observer.bpf.o), built with every
  * other object of bpf/objects.ts (`deno task gen`) and checked by `deno task check:gen`. The path
  * is resolved from this module's own URL, so a bundle of the observer finds the object laid out
  * beside it the same way (k8s/kind/stage.ts).
