@@ -39,6 +39,7 @@ import { type ClockFacts, clockVerdict, isTimex, probeClock } from "@tsn-proxy/a
 import { AttachmentIndex, type AttachmentRecord } from "@tsn-proxy/agent/attachments";
 import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
+import { forwardUpdatesPriority } from "./doctor_netkit.ts";
 
 /** The agent's default state dir (agent config `stateDir`). */
 export const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
@@ -71,15 +72,6 @@ export interface PodStatus {
    * Absent: the netns or the device could not be read.
    */
   readonly link?: PodLinkVerdict;
-}
-
-/** The node's `net.ipv4.ip_forward_update_priority` (undefined: unreadable). */
-function forwardUpdatesPriority(): boolean | undefined {
-  try {
-    return Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward_update_priority").trim() !== "0";
-  } catch {
-    return undefined;
-  }
 }
 
 /** Reads the pod's device in its netns; undefined when either is gone or unreadable. */

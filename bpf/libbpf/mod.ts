@@ -80,6 +80,7 @@ export {
   deleteLink,
   getLink,
   type LinkInfo,
+  listLinks,
   type NetkitInfo,
   type NetkitMode,
   type NetkitScrub,
