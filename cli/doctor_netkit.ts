@@ -2,11 +2,8 @@
  * The doctor's netkit facts: does this kernel have netkit, does it report the scrub settings, and
  * for each netkit pair present, does its pod side still need the saver.
  *
- * The probe is real, never a version guess: it creates a netkit pair (through the rtnetlink
- * client) in a throwaway network namespace (one `unshare --net` child owns it; the namespace dies
- * with the child) and reads it back. No netkit driver: RTM_NEWLINK answers EOPNOTSUPP
- * (rtnl_newlink() finds no link ops for kind "netkit"). A kernel with netkit but before
- * IFLA_NETKIT_SCRUB (kernel commit 83134ef46093) reads back no scrub: it always scrubs.
+ * The probe is real, never a version guess: `probeNetkit` creates a netkit pair in a throwaway
+ * network namespace and reads it back.
  * The verdict per pair is {@link podLinkVerdict}, the one `tsnproxy status` gives per pod.
  *
  * @example
@@ -17,22 +14,14 @@
  * ```
  */
 import {
-  BpfError,
-  createNetkit,
-  getLink,
   type LinkInfo,
   listLinks,
+  type NetkitProbe,
   podLinkVerdict,
+  probeNetkit,
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
 import type { Check } from "./doctor_checks.ts";
-
-/** The outcome of creating a netkit pair in a throwaway namespace. */
-export type NetkitProbe =
-  | { readonly supported: true; readonly reportsScrub: boolean }
-  | { readonly supported: false; readonly error: string }
-  /** Could not probe (not root, no unshare): unknown. */
-  | { readonly supported: null; readonly error: string };
 
 /** What the doctor knows about netkit on this node. */
 export interface NetkitFacts {
@@ -91,63 +80,6 @@ export function netkitChecks(f: NetkitFacts): Check[] {
     });
   }
   return out;
-}
-
-const UNSHARE = "/usr/bin/unshare";
-
-function errorText(e: unknown): string {
-  if (e instanceof BpfError) return e.code;
-  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
-}
-
-/** Creates and reads back a netkit pair inside `netnsPath`. */
-function probeIn(netnsPath: string): NetkitProbe {
-  return withNetns(netnsPath, () => {
-    try {
-      createNetkit({ name: "tsnpk0", peerName: "tsnpk1", mode: "l3" });
-    } catch (e) {
-      return { supported: false, error: errorText(e) };
-    }
-    const link = getLink({ name: "tsnpk0" });
-    return { supported: true, reportsScrub: link.netkit?.scrub !== undefined };
-  });
-}
-
-/**
- * Probes netkit in a throwaway namespace owned by an `unshare --net` child (killed before
- * returning; the pair goes with its namespace).
- */
-export async function probeNetkit(): Promise<NetkitProbe> {
-  if (Deno.uid() !== 0) return { supported: null, error: "needs root" };
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(UNSHARE, {
-      args: ["-n", "sleep", "30"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  } catch (e) {
-    return { supported: null, error: `${UNSHARE}: ${errorText(e)}` };
-  }
-  try {
-    const ours = Deno.readLinkSync("/proc/thread-self/ns/net");
-    const path = `/proc/${child.pid}/ns/net`;
-    for (let i = 0; i < 200; i++) {
-      try {
-        if (Deno.readLinkSync(path) !== ours) return probeIn(path);
-      } catch { /* not there yet */ }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return { supported: null, error: "the unshare child never entered its own netns" };
-  } catch (e) {
-    return { supported: null, error: errorText(e) };
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-  }
 }
 
 /** The netkit devices in `netns` (null: this one). */

@@ -88,6 +88,7 @@ export {
   type PodLinkVerdict,
   podLinkVerdict,
 } from "./rtnetlink.ts";
+export { type NetkitProbe, probeNetkit } from "./netkit_probe.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
 export { monotonicNs } from "./clock.ts";
 export { kernelKeepsTxtimes, probeFexit, type ProbeOutcome } from "./probe.ts";
