@@ -28,6 +28,8 @@ export interface NetkitFacts {
   readonly probe: NetkitProbe;
   /** The netkit devices in the doctor's namespace, as the kernel reports them. */
   readonly devices: readonly LinkInfo[];
+  /** Why the devices could not be listed (absent: listed). */
+  readonly devicesError?: string;
   /** `net.ipv4.ip_forward_update_priority` (undefined: unreadable). */
   readonly forwardUpdatesPriority?: boolean;
 }
@@ -64,6 +66,14 @@ export function netkitChecks(f: NetkitFacts): Check[] {
   } else {
     out.push({ id: "netkit", verdict: "info", detail: `netkit not probed: ${p.error}` });
   }
+  if (f.devicesError !== undefined) {
+    out.push({
+      id: "netkit-devices",
+      verdict: "warn",
+      detail: `cannot list the netkit devices: ${f.devicesError}`,
+      fix: "run the doctor as root in the node's network namespace (or pass --netns)",
+    });
+  }
   const opts = f.forwardUpdatesPriority === undefined
     ? {}
     : { forwardUpdatesPriority: f.forwardUpdatesPriority };
@@ -97,12 +107,20 @@ export function forwardUpdatesPriority(): boolean | undefined {
   }
 }
 
-/** All netkit facts. */
+/** All netkit facts; the devices and the sysctl are read in `netns` (null: this one). */
 export async function probeNetkitFacts(netns: string | null): Promise<NetkitFacts> {
-  const fwd = forwardUpdatesPriority();
+  const fwd = netns === null ? forwardUpdatesPriority() : withNetns(netns, forwardUpdatesPriority);
+  let devices: LinkInfo[] = [];
+  let devicesError: string | undefined;
+  try {
+    devices = netkitDevices(netns);
+  } catch (e) {
+    devicesError = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  }
   return {
     probe: await probeNetkit(),
-    devices: netkitDevices(netns),
+    devices,
+    ...(devicesError === undefined ? {} : { devicesError }),
     ...(fwd === undefined ? {} : { forwardUpdatesPriority: fwd }),
   };
 }

@@ -53,6 +53,16 @@ Deno.test("netkitChecks: a pair's verdict is its pod side's (the primary's peer 
   match(old[1]!.detail, /scrub not reported: .*always zeroes/);
 });
 
+Deno.test("netkitChecks: devices that cannot be listed are a warning, not silence", () => {
+  const c = netkitChecks({
+    probe: { supported: true, reportsScrub: true },
+    devices: [],
+    devicesError: "rtnetlink dump links: EPERM",
+  });
+  deepEqual(c.map((x) => [x.id, x.verdict]), [["netkit", "ok"], ["netkit-devices", "warn"]]);
+  match(c[1]!.detail, /EPERM/);
+});
+
 Deno.test("peerView swaps the scrubs and leaves other devices alone", () => {
   const v = peerView(primary("default", "none"));
   equal(v.netkit?.scrub, "none");
