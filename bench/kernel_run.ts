@@ -134,12 +134,11 @@ export async function measureKernel(
     });
     let tool = plan.floodTools[0]!;
     let calibration: CalibrationRow[] = [];
-    if (plan.rounds > 0 && plan.calibrateMs > 0 && plan.floodTools.length > 1) {
-      calibration = await runner.calibrate(
-        measured[0] ?? datapaths[0]!,
-        plan.floodTools,
-        plan.calibrateMs,
-      );
+    if (
+      measured.length > 0 && plan.rounds > 0 && plan.calibrateMs > 0 &&
+      plan.floodTools.length > 1
+    ) {
+      calibration = await runner.calibrate(measured[0]!, plan.floodTools, plan.calibrateMs);
       const chosen = chooseTool(calibration, plan.floodTools);
       tool = chosen.tool;
       if (chosen.note) log(chosen.note);
