@@ -10,6 +10,7 @@
  * ```
  */
 import { CniError, ErrorCode } from "./spec.ts";
+import { MAX_ARGS, MAX_FIELD_CHARS } from "./protocol.ts";
 
 /** The operations of spec 1.1.0. */
 export const COMMANDS = ["ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"] as const;
@@ -67,15 +68,26 @@ export function validContainerId(id: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id);
 }
 
-/** Parses `CNI_ARGS` ("K1=V1;K2=V2"); a pair without '=' is a code 4 error. */
+/**
+ * Parses `CNI_ARGS` ("K1=V1;K2=V2"). A pair without '=', more than {@link MAX_ARGS} pairs or a key
+ * or value longer than {@link MAX_FIELD_CHARS} is a code 4 error here, before the agent is asked
+ * (the agent refuses such a request as malformed).
+ */
 export function parseCniArgs(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (text.trim() === "") return out;
+  const invalid = (why: string) => new CniError(ErrorCode.InvalidEnv, "invalid CNI_ARGS", why);
   for (const pair of text.split(";")) {
     if (pair === "") continue;
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new CniError(ErrorCode.InvalidEnv, "invalid CNI_ARGS", `pair "${pair}"`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+    if (eq <= 0) throw invalid(`pair "${pair.slice(0, 200)}"`);
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    if (key.length > MAX_FIELD_CHARS || value.length > MAX_FIELD_CHARS) {
+      throw invalid(`${key.slice(0, 200)}: longer than ${MAX_FIELD_CHARS} characters`);
+    }
+    out[key] = value;
+    if (Object.keys(out).length > MAX_ARGS) throw invalid(`more than ${MAX_ARGS} pairs`);
   }
   return out;
 }

@@ -47,6 +47,19 @@ Deno.test("parseCniEnv() lets DEL go without a netns and GC/STATUS without a con
 Deno.test("parseCniArgs() keeps '=' inside values; validIfname() bounds names", () => {
   deepEqual(parseCniArgs("A=b=c;;B="), { A: "b=c", B: "" });
   throws(() => parseCniArgs("=x"), CniError);
+  // Oversized input is the runtime's error (code 4), refused before the agent is asked.
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return e instanceof CniError ? e.code : -1;
+    }
+    return 0;
+  };
+  equal(code(() => parseCniArgs(`K8S_POD_NAME=${"x".repeat(100 * 1024)}`)), 4);
+  equal(code(() => parseCniArgs(`${"k".repeat(5000)}=v`)), 4);
+  equal(code(() => parseCniArgs(Array.from({ length: 65 }, (_, i) => `K${i}=v`).join(";"))), 4);
+  equal(code(() => parseCniArgs(Array.from({ length: 64 }, (_, i) => `K${i}=v`).join(";"))), 0);
   equal(validIfname("eth0"), true);
   equal(validIfname("a".repeat(16)), false);
   equal(validIfname(".."), false);
