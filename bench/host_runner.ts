@@ -11,9 +11,16 @@
  *
  * @module
  */
-import { BpfError, BpfObject, kernelHasTcx, possibleCpus } from "@tsn-proxy/bpf/libbpf";
+import {
+  BpfError,
+  BpfObject,
+  kernelHasTcx,
+  possibleCpus,
+  probeNetkit,
+} from "@tsn-proxy/bpf/libbpf";
 import { PROGRAMS } from "@tsn-proxy/bpf/gen/tsn_core";
 import { createTopology } from "@tsn-proxy/sim";
+import { netkitPods } from "@tsn-proxy/sim/netkit";
 import { BENCH_OBJECTS, BENCH_PROGRAMS, type BenchObjects } from "./bpf/objects.ts";
 import { type FloodTool, runFlood, toolName } from "@tsn-proxy/sim/flood";
 import { type Datapath, NONE, podOf, SENTINEL, type Traffic, trafficOn } from "./matrix.ts";
@@ -69,7 +76,7 @@ export class HostRunner implements Runner {
     return this.#objects;
   }
 
-  capabilities(): Promise<Capabilities> {
+  async capabilities(): Promise<Capabilities> {
     let fexit = false;
     let fexitReason: string | null = null;
     const autoload = Object.fromEntries(
@@ -93,13 +100,15 @@ export class HostRunner implements Runner {
       StatsSession.enable().close();
       bpfStats = true;
     } catch { /* reported as false */ }
-    return Promise.resolve({
+    const netkit = (await probeNetkit()).supported === true;
+    return {
       tcx: kernelHasTcx(),
       fexit,
       fexitReason,
       bpfStats,
       cpus: possibleCpus(),
-    });
+      netkit,
+    };
   }
 
   progCost(plan: ProgCostPlan): Promise<ProgCostRow[]> {
@@ -125,6 +134,7 @@ export class HostRunner implements Runner {
     });
     const rows: CalibrationRow[] = [];
     try {
+      if (datapath.netkit) await netkitPods(topo, datapath.netkit, "default");
       using _sink = new UdpSink(topo.far.ns.path, FLOOD_BASE_PORT);
       for (const tool of tools) {
         const far0 = udpArrivals(topo.far.ns.path);
@@ -154,6 +164,12 @@ export class HostRunner implements Runner {
     const plan: DatapathPlan = { ...given, traffic: trafficOn(dp, given.traffic) };
     const pods = [...plan.traffic, SENTINEL].map((t) => ({ name: podOf(t) }));
     const topo = await createTopology({ kind: dp.kind, pods, taps: dp.taps });
+    try {
+      if (dp.netkit) await netkitPods(topo, dp.netkit, "default");
+    } catch (e) {
+      await topo.destroy();
+      throw e;
+    }
     const cells = new Map<string, Cell>();
     const sentinels: SentinelRow[] = [];
     const arms = [NONE, ...plan.strategies];

@@ -74,6 +74,26 @@ export function chooseTool(rows: readonly CalibrationRow[], tools: readonly Floo
 }
 
 /**
+ * The datapaths a kernel can carry: netkit rows only where a netkit pair could be created.
+ *
+ * @example
+ * ```ts
+ * import { datapathsOn } from "./kernel_run.ts";
+ * import { DATAPATHS } from "./matrix.ts";
+ * const caps = { tcx: true, fexit: false, fexitReason: "EPERM", bpfStats: true, cpus: 2, netkit: false };
+ * datapathsOn(DATAPATHS, caps).skipped; // ["routed-netkit-l3", "routed-netkit-l2"]
+ * ```
+ */
+export function datapathsOn(
+  datapaths: readonly Datapath[],
+  caps: Capabilities,
+): { measured: Datapath[]; skipped: string[] } {
+  const measured = datapaths.filter((dp) => !dp.netkit || caps.netkit === true);
+  const skipped = datapaths.filter((dp) => !measured.includes(dp)).map((dp) => dp.id);
+  return { measured, skipped };
+}
+
+/**
  * The strategy arms of a kernel: every strategy and, where fexit loads, each strategy that has
  * trackers once more without them (`skb-addr/no-tracker`), to show what the tracker is for. Where
  * fexit is refused, the strategy itself already runs without its tracker.
@@ -104,6 +124,8 @@ export async function measureKernel(
   const traffic: Traffic[] = pick(TRAFFIC, plan.traffic, "traffic");
   const capabilities = await runner.capabilities();
   log(`kernel ${runner.kernel.id} ${runner.kernel.release}: ${JSON.stringify(capabilities)}`);
+  const { measured, skipped } = datapathsOn(datapaths, capabilities);
+  if (skipped.length) log(`no netkit on this kernel: ${skipped.join(", ")} not measured`);
   const progCost = await runner.progCost({
     strategies: plan.strategies,
     repeat: plan.repeat,
@@ -111,8 +133,11 @@ export async function measureKernel(
   });
   let tool = plan.floodTools[0]!;
   let calibration: CalibrationRow[] = [];
-  if (plan.rounds > 0 && plan.calibrateMs > 0 && plan.floodTools.length > 1) {
-    calibration = await runner.calibrate(datapaths[0]!, plan.floodTools, plan.calibrateMs);
+  if (
+    measured.length > 0 && plan.rounds > 0 && plan.calibrateMs > 0 &&
+    plan.floodTools.length > 1
+  ) {
+    calibration = await runner.calibrate(measured[0]!, plan.floodTools, plan.calibrateMs);
     const chosen = chooseTool(calibration, plan.floodTools);
     tool = chosen.tool;
     if (chosen.note) log(chosen.note);
@@ -127,7 +152,7 @@ export async function measureKernel(
     cells: [],
     sentinels: [],
   };
-  for (const dp of datapaths) {
+  for (const dp of measured) {
     signal?.throwIfAborted();
     const t1 = performance.now();
     log(`[${runner.kernel.id} ${dp.id}] start`);

@@ -1,5 +1,5 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { armsOn, chooseTool } from "./kernel_run.ts";
+import { armsOn, chooseTool, datapathsOn } from "./kernel_run.ts";
 import { armOf, DATAPATHS, TRAFFIC, trafficOn } from "./matrix.ts";
 import type { Capabilities } from "./types.ts";
 
@@ -20,6 +20,18 @@ Deno.test("armsOn: where fexit loads, skb-addr also runs without its tracker", (
   deepStrictEqual(armsOn(["skb-addr", "skb-data"], caps(false)), ["skb-addr", "skb-data"]);
   deepStrictEqual(armOf("skb-addr/no-tracker"), { strategy: "skb-addr", trackers: false });
   deepStrictEqual(armOf("skb-data"), { strategy: "skb-data", trackers: true });
+});
+
+Deno.test("datapathsOn: the netkit rows only on a kernel where a netkit pair was created", () => {
+  const ids = (dps: readonly { id: string }[]) => dps.map((d) => d.id);
+  const without = datapathsOn(DATAPATHS, { ...caps(true), netkit: false });
+  deepStrictEqual(without.skipped, ["routed-netkit-l3", "routed-netkit-l2"]);
+  deepStrictEqual(ids(without.measured), ids(DATAPATHS.filter((d) => !d.netkit)));
+  deepStrictEqual(datapathsOn(DATAPATHS, caps(true)).skipped.length, 2, "not probed: not measured");
+  const withNk = datapathsOn(DATAPATHS, { ...caps(true), netkit: true });
+  deepStrictEqual(withNk.skipped, []);
+  deepStrictEqual(ids(withNk.measured), ids(DATAPATHS));
+  for (const d of DATAPATHS.filter((x) => x.netkit)) deepStrictEqual(d.kind, "routed-nat");
 });
 
 Deno.test("trafficOn: the multicast clone path carries UDP only", () => {

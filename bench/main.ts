@@ -31,7 +31,9 @@ export const USAGE = `usage: deno task bench [--quick] [options]   (as root)
   --no-latest             do not copy a full run to bench/results/latest (--quick never does)
   --kernel K              host, 6.1, 6.12 (repeatable; default all three). 6.1 and 6.12 boot
                           lab guests under QEMU and run the lab's share of the matrix + taprio
-  --datapath D            bridge-nat, routed-nat, vxlan, and each with +taps (repeatable)
+  --datapath D            bridge-nat, routed-nat, vxlan, and each with +taps, bridge-flood,
+                          routed-netkit-l3, routed-netkit-l2 (netkit pods: kernels with netkit)
+                          (repeatable)
   --traffic T             udp-prio, udp-tai, tcp-prio (repeatable)
   --strategy S            ${strategyNames().join(", ")} (repeatable; none is always measured)
   --store S               record store: ${Object.keys(STORES).join(", ")}

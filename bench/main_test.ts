@@ -5,7 +5,7 @@ Deno.test("parseBenchArgs: --quick is the smoke configuration, full matrix", () 
   const p = parseBenchArgs(["--quick"], new Date("2026-01-02T03:04:05.678Z"));
   ok(p !== "help");
   equal(p.opts.mode, "quick");
-  equal(p.opts.datapaths.length, 7);
+  equal(p.opts.datapaths.length, 9, "7 veth datapaths and 2 with netkit pods");
   equal(p.opts.traffic.length, 3);
   equal(p.opts.cniPods, 6);
   deepStrictEqual(p.opts.podCounts, [10, 30], "the pod dimension's smoke point");

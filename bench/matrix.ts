@@ -5,6 +5,7 @@
  * @module
  */
 import type { TopologyKind } from "@tsn-proxy/sim";
+import type { NetkitMode } from "@tsn-proxy/bpf/libbpf";
 
 /** The no-proxy baseline arm. */
 export const NONE = "none";
@@ -17,6 +18,11 @@ export interface Datapath {
   readonly kind: TopologyKind;
   /** tcpdump on every pod veth and the bridge: every packet is cloned on its way. */
   readonly taps: boolean;
+  /**
+   * The pods' veths replaced by netkit pairs in this mode, default scrub, as Cilium's netkit mode
+   * wires them (sim/netkit.ts; routed-nat only; kernels where probeNetkit creates a pair).
+   */
+  readonly netkit?: NetkitMode;
 }
 
 const KINDS: readonly TopologyKind[] = ["bridge-nat", "routed-nat", "vxlan"];
@@ -24,12 +30,19 @@ const KINDS: readonly TopologyKind[] = ["bridge-nat", "routed-nat", "vxlan"];
 /**
  * Every datapath: the three topologies, the same with taps, and the clone-heavy path
  * `bridge-flood` (nic0 a port of the pods' bridge, talkers sending to a multicast group: br_flood()
- * hands nic0 a clone of every packet, the case skb-addr's tracker exists for; UDP only).
+ * hands nic0 a clone of every packet, the case skb-addr's tracker exists for; UDP only), and the
+ * routed datapath with netkit pods in l3 and l2 mode (measured only where the kernel has netkit).
  */
 export const DATAPATHS: readonly Datapath[] = [
   ...KINDS.map((kind): Datapath => ({ id: kind, kind, taps: false })),
   ...KINDS.map((kind): Datapath => ({ id: `${kind}+taps`, kind, taps: true })),
   { id: "bridge-flood", kind: "bridge-flood", taps: false },
+  ...(["l3", "l2"] as const).map((mode): Datapath => ({
+    id: `routed-netkit-${mode}`,
+    kind: "routed-nat",
+    taps: false,
+    netkit: mode,
+  })),
 ];
 
 /** The traffic a datapath can carry (a multicast flood has no TCP). */

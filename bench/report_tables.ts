@@ -245,7 +245,9 @@ export function renderReport(res: BenchResults): string {
   const k = res.kernels.map((x) =>
     `${x.kernel.id} (${x.kernel.release}; TCX ${x.capabilities.tcx ? "yes" : "no"}, fexit ${
       x.capabilities.fexit ? "loads" : `refused (${x.capabilities.fexitReason})`
-    }, bpf_stats ${x.capabilities.bpfStats ? "yes" : "no"}, ${x.capabilities.cpus} CPUs)`
+    }, bpf_stats ${x.capabilities.bpfStats ? "yes" : "no"}${
+      x.capabilities.netkit === undefined ? "" : `, netkit ${x.capabilities.netkit ? "yes" : "no"}`
+    }, ${x.capabilities.cpus} CPUs)`
   ).join("; ");
   const p = res.params;
   const out: string[] = [

@@ -34,6 +34,8 @@ export interface Capabilities {
   bpfStats: boolean;
   /** Possible CPUs. */
   cpus: number;
+  /** A netkit pair can be created (probeNetkit); absent in results from before the probe. */
+  netkit?: boolean;
 }
 
 /** Restoration of one talker, from the observer on the NIC (after the restorer). */

@@ -9,6 +9,9 @@
  * - each TSN interface: present, its qdiscs (taprio/mqprio/etf from `tc qdisc show`), TX queues;
  * - the clock behind the txtimes: the system clock's sync state and TAI offset (adjtimex), each
  *   TSN interface's PTP hardware clock, linuxptp's daemons and ptp4l's offset (./doctor_clock.ts);
+ * - netkit (./doctor_netkit.ts): whether the kernel has it (a pair created in a throwaway netns)
+ *   and reports its scrub settings, and for each netkit pair present whether its pod side still
+ *   needs the saver (the verdict `tsnproxy status` gives per pod);
  * - the CNI conf dir: the primary config (lexically first valid file) and its first plugin, and
  *   known conflicts (Cilium's exclusive mode, Multus).
  *
@@ -35,6 +38,7 @@ import {
   verdictOf,
 } from "./doctor_checks.ts";
 import { probeCni, probeInterface, probeKernel } from "./doctor_probe.ts";
+import { probeNetkitFacts } from "./doctor_netkit.ts";
 
 /** Where the agent's config usually is. */
 export const DEFAULT_CONFIG = "/etc/tsn-proxy/agent.yaml";
@@ -71,6 +75,7 @@ export async function runDoctor(s: DoctorSettings): Promise<DoctorReport> {
       : await Promise.all(s.restoreOn.map((n) => probeInterface(n, s.netns))),
     cni: await probeCni(s.confDir),
     clock: await probeClock({ ifaces: s.restoreOn ?? [], netns: s.netns }),
+    netkit: await probeNetkitFacts(s.netns),
   };
   const checks = runChecks(facts);
   return { ...verdictOf(checks), strategy: strategy.name, config: s.config, checks };
@@ -90,7 +95,7 @@ export const DOCTOR_USAGE =
                       [--cni-conf-dir DIR] [--netns PATH] [--json]
 
 Is this node fit for tsn-proxy? Kernel, BTF, bpffs, TCX, a test load of the datapath and the
-tracker, the TSN interfaces' qdiscs, the CNI config. Exit 0 fit, 1 unfit, 2 bad usage.
+tracker, the TSN interfaces' qdiscs, the clock, netkit, the CNI config. Exit 0 fit, 1 unfit, 2 bad usage.
 Settings come from the agent config (--config, or ${DEFAULT_CONFIG}); flags override it.`;
 
 /** Entry point of `tsnproxy doctor`. */

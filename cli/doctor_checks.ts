@@ -17,6 +17,7 @@ import { PLUGIN_TYPE as PLUGIN_TYPE_TSN } from "@tsn-proxy/cni";
 import { pickPrimary as pickPrimaryConf, type ValidConf } from "@tsn-proxy/agent/conflist";
 import type { ClockFacts } from "@tsn-proxy/agent/clock";
 import { clockChecks } from "./doctor_clock.ts";
+import { netkitChecks, type NetkitFacts } from "./doctor_netkit.ts";
 import { parseQdiscs, tsnSchedule } from "./doctor_tc.ts";
 
 /** A check's outcome. */
@@ -89,6 +90,8 @@ export interface DoctorFacts {
   readonly cni: CniFacts;
   /** The clock behind the txtimes (absent: not probed). */
   readonly clock?: ClockFacts;
+  /** netkit support and the pairs present (absent: not probed). */
+  readonly netkit?: NetkitFacts;
 }
 
 /** `major.minor` of a kernel release, or null. */
@@ -473,6 +476,7 @@ export function runChecks(f: DoctorFacts): Check[] {
     for (const i of f.interfaces) out.push(interfaceCheck(i));
   }
   if (f.clock) out.push(...clockChecks(f.clock));
+  if (f.netkit) out.push(...netkitChecks(f.netkit));
   out.push(...cniChecks(f.cni));
   return out;
 }

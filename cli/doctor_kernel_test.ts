@@ -2,7 +2,8 @@
  * `tsnproxy doctor` as root: its verdicts must match what independent probes of the running kernel
  * say (docs/kernel-facts.md: the release for txtimes, BTF for TCX, a minimal fexit load for the
  * tracker), and its interface and CNI checks must read a real netns (a 4-queue veth with htb,
- * not a TSN qdisc) and a real conf dir.
+ * not a TSN qdisc) and a real conf dir. netkit: the test creates a pair in its netns itself
+ * (EOPNOTSUPP: no driver); the doctor's own probe must agree and, where the pair exists, report it.
  */
 import { equal, match, ok } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -18,7 +19,15 @@ import {
   run,
   uniquePrefix,
 } from "@tsn-proxy/sim";
-import { kernelHasTcx, probeFexit } from "@tsn-proxy/bpf/libbpf";
+import {
+  BpfError,
+  createNetkit,
+  getLink,
+  kernelHasTcx,
+  type LinkInfo,
+  probeFexit,
+  withNetns,
+} from "@tsn-proxy/bpf/libbpf";
 import type { DoctorReport } from "./doctor.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -57,6 +66,16 @@ Deno.test("tsnproxy doctor matches probes of this kernel and reads a real netns 
       config,
       JSON.stringify({ strategy: "skb-addr", restoreOn: ["tsn0", "nope0"], cni: { confDir } }),
     );
+    // The independent netkit probe: a pair in the test's netns, or null without the driver.
+    const netkit = withNetns(ns.path, (): LinkInfo | null => {
+      try {
+        createNetkit({ name: "nkd0", peerName: "nkd1", mode: "l3" });
+      } catch (e) {
+        if (e instanceof BpfError && e.code === "EOPNOTSUPP") return null;
+        throw e;
+      }
+      return getLink({ name: "nkd0" });
+    });
     const doctor = (...args: string[]) =>
       exec(denoRunArgv(MAIN, "doctor", "--json", "--netns", ns.path, ...args), {
         allowFail: true,
@@ -105,6 +124,19 @@ Deno.test("tsnproxy doctor matches probes of this kernel and reads a real netns 
     match(tsn0Phc.detail, /tsn0: no PTP hardware clock/, "veth: phc_index -1");
     match(check(r, "phc:nope0").detail, /unknown \(.*ENODEV/);
     ok(check(r, "linuxptp"));
+    const nk = check(r, "netkit");
+    if (netkit === null) {
+      equal(nk.verdict, "info", JSON.stringify(nk));
+      match(nk.detail, /^no netkit in this kernel \(creating a pair: EOPNOTSUPP\)/);
+      ok(!r.checks.some((c) => c.id.startsWith("netkit:")), "no netkit device can exist");
+    } else {
+      equal(nk.verdict, "ok", JSON.stringify(nk));
+      const reports = netkit.netkit?.scrub !== undefined;
+      match(nk.detail, reports ? /scrub settings reported/ : /scrub settings not reported/);
+      const scrub = netkit.netkit?.peerScrub ?? "not reported";
+      match(check(r, "netkit:nkd0").detail, new RegExp(`^nkd0 \\(primary.*scrub ${scrub}:`));
+    }
+    console.log(`netkit on this host: ${nk.detail}`);
 
     const fit = await doctor("--config", config, "--restore-on", "tsn0");
     equal(fit.code, 0, fit.stdout);

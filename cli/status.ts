@@ -40,6 +40,7 @@ import { AttachmentIndex, type AttachmentRecord } from "@tsn-proxy/agent/attachm
 import { UsageError, wantsHelp } from "./args.ts";
 import { defaultStateFile } from "./datapath.ts";
 import { existsSync } from "node:fs";
+import { forwardUpdatesPriority } from "./doctor_netkit.ts";
 
 /** The agent's default state dir (agent config `stateDir`). */
 const DEFAULT_STATE_DIR = "/var/run/tsn-proxy";
@@ -72,15 +73,6 @@ export interface PodStatus {
    * Absent: the netns or the device could not be read.
    */
   readonly link?: PodLinkVerdict;
-}
-
-/** The node's `net.ipv4.ip_forward_update_priority` (undefined: unreadable). */
-function forwardUpdatesPriority(): boolean | undefined {
-  try {
-    return Deno.readTextFileSync("/proc/sys/net/ipv4/ip_forward_update_priority").trim() !== "0";
-  } catch {
-    return undefined;
-  }
 }
 
 /** Reads the pod's device in its netns; undefined when either is gone or unreadable. */

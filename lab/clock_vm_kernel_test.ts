@@ -2,7 +2,9 @@
  * The clock probes (agent/clock) in the 6.1 and 6.12 guests, one boot each: no PHC anywhere
  * (reported as none), the guest's clock unsynchronised (nobody disciplines it) in agreement with
  * busybox's adjtimex, and linuxptp's daemons found in a fake /proc tree. Then the shipped
- * `tsnproxy doctor` (the bundle of cli/shipped.ts, built here) says the same in its clock checks.
+ * `tsnproxy doctor` (the bundle of cli/shipped.ts, built here) says the same in its clock checks,
+ * and its netkit probe (a pair in a throwaway netns) agrees with the guest kernel's config
+ * (6.12: CONFIG_NETKIT=y; 6.1: no netkit driver).
  * Downloads the kernels on first use.
  */
 import assert from "node:assert/strict";
@@ -10,9 +12,19 @@ import { join } from "node:path";
 import { bundle } from "@tsn-proxy/release";
 import { runLab } from "./mod.ts";
 import { repoRoot } from "@tsn-proxy/bpf";
+import { ensureKernel } from "./kernels.ts";
+
+/** Whether the guest's kernel has the netkit driver built in, from its Debian config. */
+async function configHasNetkit(kernel: "6.1" | "6.12"): Promise<boolean> {
+  const k = await ensureKernel(kernel);
+  const config = await Deno.readTextFile(join(k.root, "boot", `config-${k.pin.release}`));
+  const m = /^CONFIG_NETKIT=(.)$/m.exec(config);
+  if (m && m[1] !== "y") throw new Error(`CONFIG_NETKIT=${m[1]}: the lab loads no netkit module`);
+  return m !== null;
+}
 
 for (const kernel of ["6.1", "6.12"] as const) {
-  Deno.test(`lab ${kernel}: the clock probes and doctor report no PHC and an unsynchronised clock`, async () => {
+  Deno.test(`lab ${kernel}: the clock probes and doctor report no PHC, an unsynchronised clock and netkit`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "tsn-lab-doctor-" });
     let r;
     try {
@@ -73,7 +85,9 @@ for (const kernel of ["6.1", "6.12"] as const) {
     console.log(
       `doctor in ${kernel}: ${
         JSON.stringify(
-          [...checks.values()].filter((c) => ["clock", "phc:tsn0", "linuxptp"].includes(c.id)),
+          [...checks.values()].filter((c) =>
+            ["clock", "phc:tsn0", "linuxptp", "netkit"].includes(c.id)
+          ),
         )
       }`,
     );
@@ -85,5 +99,13 @@ for (const kernel of ["6.1", "6.12"] as const) {
     assert.equal(clock?.verdict, "warn", JSON.stringify(clock));
     assert.match(clock.detail, /unsynchronised/);
     assert.equal(checks.get("linuxptp")?.verdict, "info", "no linuxptp daemon runs in the guest");
+    const netkit = checks.get("netkit");
+    if (await configHasNetkit(kernel)) {
+      assert.equal(netkit?.verdict, "ok", JSON.stringify(netkit));
+      assert.match(netkit.detail, /^netkit supported \(a pair created in a throwaway netns\)/);
+    } else {
+      assert.equal(netkit?.verdict, "info", JSON.stringify(netkit));
+      assert.match(netkit.detail, /^no netkit in this kernel \(creating a pair: EOPNOTSUPP\)/);
+    }
   });
 }

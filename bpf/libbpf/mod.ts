@@ -80,6 +80,7 @@ export {
   deleteLink,
   getLink,
   type LinkInfo,
+  listLinks,
   type NetkitInfo,
   type NetkitMode,
   type NetkitScrub,
@@ -87,6 +88,7 @@ export {
   type PodLinkVerdict,
   podLinkVerdict,
 } from "./rtnetlink.ts";
+export { type NetkitProbe, probeNetkit } from "./netkit_probe.ts";
 export { BPF_FS_MAGIC, bpffsMounts, ensureBpffsDir, removeBpffsDir, unpin } from "./bpffs.ts";
 export { monotonicNs } from "./clock.ts";
 export { kernelKeepsTxtimes, probeFexit, type ProbeOutcome } from "./probe.ts";

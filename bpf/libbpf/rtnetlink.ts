@@ -27,6 +27,7 @@ export const NL = {
   RTM_GETLINK: 18,
   F_REQUEST: 0x1,
   F_ACK: 0x4,
+  F_DUMP: 0x300,
   F_EXCL: 0x200,
   F_CREATE: 0x400,
   IFLA_IFNAME: 3,
@@ -223,6 +224,19 @@ export function encodeGetLink(
     ? ifinfomsg(which.ifindex, [])
     : ifinfomsg(0, [{ type: NL.IFLA_IFNAME, str: which.name }]);
   return encodeNlMessage(NL.RTM_GETLINK, NL.F_REQUEST, seq, payload);
+}
+
+/**
+ * Encodes an RTM_GETLINK dump request: every device of the namespace.
+ *
+ * @example
+ * ```ts
+ * import { encodeDumpLinks } from "./rtnetlink.ts";
+ * const msg = encodeDumpLinks(1);
+ * ```
+ */
+export function encodeDumpLinks(seq: number): Uint8Array<ArrayBuffer> {
+  return encodeNlMessage(NL.RTM_GETLINK, NL.F_REQUEST | NL.F_DUMP, seq, ifinfomsg(0, []));
 }
 
 /** A decoded netlink message. */
@@ -483,6 +497,21 @@ export function getLink(which: { ifindex: number } | { name: string }): LinkInfo
   const m = answers.find((a) => a.type === NL.RTM_NEWLINK);
   if (!m) throw new Error(`rtnetlink get link ${what}: no answer`);
   return decodeLink(m.payload);
+}
+
+/**
+ * Every device of the calling thread's namespace (sysfs would show the mounter's namespace).
+ *
+ * @example
+ * ```ts ignore
+ * import { listLinks } from "./rtnetlink.ts";
+ * const netkits = listLinks().filter((l) => l.kind === "netkit");
+ * ```
+ */
+export function listLinks(): LinkInfo[] {
+  return rtnlRequest(encodeDumpLinks, "dump links")
+    .filter((m) => m.type === NL.RTM_NEWLINK)
+    .map((m) => decodeLink(m.payload));
 }
 
 /** Whether a pod still needs its saver, judged from its interface. */

@@ -17,13 +17,8 @@ import { NETKIT_COUNT, NETKIT_RUNS, netkitLabel } from "../../vm/scenarios.ts";
 import { sysctl } from "@tsn-proxy/sim/netns";
 import type { NetkitResult, PeerSeenOut, ProxyOut } from "../../vm/results.ts";
 import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
-import {
-  addPeerPrograms,
-  netkitPods,
-  type PeerPrograms,
-  podLinks,
-  probeScrub,
-} from "../vm/netkit.ts";
+import { netkitPods } from "@tsn-proxy/sim/netkit";
+import { addPeerPrograms, type PeerPrograms, podLinks, probeScrub } from "../vm/netkit.ts";
 
 const COUNT = NETKIT_COUNT;
 const TALKERS: TalkerSpec[] = matrixTalkers(COUNT);

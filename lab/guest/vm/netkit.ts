@@ -1,9 +1,8 @@
 /**
  * @module
- * Guest-side netkit pods for vm-netkit: turns a routed-nat topology's pods into netkit pods (the
- * veth pair replaced by a netkit pair created through rtnetlink, same names and addresses, as a
- * netkit CNI such as Cilium's would wire them), puts a CNI stand-in on each pair's peer hook with a
- * probe placed before it (lab/bpf/netkit_cni.bpf.c), and reads what they saw.
+ * Guest-side parts of vm-netkit (the netkit pods themselves: sim/netkit.ts): puts a CNI stand-in
+ * on each pair's peer hook with a probe placed before it (lab/bpf/netkit_cni.bpf.c), and reads
+ * what they saw.
  */
 import {
   attachNetkit,
@@ -14,14 +13,13 @@ import {
   getLink,
   ifindex,
   type LinkInfo,
-  type NetkitMode,
   netkitQuery,
   podLinkVerdict,
   withNetns,
 } from "@tsn-proxy/bpf/libbpf";
-import { BIN, exec, ipBatch, waitLinksReady } from "@tsn-proxy/sim";
+import { BIN, exec } from "@tsn-proxy/sim";
 import { fromBpftoolBytes } from "@tsn-proxy/sim/observer_codec";
-import { routedNodeSide, routedPodSide, type Topology } from "@tsn-proxy/sim/topology";
+import type { Topology } from "@tsn-proxy/sim/topology";
 import type { NetkitLinkOut, PeerSeenOut } from "../../vm/results.ts";
 import { GUEST_SHARE } from "../../share.ts";
 
@@ -45,45 +43,6 @@ function linkOut(
     saverNeeded: verdict.saverNeeded,
     reason: verdict.reason,
   };
-}
-
-/**
- * Replaces every pod's veth of a routed-nat topology by a netkit pair in `mode`: the primary keeps
- * the host veth's name in the node, the peer is the pod's eth0; then the same addresses and routes
- * as sim's routed pods. Scrub "default" leaves the attributes out (as Cilium does); "none" asks
- * for scrub none on both sides.
- */
-export async function netkitPods(
-  topo: Topology,
-  mode: NetkitMode,
-  scrub: "default" | "none",
-): Promise<void> {
-  if (topo.node.bridge !== null) throw new Error("netkit pods need the routed-nat topology");
-  await ipBatch(topo.node.ns, topo.pods.map((p) => `link del ${p.hostIfname}`));
-  for (const p of topo.pods) {
-    withNetns(
-      topo.node.ns.path,
-      () =>
-        createNetkit(
-          {
-            name: p.hostIfname,
-            peerName: p.ifname,
-            mode,
-            ...(scrub === "none" ? { scrub, peerScrub: scrub } : {}),
-          },
-          p.ns.path,
-        ),
-    );
-  }
-  await ipBatch(
-    topo.node.ns,
-    topo.pods.flatMap(routedNodeSide),
-  );
-  for (const p of topo.pods) {
-    await ipBatch(p.ns, routedPodSide(p));
-  }
-  await waitLinksReady(topo.node.ns);
-  for (const p of topo.pods) await waitLinksReady(p.ns);
 }
 
 /**
