@@ -12,7 +12,15 @@ import type { TopologyKind } from "@tsn-proxy/sim/topology";
 import { checkDatapath } from "../../vm/checks.ts";
 import { DATAPATH_COUNT } from "../../vm/scenarios.ts";
 import type { DatapathResult, ProxyOut, TalkerOut } from "../../vm/results.ts";
-import { finish, guestKernel, observerOut, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+import {
+  finish,
+  GUEST_TALKER_TIMEOUT_MS,
+  guestKernel,
+  observerOut,
+  proxyOut,
+  talkerOut,
+  timedRun,
+} from "../vm/common.ts";
 import { matrixTalkers } from "@tsn-proxy/sim/matrix_talkers";
 
 const COUNT = DATAPATH_COUNT;
@@ -26,6 +34,7 @@ const baseline = await timedRun<DatapathResult["baseline"]>("baseline bridge-nat
   const observers: { pod: string; observer: Observer }[] = [];
   const pod: TalkerOut[] = [];
   const { rows, timings: phases } = await runScenario({
+    talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
     kind: "bridge-nat",
     talkers: TALKERS,
     hooks: {
@@ -73,6 +82,7 @@ for (const kind of ["bridge-nat", "routed-nat", "vxlan"] as TopologyKind[]) {
           let proxy: AttachedProxy | undefined;
           let stats: ProxyOut | null = null;
           const { rows, timings: phases } = await runScenario({
+            talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
             kind,
             taps,
             talkers: TALKERS,

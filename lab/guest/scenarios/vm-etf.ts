@@ -15,6 +15,7 @@ import { ETF, ETF_COUNT } from "../../vm/scenarios.ts";
 import type { EtfResult, ProxyOut, QdiscStats } from "../../vm/results.ts";
 import {
   finish,
+  GUEST_TALKER_TIMEOUT_MS,
   guestKernel,
   proxyOut,
   qdiscStats,
@@ -49,6 +50,7 @@ for (const [strategy, steer] of arms) {
       let stats: ProxyOut | null = null;
       let qdiscs: QdiscStats[] = [];
       const { rows, timings: phases } = await runScenario({
+        talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
         kind: "bridge-nat",
         nicTxQueues: 4,
         talkers: TALKERS,

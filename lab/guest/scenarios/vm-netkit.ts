@@ -16,7 +16,14 @@ import { checkNetkit } from "../../vm/checks.ts";
 import { NETKIT_COUNT, NETKIT_RUNS, netkitLabel } from "../../vm/scenarios.ts";
 import { sysctl } from "@tsn-proxy/sim/netns";
 import type { NetkitResult, PeerSeenOut, ProxyOut } from "../../vm/results.ts";
-import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+import {
+  finish,
+  GUEST_TALKER_TIMEOUT_MS,
+  guestKernel,
+  proxyOut,
+  talkerOut,
+  timedRun,
+} from "../vm/common.ts";
 import { netkitPods } from "@tsn-proxy/sim/netkit";
 import { addPeerPrograms, type PeerPrograms, podLinks, probeScrub } from "../vm/netkit.ts";
 
@@ -43,6 +50,7 @@ for (const spec of NETKIT_RUNS) {
       const peerSeen: Record<string, PeerSeenOut> = {};
       try {
         const { rows, timings: phases } = await runScenario({
+          talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
           kind: "routed-nat",
           talkers: TALKERS,
           hooks: {

@@ -14,6 +14,7 @@ import type { ProxyOut, QdiscStats, TaprioResult } from "../../vm/results.ts";
 import {
   classStats,
   finish,
+  GUEST_TALKER_TIMEOUT_MS,
   guestKernel,
   proxyOut,
   qdiscStats,
@@ -41,6 +42,7 @@ for (const strategy of [null, "skb-addr", "skb-data"]) {
       let classShow: Record<string, number> = {};
       let qdiscs: QdiscStats[] = [];
       const { rows, timings: phases } = await runScenario({
+        talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
         kind: "bridge-nat",
         nicTxQueues: 4,
         talkers: TALKERS,

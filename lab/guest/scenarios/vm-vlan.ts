@@ -17,7 +17,14 @@ import { GUEST_SHARE } from "../../share.ts";
 import { checkVlan } from "../../vm/checks.ts";
 import { VLAN, VLAN_COUNT } from "../../vm/scenarios.ts";
 import type { ProxyOut, VlanResult } from "../../vm/results.ts";
-import { finish, guestKernel, proxyOut, talkerOut, timedRun } from "../vm/common.ts";
+import {
+  finish,
+  GUEST_TALKER_TIMEOUT_MS,
+  guestKernel,
+  proxyOut,
+  talkerOut,
+  timedRun,
+} from "../vm/common.ts";
 import { addVlan } from "../vm/vlan.ts";
 
 const COUNT = VLAN_COUNT;
@@ -112,6 +119,7 @@ for (const [strategy, restoreOn] of arms) {
       let pin = "";
       const pcp: Record<string, Record<string, number>> = {};
       const { rows, timings: phases } = await runScenario({
+        talkerTimeoutMs: GUEST_TALKER_TIMEOUT_MS,
         kind: "bridge-nat",
         talkers: TALKERS,
         hooks: {

@@ -22,6 +22,12 @@ import {
   type VmResult,
 } from "../../vm/results.ts";
 
+/**
+ * How long a talker may run in a guest. Under TCG a Deno talker's start alone takes seconds, and
+ * a host loaded by other guests stretches that past sim's 20 s default; the loop is still bounded.
+ */
+export const GUEST_TALKER_TIMEOUT_MS = 90_000;
+
 /** The kernel this guest runs. */
 export function guestKernel(): VmKernel {
   return vmKernelOf(Deno.osRelease());
