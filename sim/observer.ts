@@ -12,9 +12,9 @@
  */
 
 import { observerObject } from "./bpf/object.ts";
-import { BIN, exists, type Netns } from "./netns.ts";
+import { BIN, type Netns } from "./netns.ts";
 import { exec } from "./process.ts";
-import { attachEgress, detachEgress } from "./tc.ts";
+import { loadPinnedEgress } from "./tc.ts";
 import {
   decodeObserverKey,
   decodeObserverStats,
@@ -78,31 +78,18 @@ export async function installObserver(opts: ObserverOptions): Promise<Observer> 
   const obj = observerObject();
   const dir = `${opts.bpffsDir}/observer`;
   const pref = opts.pref ?? OBSERVER_PREF;
-  const progDir = `${dir}/prog`;
-  const mapsDir = `${dir}/maps`;
-  const progPin = `${progDir}/${OBSERVER_PROG}`;
+  const pinned = await loadPinnedEgress({
+    ns: opts.ns,
+    ifname: opts.ifname,
+    obj,
+    dir,
+    prog: OBSERVER_PROG,
+    pref,
+  });
+  const { mapsDir, destroy } = pinned;
+  const progPin = `${pinned.progDir}/${OBSERVER_PROG}`;
   const portsPin = `${mapsDir}/observer_ports`;
   const statsPin = `${mapsDir}/observer_stats`;
-  let attached = false;
-  let destroying: Promise<void> | null = null;
-
-  const destroy = (): Promise<void> => {
-    destroying ??= (async () => {
-      if (attached) await detachEgress(opts.ns, opts.ifname, pref);
-      if (await exists(dir)) await Deno.remove(dir, { recursive: true });
-    })();
-    return destroying;
-  };
-
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-    await exec([BIN.bpftool, "prog", "loadall", obj, progDir, "pinmaps", mapsDir]);
-    attached = true;
-    await attachEgress(opts.ns, opts.ifname, pref, progPin);
-  } catch (e) {
-    await destroy().catch(() => {});
-    throw e;
-  }
 
   const dump = async (pin: string): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> => {
     const out = await exec([BIN.bpftool, "-j", "map", "dump", "pinned", pin]);

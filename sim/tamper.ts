@@ -8,10 +8,10 @@
  */
 
 import { objectPath, prebuiltBpf } from "@tsn-proxy/bpf";
-import { BIN, exists, type Netns } from "./netns.ts";
+import { BIN, type Netns } from "./netns.ts";
 import { toBpftoolHex } from "./observer_codec.ts";
 import { exec } from "./process.ts";
-import { attachEgress, detachEgress } from "./tc.ts";
+import { loadPinnedEgress } from "./tc.ts";
 
 /** enum tamper_flags (sim/bpf/tamper.h). */
 export const TAMPER = {
@@ -63,26 +63,14 @@ export async function installTamper(
   opts: { ns: Netns; ifname: string; bpffsDir: string; pref?: number },
 ): Promise<Tamper> {
   const dir = `${opts.bpffsDir}/tamper`;
-  const pref = opts.pref ?? 50;
-  let attached = false;
-  let destroying: Promise<void> | null = null;
-  const destroy = (): Promise<void> => {
-    destroying ??= (async () => {
-      if (attached) await detachEgress(opts.ns, opts.ifname, pref);
-      if (await exists(dir)) await Deno.remove(dir, { recursive: true });
-    })();
-    return destroying;
-  };
-  try {
-    const obj = prebuiltBpf(TAMPER_OBJECT) ?? tamperObject();
-    await Deno.mkdir(dir, { recursive: true });
-    await exec([BIN.bpftool, "prog", "loadall", obj, `${dir}/prog`, "pinmaps", `${dir}/maps`]);
-    attached = true;
-    await attachEgress(opts.ns, opts.ifname, pref, `${dir}/prog/tamper_tc`);
-  } catch (e) {
-    await destroy().catch(() => {});
-    throw e;
-  }
+  const { mapsDir, destroy } = await loadPinnedEgress({
+    ns: opts.ns,
+    ifname: opts.ifname,
+    obj: prebuiltBpf(TAMPER_OBJECT) ?? tamperObject(),
+    dir,
+    prog: "tamper_tc",
+    pref: opts.pref ?? 50,
+  });
   return {
     async set(port, action) {
       const key = new Uint8Array(2);
@@ -92,7 +80,7 @@ export async function installTamper(
         "map",
         "update",
         "pinned",
-        `${dir}/maps/tamper_ports`,
+        `${mapsDir}/tamper_ports`,
         "key",
         ...toBpftoolHex(key),
         "value",

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { BIN, type Netns, run } from "./netns.ts";
+import { BIN, exists, type Netns, run } from "./netns.ts";
+import { exec } from "./process.ts";
 
 /** Adds a clsact qdisc to ifname unless one is there already. */
 export async function ensureClsact(ns: Netns, ifname: string): Promise<void> {
@@ -50,4 +51,51 @@ export async function detachEgress(ns: Netns, ifname: string, pref: number): Pro
   await run(ns, [BIN.tc, "filter", "del", "dev", ifname, "egress", "pref", String(pref)], {
     allowFail: true,
   });
+}
+
+/** Where {@link loadPinnedEgress} put an object: its program and maps directories. */
+export interface PinnedEgress {
+  /** `<dir>/prog`: every program of the object, pinned. */
+  readonly progDir: string;
+  /** `<dir>/maps`: every map of the object, pinned. */
+  readonly mapsDir: string;
+  /** Detaches the filter and removes `dir`. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Loads `obj` with bpftool, pins its programs and maps under `dir` and attaches program `prog` at
+ * ifname's egress at pref; on failure undoes what it did and throws.
+ *
+ * @example
+ * ```ts ignore
+ * const t = await loadPinnedEgress({ ns, ifname: "nic0", obj, dir, prog: "tamper_tc", pref: 50 });
+ * await t.destroy();
+ * ```
+ */
+export async function loadPinnedEgress(
+  opts: { ns: Netns; ifname: string; obj: string; dir: string; prog: string; pref: number },
+): Promise<PinnedEgress> {
+  const { ns, ifname, dir, pref } = opts;
+  const progDir = `${dir}/prog`;
+  const mapsDir = `${dir}/maps`;
+  let attaching = false;
+  let destroying: Promise<void> | null = null;
+  const destroy = (): Promise<void> => {
+    destroying ??= (async () => {
+      if (attaching) await detachEgress(ns, ifname, pref);
+      if (await exists(dir)) await Deno.remove(dir, { recursive: true });
+    })();
+    return destroying;
+  };
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await exec([BIN.bpftool, "prog", "loadall", opts.obj, progDir, "pinmaps", mapsDir]);
+    attaching = true;
+    await attachEgress(ns, ifname, pref, `${progDir}/${opts.prog}`);
+  } catch (e) {
+    await destroy().catch(() => {});
+    throw e;
+  }
+  return { progDir, mapsDir, destroy };
 }
