@@ -27,18 +27,60 @@ async function checkClang(): Promise<void> {
   }
 }
 
-/** Compiles every object; with `outDir` the outputs go under it instead of the repository. */
-export async function buildObjects(outDir = repoRoot()): Promise<string[]> {
-  await checkClang();
-  const built: string[] = [];
-  for (const obj of BPF_OBJECTS) {
-    const out = join(outDir, obj.object);
-    await Deno.mkdir(dirname(out), { recursive: true });
-    await run(CLANG, clangArgs(obj, out));
-    await run(LLVM_STRIP, ["-g", out]);
-    built.push(out);
+/**
+ * Copies the C sources and headers of every directory that {@link BPF_OBJECTS} compiles from or
+ * includes, from the tree at `from` to the same relative paths under `to`.
+ */
+export async function copyBpfSources(from: string, to: string): Promise<void> {
+  const dirs = new Set(BPF_OBJECTS.flatMap((o) => [dirname(o.source), ...o.includes]));
+  for (const dir of dirs) {
+    await Deno.mkdir(join(to, dir), { recursive: true });
+    for await (const e of Deno.readDir(join(from, dir))) {
+      if (e.isFile && /\.[ch]$/.test(e.name)) {
+        await Deno.copyFile(join(from, dir, e.name), join(to, dir, e.name));
+      }
+    }
   }
-  return built;
+}
+
+/**
+ * clang-19 orders an object's BTF forward declarations (FWD) by where their debug-info nodes land
+ * in its memory, and that moves with the length of the working directory's path: costs.bpf.c built
+ * in /tmp/b and in /check/work/main gave two objects (FWD bpf_sock and bpf_flow_keys swapped), so
+ * check:gen failed on a CI clone. Every build therefore compiles a copy of the sources staged at
+ * a path of one length, whatever the checkout's path.
+ */
+function stagePath(): string {
+  return `/tmp/tsn-proxy-bpf-build-${String(Deno.pid).padStart(10, "0")}`;
+}
+
+/**
+ * Compiles every object; with `outDir` the outputs go under it instead of the repository, with
+ * `sourceRoot` the sources come from another copy of the repository's tree.
+ */
+export async function buildObjects(
+  outDir = repoRoot(),
+  sourceRoot = repoRoot(),
+): Promise<string[]> {
+  await checkClang();
+  const stage = stagePath();
+  await Deno.remove(stage, { recursive: true }).catch(() => {});
+  try {
+    await copyBpfSources(sourceRoot, stage);
+    const built: string[] = [];
+    for (const obj of BPF_OBJECTS) {
+      await Deno.mkdir(join(stage, dirname(obj.object)), { recursive: true });
+      await run(CLANG, clangArgs(obj, obj.object), stage);
+      await run(LLVM_STRIP, ["-g", obj.object], stage);
+      const out = join(outDir, obj.object);
+      await Deno.mkdir(dirname(out), { recursive: true });
+      await Deno.copyFile(join(stage, obj.object), out);
+      built.push(out);
+    }
+    return built;
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+  }
 }
 
 if (import.meta.main) {
