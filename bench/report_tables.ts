@@ -273,10 +273,12 @@ export function renderReport(res: BenchResults): string {
       : []),
     "## Targets",
     "",
-    "| target | measured | met |",
-    "| --- | --- | --- |",
+    "| target | measured | met | why not |",
+    "| --- | --- | --- | --- |",
     ...res.targets.map((t) =>
-      `| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} |`
+      `| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} | ${
+        t.met === false ? (t.analysis ?? "not analysed yet") : ""
+      } |`
     ),
     "",
     "## Summary",

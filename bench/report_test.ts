@@ -375,3 +375,13 @@ Deno.test("writeReport writes every file and results.json parses back", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the targets table says where the reasons are for each target not met", () => {
+  const md = renderReport(fixture());
+  const row = (s: string) => md.split("\n").find((l) => l.startsWith(`| ${s}`))!;
+  ok(row("saver + restorer <=").endsWith("| **no** | docs/performance.md § Per packet |"));
+  ok(row("delivered pps").endsWith("| **no** | docs/performance.md § Delivered rate |"));
+  // Met: nothing to explain. Unmet without an analysis: said so, not left blank.
+  ok(row("100 % restoration").endsWith("| yes |  |"), row("100 % restoration"));
+  ok(row("0 packets with wrong").endsWith("| **no** | not analysed yet |"));
+});

@@ -206,6 +206,8 @@ export interface TargetCheck {
   target: string;
   measured: string;
   met: boolean | null;
+  /** Where the project analyses these figures: the reasons, when the target is not met. */
+  analysis?: string;
 }
 
 /** results.json. */

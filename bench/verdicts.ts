@@ -30,6 +30,20 @@ export const TARGETS = {
   cniExtraMs: 50,
 } as const;
 
+/** The sections of docs/performance.md that analyse each group of targets. */
+export const ANALYSIS = {
+  perPacket: "docs/performance.md § Per packet",
+  perCpu: "docs/performance.md § Per CPU",
+  perPod: "docs/performance.md § Per pod",
+  realPackets: "docs/performance.md § Real packets",
+  rate: "docs/performance.md § Delivered rate",
+} as const;
+
+/** The checks, each pointing at where its figures are analysed. */
+function analysedIn(where: string, checks: TargetCheck[]): TargetCheck[] {
+  return checks.map((c) => ({ ...c, analysis: where }));
+}
+
 /** Wrong metadata of a restoration (0 when not measured). */
 function wrongOf(r: Restoration | null): number {
   return r?.wrong.total ?? 0;
@@ -113,13 +127,14 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
         measured: `${r.nsPerRun} ns per packet (${num(r.nsPerRun - floor)} ns above the ` +
           `${num(floor)} ns empty-program floor); ${round(r.nsPerRun / TARGETS.pairNs, 2)}x target`,
         met: r.nsPerRun <= TARGETS.pairNs,
+        analysis: ANALYSIS.perPacket,
       });
     }
   }
-  out.push(...cpuGrowthChecks(res));
-  out.push(...podChecks(res));
-  out.push(...realPacketChecks(res));
-  out.push(...storeLossChecks(res));
+  out.push(...analysedIn(ANALYSIS.perCpu, cpuGrowthChecks(res)));
+  out.push(...analysedIn(ANALYSIS.perPod, podChecks(res)));
+  out.push(...analysedIn(ANALYSIS.realPackets, realPacketChecks(res)));
+  out.push(...analysedIn(ANALYSIS.perCpu, storeLossChecks(res)));
   const strategies = [...new Set(strategyCells(res).map((c) => c.strategy))];
   for (const s of strategies) {
     const cells = strategyCells(res).filter((c) =>
@@ -168,6 +183,7 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
             }..${num(Math.max(...vsFloor), 3)}`
             : ""),
         met: ok === udp.length,
+        analysis: ANALYSIS.rate,
       });
     }
   }
