@@ -50,5 +50,8 @@ Deno.test("failureDigest() keeps the failed tests' names and the end of stderr",
     "line 7",
     "line 8",
   ]);
-  assertEquals(failureDigest("", "stale generated files:\n  x.o\n"), ["stale generated files:", "  x.o"]);
+  assertEquals(failureDigest("", "stale generated files:\n  x.o\n"), [
+    "stale generated files:",
+    "  x.o",
+  ]);
 });
