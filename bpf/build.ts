@@ -50,8 +50,10 @@ export async function copyBpfSources(from: string, to: string): Promise<void> {
  * check:gen failed on a CI clone. Every build therefore compiles a copy of the sources staged at
  * a path of one length, whatever the checkout's path.
  */
+let stages = 0;
 function stagePath(): string {
-  return `/tmp/tsn-proxy-bpf-build-${String(Deno.pid).padStart(10, "0")}`;
+  const n = String(stages++ % 10000).padStart(4, "0");
+  return `/tmp/tsn-proxy-bpf-build-${String(Deno.pid).padStart(10, "0")}-${n}`;
 }
 
 /**
