@@ -38,6 +38,7 @@
  * | tsnproxy_ptp_offset_ns                      | gauge     | iface                    |
  * | tsnproxy_txtime_refusing                    | gauge     |                          |
  * | tsnproxy_clock_transitions_total            | counter   | to                       |
+ * | tsnproxy_agent_memory_bytes                 | gauge     | kind                     |
  *
  * Among the BPF counters, `save_defaulted` counts packets that got their pod's default class
  * (`tsn-proxy.io/priority`), `txtime_denied` and `txtime_beyond_horizon` the txtimes the policy
@@ -45,6 +46,10 @@
  *
  * The BPF counters are node-wide (one per-CPU array shared by every saver and restorer), so they
  * carry the strategy, not an interface; what is per interface is the restorer attachment.
+ *
+ * `tsnproxy_agent_memory_bytes` splits the agent's own memory the way Deno sees it (`rss`, V8's
+ * `heap_used` and `heap_total`, `external` buffers), so a growing RSS says whether JavaScript
+ * objects or native memory (libbpf, the runtime) grew.
  *
  * @example
  * ```ts ignore
@@ -247,6 +252,19 @@ export class AgentMetrics {
       name: "tsnproxy_ready",
       help: "1 when the datapath is loaded and the conf entry is in place",
       registers,
+    });
+    new Gauge({
+      name: "tsnproxy_agent_memory_bytes",
+      help: "The agent's memory: resident set, V8 heap used and total, external buffers",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        const m = Deno.memoryUsage();
+        this.set({ kind: "rss" }, m.rss);
+        this.set({ kind: "heap_used" }, m.heapUsed);
+        this.set({ kind: "heap_total" }, m.heapTotal);
+        this.set({ kind: "external" }, m.external);
+      },
     });
     let snapshot: DatapathStats | null = null;
     let takenAt = 0;

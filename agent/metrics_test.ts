@@ -203,3 +203,15 @@ Deno.test("the clock gate's metrics: sync state, TAI offset, PHC, linuxptp, refu
   ok(text.includes("tsnproxy_txtime_refusing 0"));
   ok(text.includes('tsnproxy_clock_transitions_total{to="restoring"} 1'));
 });
+
+Deno.test("the agent's memory: resident set, V8 heap and external buffers", async () => {
+  const text = await new AgentMetrics(() => null).registry.metrics();
+  const value = (kind: string) =>
+    Number(
+      new RegExp(`^tsnproxy_agent_memory_bytes\\{kind="${kind}"\\} (\\d+)$`, "m").exec(text)?.[1],
+    );
+  const rss = value("rss"), used = value("heap_used"), total = value("heap_total");
+  ok(rss > 10 * 2 ** 20, `rss ${rss}`);
+  ok(used > 0 && used <= total && total < rss, `heap ${used}/${total}, rss ${rss}`);
+  ok(value("external") >= 0);
+});

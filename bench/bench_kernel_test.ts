@@ -122,6 +122,7 @@ Deno.test({
         const a = p.agent;
         ok(a.steadyRssKiB > 0 && a.steadyAnonKiB > 0 && a.peakRssKiB > 0 && a.peakAnonKiB > 0);
         ok(a.hwmKiB >= a.peakRssKiB, "VmHWM below a sampled VmRSS");
+        ok(a.heapUsedKiB! > 0 && a.heapUsedKiB! <= a.heapTotalKiB!, "the agent's V8 heap");
         ok(p.restorer.missNs > 0, "restorer test run");
       }
       ok(res.targets.some((t) => t.target.includes("at 30 pods within 10 %")), "no pod verdict");

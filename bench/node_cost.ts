@@ -42,6 +42,13 @@ export interface AgentMemory {
   samples: number;
   /** Open file descriptors after the sample ADDs (a per-pod fd would show here). */
   fds: number;
+  /**
+   * The agent's own view after the idle second (`tsnproxy_agent_memory_bytes`): V8's heap used and
+   * total and external buffers, KiB; what RSS holds beyond them is native (libbpf, the runtime).
+   */
+  heapUsedKiB?: number;
+  heapTotalKiB?: number;
+  externalKiB?: number;
 }
 
 /**
@@ -151,6 +158,14 @@ function addHistogram(metrics: string): [number, number] {
   return [get("sum"), get("count")];
 }
 
+/** `tsnproxy_agent_memory_bytes{kind}` of a scrape, KiB (NaN when absent). */
+export function agentMemoryKiB(metrics: string, kind: string): number {
+  const m = new RegExp(`^tsnproxy_agent_memory_bytes\\{kind="${kind}"\\} (\\d+)$`, "m").exec(
+    metrics,
+  );
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
 /** Test-runs the restorer pinned under bpffs on a packet without a record. */
 function restorerCost(bpffs: string, repeat: number): RestorerCost {
   using restorer = BpfProgram.fromPinned(new PinLayout(bpffs).restorer);
@@ -246,7 +261,7 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
       }
       return { ms, pluginMs: withProxy ? runs.at(-1)!.ms : NaN };
     };
-    const agentAdds = async () => addHistogram((await agentHttp(cniNode, "/metrics")).body);
+    const scrape = async () => (await agentHttp(cniNode, "/metrics")).body;
 
     const points: PodPoint[] = [];
     for (const target of counts) {
@@ -257,7 +272,8 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
       take();
       await sleep(o.idleMs ?? 1000);
       phase = "adds";
-      const [sum0, count0] = await agentAdds();
+      const steady = await scrape();
+      const [sum0, count0] = addHistogram(steady);
       const pairs: Array<[number, number]> = [];
       const pluginMs: number[] = [];
       for (let i = 0; i < o.samples; i++) {
@@ -274,7 +290,7 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
         pairs.push([round(base), round(proxy.ms)]);
       }
       take();
-      const [sum1, count1] = await agentAdds();
+      const [sum1, count1] = addHistogram(await scrape());
       if (count1 - count0 !== o.samples) {
         throw new Error(`agent counted ${count1 - count0} ADDs, expected ${o.samples}`);
       }
@@ -298,6 +314,9 @@ export async function measureNodeCost(o: NodeCostOptions): Promise<NodeCost> {
           hwmKiB: after.hwmKiB,
           samples: samples.length,
           fds: [...Deno.readDirSync(`/proc/${pid}/fd`)].length,
+          heapUsedKiB: agentMemoryKiB(steady, "heap_used"),
+          heapTotalKiB: agentMemoryKiB(steady, "heap_total"),
+          externalKiB: agentMemoryKiB(steady, "external"),
         },
         restorer: restorerCost(cniNode.bpffs, o.repeat ?? 100_000),
       };

@@ -210,6 +210,15 @@ function nodeCostTable(res: BenchResults): string {
       "agent RssAnon: steady / peak during the ADDs",
       (p) => `${mib(p.agent.steadyAnonKiB)} / ${mib(p.agent.peakAnonKiB)}`,
     ],
+    [
+      "agent V8 heap: used / total; external buffers (steady)",
+      (p) =>
+        p.agent.heapUsedKiB === undefined
+          ? "n/a"
+          : `${mib(p.agent.heapUsedKiB)} / ${mib(p.agent.heapTotalKiB!)}; ${
+            mib(p.agent.externalKiB!)
+          }`,
+    ],
     ["agent's open file descriptors", (p) => num(p.agent.fds)],
     ["pinned restorer, miss, BPF_PROG_TEST_RUN (ns)", (p) => num(p.restorer.missNs, 1)],
   ];

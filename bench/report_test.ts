@@ -16,7 +16,7 @@ import { taprioFixture } from "./testing.ts";
 import { checkSvg } from "./svg.ts";
 import type { BenchResults, Cell, Restoration } from "./types.ts";
 import type { ProgCostRow } from "./progcost.ts";
-import type { PodPoint } from "./node_cost.ts";
+import { agentMemoryKiB, type PodPoint } from "./node_cost.ts";
 
 function restoration(packets: number, right: number, wrong = 0): Restoration {
   return {
@@ -336,6 +336,9 @@ Deno.test("report and plots render, and say what is not measured", () => {
       hwmKiB: 262_144,
       samples: 20,
       fds: 30,
+      heapUsedKiB: 20_480,
+      heapTotalKiB: 30_720,
+      externalKiB: 1024,
     },
     restorer: { missNs: 40, samples: [40], repeat: 1000 },
   });
@@ -350,6 +353,11 @@ Deno.test("report and plots render, and say what is not measured", () => {
   const withCost = renderReport(res);
   ok(withCost.includes("**58.0 [50.0–66.0], p99 65.8**"), withCost);
   ok(withCost.includes("250.0 MiB / 256.0 MiB / 256.0 MiB"));
+  ok(
+    withCost.includes(
+      "| agent V8 heap: used / total; external buffers (steady) | 20.0 MiB / 30.0 MiB; 1.0 MiB |",
+    ),
+  );
   const verdicts = checkTargets(res);
   const verdict = (s: string) => verdicts.find((t) => t.target.includes(s))?.met;
   equal(verdict("median, at 10 pods"), true, "+45 ms meets the 50 ms goal");
@@ -384,4 +392,12 @@ Deno.test("the targets table says where the reasons are for each target not met"
   // Met: nothing to explain. Unmet without an analysis: said so, not left blank.
   ok(row("100 % restoration").endsWith("| yes |  |"), row("100 % restoration"));
   ok(row("0 packets with wrong").endsWith("| **no** | not analysed yet |"));
+});
+
+Deno.test("agentMemoryKiB() reads the agent's memory gauge by kind", () => {
+  const scrape = 'tsnproxy_agent_memory_bytes{kind="rss"} 104857600\n' +
+    'tsnproxy_agent_memory_bytes{kind="heap_used"} 2048\n';
+  equal(agentMemoryKiB(scrape, "rss"), 102_400);
+  equal(agentMemoryKiB(scrape, "heap_used"), 2);
+  ok(Number.isNaN(agentMemoryKiB(scrape, "external")));
 });
